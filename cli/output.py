@@ -1,0 +1,30 @@
+"""Shared helpers for subcommands that report figures (`--json` or text)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+
+def add_json_flag(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars/arrays and non-finite floats to plain JSON values."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def print_json(obj: Any) -> None:
+    json.dump(_plain(obj), sys.stdout)
+    sys.stdout.write("\n")

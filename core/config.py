@@ -1,0 +1,201 @@
+"""Typed configuration loaded from the YAML files in `configs/`.
+
+The YAML files are the one place each default lives: `paper.yaml` holds the
+paper's constants and the other sizes inherit from it (`inherit: paper`) and
+override what differs. The dataclasses below carry no defaults of their own,
+so a value can never silently differ between code and config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    sample_rate: int
+    n_fft: int
+    win_length: int
+    hop_length: int
+    n_mels: int
+    fmin: float
+    fmax: float
+    mag_eps: float
+    log_clamp: float
+    spec_min: float
+    spec_max: float
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    f0_method: str
+    f0_floor: float
+    f0_ceil: float
+    content_encoder: str
+    content_dim: int
+    content_sample_rate: int
+    content_hop: int
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cond_channels: int
+    residual_channels: int
+    residual_layers: int
+    kernel_size: int
+    dilation: int
+    step_embed_dim: int
+    step_mlp_dim: int
+    n_singers: int
+
+
+@dataclass(frozen=True)
+class EDMConfig:
+    sigma_min: float
+    sigma_max: float
+    sigma_data: float
+    rho: float
+    p_mean: float
+    p_std: float
+    teacher_steps: int
+    distill_steps: int
+    ema_decay: float
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    teacher_lr: float
+    student_lr: float
+    batch_size: int
+    crop_seconds: float
+    key_shift_max: float
+    volume_gain_db: float
+    weight_decay: float
+    checkpoint_every: int
+    log_every: int
+
+
+@dataclass(frozen=True)
+class VocoderConfig:
+    name: str
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    audio: AudioConfig
+    features: FeatureConfig
+    model: ModelConfig
+    edm: EDMConfig
+    train: TrainConfig
+    vocoder: VocoderConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, overrides: dict[str, Any]) -> "Config":
+        """A copy with dotted-key overrides applied, e.g. {"model.residual_layers": 4}."""
+        data = self.to_dict()
+        for dotted, value in overrides.items():
+            _set_dotted(data, dotted, value)
+        return from_dict(data)
+
+
+def _set_dotted(data: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for key in parents:
+        if not isinstance(node.get(key), dict):
+            raise ConfigError(f"unknown config section '{key}' in override '{dotted}'")
+        node = node[key]
+    if leaf not in node:
+        raise ConfigError(f"unknown config key '{dotted}'")
+    node[leaf] = value
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not dataclasses.is_dataclass(cls):
+        return _coerce(cls, data, where)
+    if not isinstance(data, dict):
+        raise ConfigError(f"config '{where}' must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ConfigError(f"unknown config key(s) in '{where}': {', '.join(sorted(unknown))}")
+    missing = names - set(data)
+    if missing:
+        raise ConfigError(f"missing config key(s) in '{where}': {', '.join(sorted(missing))}")
+    return cls(**{n: _build(hints[n], data[n], f"{where}.{n}".lstrip(".")) for n in names})
+
+
+def _coerce(kind: type, value: Any, where: str) -> Any:
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is str and isinstance(value, str):
+        return value
+    if kind is bool and isinstance(value, bool):
+        return value
+    raise ConfigError(f"config key '{where}' must be {kind.__name__}, got {value!r}")
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    return _build(Config, data, "")
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping")
+    parent = data.pop("inherit", None)
+    if parent is not None:
+        data = _merge(_read_yaml(_resolve(str(parent))), data)
+    return data
+
+
+def _resolve(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    return CONFIG_DIR / f"{name_or_path}.yaml"
+
+
+def load_config(name_or_path: str = "paper", overrides: dict[str, Any] | None = None) -> Config:
+    """Load a named config (`paper`, `live`, `tiny`) or a YAML file path."""
+    config = from_dict(_read_yaml(_resolve(name_or_path)))
+    return config.replace(overrides) if overrides else config
+
+
+def available_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One-step set-up on a fresh Debian/Ubuntu machine: system packages, then the
+# virtual environment .venv at the repository root with the app installed in it.
+# Safe to re-run: apt and pip skip what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(
+    libportaudio2 libsndfile1          # sounddevice, soundfile
+    jackd2                             # JACK dummy server for the headless audio tests
+    espeak-ng flite festival           # TTS voices for the synthetic corpus
+    festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+    sox                                # listening checks
+    libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3   # Qt offscreen
+)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    # jackd2 asks about realtime priority in a debconf prompt; answer it ahead.
+    echo "jackd2 jackd/tweak_rt_limits boolean false" | $SUDO debconf-set-selections 2>/dev/null || true
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${SYSTEM_PACKAGES[@]}" >/dev/null
+else
+    echo "setup: apt-get not found; install these system packages by hand: ${SYSTEM_PACKAGES[*]}" >&2
+fi
+
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+# torch and torchaudio first, as a matched pair, so that nothing else picks another torch.
+.venv/bin/pip install -q "torch==2.9.1" "torchaudio==2.9.1"
+.venv/bin/pip install -q -e ".[dev]"
+echo "setup: done. Activate with: source .venv/bin/activate"

@@ -1,0 +1,31 @@
+import pytest
+
+from core.config import available_configs, load_config
+from core.errors import ConfigError
+
+
+def test_paper_config_holds_the_papers_constants():
+    c = load_config("paper")
+    assert (c.audio.sample_rate, c.audio.n_fft, c.audio.hop_length, c.audio.n_mels) == (24000, 512, 128, 80)
+    assert (c.audio.fmin, c.audio.fmax) == (30.0, 12000.0)
+    assert (c.model.residual_layers, c.model.residual_channels, c.model.cond_channels) == (20, 512, 256)
+    assert (c.edm.sigma_min, c.edm.sigma_max, c.edm.sigma_data, c.edm.rho) == (0.002, 80.0, 0.5, 7.0)
+    assert c.edm.distill_steps == 25 and c.edm.ema_decay == 0.95
+
+
+def test_smaller_sizes_inherit_everything_else_from_paper():
+    paper, live, tiny = (load_config(n) for n in ("paper", "live", "tiny"))
+    assert {"paper", "live", "tiny"} <= set(available_configs())
+    assert live.audio == paper.audio and tiny.edm == paper.edm
+    assert tiny.model.residual_channels < live.model.residual_channels < paper.model.residual_channels
+
+
+def test_overrides_apply_and_unknown_keys_are_refused(tmp_path):
+    c = load_config("tiny", {"model.residual_layers": 3})
+    assert c.model.residual_layers == 3
+    with pytest.raises(ConfigError, match="unknown config key"):
+        load_config("tiny", {"model.no_such_key": 1})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inherit: paper\nmodel:\n  residual_layers: many\n")
+    with pytest.raises(ConfigError, match="model.residual_layers"):
+        load_config(str(bad))
