@@ -49,6 +49,12 @@ class FeatureConfig:
     content_dim: int
     content_sample_rate: int
     content_hop: int
+    content_channels: int
+    content_lookahead: int
+    content_norm_frames: int
+    perturb_formant: float
+    perturb_pitch: float
+    perturb_eq_db: float
 
 
 @dataclass(frozen=True)
