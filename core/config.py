@@ -45,6 +45,7 @@ class FeatureConfig:
     f0_method: str
     f0_floor: float
     f0_ceil: float
+    f0_silence_db: float
     content_encoder: str
     content_dim: int
     content_sample_rate: int
