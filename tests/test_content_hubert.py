@@ -309,3 +309,43 @@ def test_cli_import(tmp_path, weights, capsys):
     assert cli_main(["import-content", str(tmp_path / "nothing.pt"), "--out", str(tmp_path / "x.safetensors")]) != 0
     assert "not found" in capsys.readouterr().err
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_long_input_runs_in_segments(tmp_path, weights, monkeypatch):
+    import core.features.content_hubert as module
+
+    import_checkpoint(write_hf(tmp_path / "hf", weights), tmp_path / "e.safetensors", output_layer=1)
+    encoder = load_content_encoder(tmp_path / "e.safetensors", AUDIO)
+    monkeypatch.setattr(module, "SEGMENT_FRAMES", 20)
+    monkeypatch.setattr(module, "CONTEXT_FRAMES", 5)
+    audio = _audio(2.13)
+    n = audio.numel() // 128
+    codes = encoder.encode(audio, n)
+    assert codes.shape == (n, HIDDEN) and torch.isfinite(codes).all()
+    # each segment keeps the middle of the network's output on its own chunk (+5 frames of context)
+    padded = torch.randn(107 * 320 + 80, generator=torch.Generator().manual_seed(4)) * 0.3
+    segmented = encoder._run_in_segments(padded, 107)
+    first_chunk = encoder.network(padded[: 24 * 320 + 400].unsqueeze(0))[0]
+    second_chunk = encoder.network(padded[15 * 320 : 44 * 320 + 400].unsqueeze(0))[0]
+    assert segmented.shape == (107, HIDDEN)
+    torch.testing.assert_close(segmented[:20], first_chunk[:20])
+    torch.testing.assert_close(segmented[20:40], second_chunk[5:25])
+
+
+def test_parametrized_weight_norm_keys_and_config_factory(tmp_path, weights):
+    from core.features.content import content_encoder_for
+
+    renamed = {
+        k.replace("conv.weight_g", "conv.parametrizations.weight.original0").replace(
+            "conv.weight_v", "conv.parametrizations.weight.original1"
+        ): v
+        for k, v in weights.items()
+    }
+    out = tmp_path / "p.safetensors"
+    import_checkpoint(write_hf(tmp_path / "hf", renamed), out)
+    cfg = load_config("paper")
+    with pytest.raises(UserError, match="import-content"):
+        content_encoder_for(cfg)
+    with pytest.raises(UserError, match="expects 768"):
+        content_encoder_for(cfg, out)
+    assert content_encoder_for(cfg.replace({"features.content_dim": HIDDEN}), out).dim == HIDDEN

@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 
 from core.checkpoint import load_model_file, save_model_file, split_prefix, with_prefix
-from core.config import AudioConfig
+from core.config import AudioConfig, Config
 from core.errors import ModelFileError
 
 CONTENT_KIND = "content-encoder"
@@ -92,3 +92,30 @@ def save_content_encoder(path: str | os.PathLike, state: dict[str, torch.Tensor]
     if "encoder" not in meta:
         raise ValueError("content encoder metadata needs an 'encoder' entry")
     save_model_file(path, with_prefix(state, CONTENT_PREFIX), {**meta, "kind": CONTENT_KIND})
+
+
+def content_encoder_for(cfg: Config, path: str | os.PathLike | None = None) -> ContentEncoder:
+    """The encoder a config asks for: a model file if given, else a fresh (untrained) built-in one.
+
+    A "contentvec" config has no built-in weights: it needs the file made by
+    `comosvc import-content`. The file's width must match cfg.features.content_dim.
+    """
+    from core.errors import UserError
+
+    if path is not None:
+        encoder = load_content_encoder(path, cfg.audio)
+    elif cfg.features.content_encoder == "builtin":
+        from core.features.content_builtin import BuiltinContentEncoder
+
+        return BuiltinContentEncoder.from_config(cfg)
+    else:
+        raise UserError(
+            f"the '{cfg.name}' config uses the {cfg.features.content_encoder} content encoder: convert your "
+            "checkpoint once with 'comosvc import-content FILE --out ENCODER.safetensors' and pass that file"
+        )
+    if encoder.dim != cfg.features.content_dim:
+        raise UserError(
+            f"content encoder {path} gives {encoder.dim}-d codes but the '{cfg.name}' config expects "
+            f"{cfg.features.content_dim}"
+        )
+    return encoder

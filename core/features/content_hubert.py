@@ -150,6 +150,10 @@ class HubertNetwork(nn.Module):
         return x
 
 
+SEGMENT_FRAMES = 1500  # 30 s of 20 ms frames per attention window
+CONTEXT_FRAMES = 250  # 5 s of context on each side of a segment
+
+
 class HubertContentEncoder(nn.Module):
     """The ContentEncoder interface over a HubertNetwork: 24 kHz audio -> (n_frames, hidden) at the mel rate."""
 
@@ -178,5 +182,23 @@ class HubertContentEncoder(nn.Module):
         left = (field - hop) // 2
         right = (n_out - 1) * hop + field - audio_16k.shape[-1] - left
         padded = F.pad(audio_16k, (left, max(right, 0)))
-        features = self.network(padded.unsqueeze(0))[0]
+        features = self._run_in_segments(padded, n_out)
         return align_frames(features, n_frames, hop / self.input_rate, self.hop_length / self.sample_rate)
+
+    def _run_in_segments(self, padded: torch.Tensor, n_out: int) -> torch.Tensor:
+        """Attention memory grows with the square of the length: long inputs go in overlapping segments.
+
+        Each segment of `SEGMENT_FRAMES` output frames is computed with `CONTEXT_FRAMES`
+        of extra input on each side, and only its middle is kept.
+        """
+        hop, field = self.network.shape.hop, self.network.shape.receptive_field
+        if n_out <= SEGMENT_FRAMES + 2 * CONTEXT_FRAMES:
+            return self.network(padded.unsqueeze(0))[0]
+        pieces = []
+        for start in range(0, n_out, SEGMENT_FRAMES):
+            stop = min(start + SEGMENT_FRAMES, n_out)
+            first, last = max(start - CONTEXT_FRAMES, 0), min(stop + CONTEXT_FRAMES, n_out)
+            chunk = padded[first * hop : (last - 1) * hop + field]
+            out = self.network(chunk.unsqueeze(0))[0]
+            pieces.append(out[start - first : stop - first])
+        return torch.cat(pieces)
