@@ -1,0 +1,105 @@
+"""Pitch (F0) extraction by name, and the F0 post-processing the model needs.
+
+Methods: "dio" (pyworld DIO + StoneMask, the paper's default), "harvest",
+"crepe" (torchcrepe tiny), "crepe-full" (torchcrepe full), "fcpe" (torchfcpe).
+Every method returns a `PitchTrack` with exactly one value per mel frame,
+frame t estimated at the centre of mel frame t (sample t*hop + hop/2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from core.config import AudioConfig, FeatureConfig
+from core.errors import UserError
+from core.features.pitch_base import PitchExtractor, PitchTrack
+
+PITCH_METHODS = ("dio", "harvest", "crepe", "crepe-full", "fcpe")
+
+__all__ = [
+    "PITCH_METHODS", "PitchExtractor", "PitchTrack", "UnvoicedHold", "get_pitch_extractor",
+    "interpolate_unvoiced", "pitch_extractor_from_config", "shift_f0",
+]
+
+
+def get_pitch_extractor(
+    name: str,
+    sample_rate: int = 24000,
+    hop_length: int = 128,
+    f0_floor: float = 50.0,
+    f0_ceil: float = 1100.0,
+    silence_db: float = -60.0,
+    device: str | torch.device = "cpu",
+) -> PitchExtractor:
+    """A pitch extractor by method name; neural models load once, here."""
+    kwargs = dict(sample_rate=sample_rate, hop_length=hop_length, f0_floor=f0_floor, f0_ceil=f0_ceil,
+                  silence_db=silence_db, device=device)
+    if name in ("dio", "harvest"):
+        from core.features.pitch_world import WorldPitch
+
+        return WorldPitch(name, **kwargs)
+    if name in ("crepe", "crepe-full"):
+        from core.features.pitch_neural import CrepePitch
+
+        return CrepePitch("tiny" if name == "crepe" else "full", **kwargs)
+    if name == "fcpe":
+        from core.features.pitch_neural import FcpePitch
+
+        return FcpePitch(**kwargs)
+    raise UserError(f"unknown pitch method '{name}'; choose one of: {', '.join(PITCH_METHODS)}")
+
+
+def pitch_extractor_from_config(
+    features: FeatureConfig, audio: AudioConfig, method: str | None = None, device: str | torch.device = "cpu"
+) -> PitchExtractor:
+    """The extractor a config asks for (or `method` instead of its f0_method)."""
+    return get_pitch_extractor(
+        method or features.f0_method, sample_rate=audio.sample_rate, hop_length=audio.hop_length,
+        f0_floor=features.f0_floor, f0_ceil=features.f0_ceil, silence_db=features.f0_silence_db, device=device,
+    )
+
+
+def interpolate_unvoiced(f0: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+    """Offline gap filling (the paper's): linear in Hz between voiced frames, edges held.
+
+    With no voiced frame at all the result is all zeros.
+    """
+    f0 = np.asarray(f0, dtype=np.float32)
+    mask = np.asarray(voiced, dtype=bool) & (f0 > 0)
+    if not mask.any():
+        return np.zeros_like(f0)
+    index = np.arange(len(f0))
+    # np.interp holds the end values beyond the first and last voiced frame.
+    return np.interp(index, index[mask], f0[mask]).astype(np.float32)
+
+
+def shift_f0(f0: np.ndarray, semitones: float) -> np.ndarray:
+    """Transpose by (fractional) semitones; unvoiced zeros stay zero."""
+    return (np.asarray(f0, dtype=np.float32) * np.float32(2.0 ** (float(semitones) / 12.0))).astype(np.float32)
+
+
+class UnvoicedHold:
+    """Streaming gap filling with no look-ahead: unvoiced frames repeat the last voiced F0.
+
+    Before the first voiced frame (or after `reset`) gaps get `initial` Hz.
+    """
+
+    def __init__(self, initial: float = 0.0) -> None:
+        self.initial = float(initial)
+        self.last = self.initial
+
+    def process(self, f0: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+        f0 = np.asarray(f0, dtype=np.float32)
+        mask = np.asarray(voiced, dtype=bool) & (f0 > 0)
+        out = np.empty_like(f0)
+        last = self.last
+        for i in range(len(f0)):  # blocks are a few frames long; a plain loop is clearest
+            if mask[i]:
+                last = float(f0[i])
+            out[i] = last
+        self.last = last
+        return out
+
+    def reset(self) -> None:
+        self.last = self.initial
