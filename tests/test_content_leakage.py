@@ -59,3 +59,16 @@ def test_split_holds_out_clips_of_every_singer():
     assert {speakers[i] for i in test} == {"a", "b"} and {speakers[i] for i in train} == {"a", "b"}
     with pytest.raises(UserError):
         split_clips(["a", "a", "b"], 0.3, torch.Generator())
+
+
+def test_probe_encoder_runs_an_encoder_on_audio():
+    from core.features.content_builtin import BuiltinContentEncoder
+    from core.train.leakage import probe_encoder
+
+    cfg = load_config("tiny")
+    encoder = BuiltinContentEncoder.from_config(cfg).eval()
+    clips = [_sung_clip(VOICES[name][0], VOICES[name][1], seed) for name in VOICES for seed in range(3)]
+    speakers = [name for name in VOICES for _ in range(3)]
+    result = probe_encoder(encoder, clips, speakers, cfg.audio.hop_length, iterations=20)
+    # one held-out clip per singer, every frame of it (0.5 s -> 93 mel frames) scored
+    assert result.n_speakers == 2 and result.test_clips == 2 and result.test_frames == 2 * (len(clips[0]) // 128)

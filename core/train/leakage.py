@@ -117,3 +117,15 @@ def speaker_probe(
     truth = [labels[speakers[i]] for i in test_ids]
     clip_accuracy = float(np.mean([v == t for v, t in zip(votes, truth)]))
     return ProbeResult(accuracy, chance, clip_accuracy, len(labels), len(y_train), len(y_test), len(test_ids))
+
+
+def probe_encoder(
+    encoder, clips: Sequence[torch.Tensor | np.ndarray], speakers: Sequence[Hashable], hop_length: int, **probe_args
+) -> ProbeResult:
+    """Encode 24 kHz audio clips with a ContentEncoder (frozen) and run `speaker_probe` on the codes."""
+    codes = []
+    with torch.no_grad():
+        for audio in clips:
+            audio = torch.as_tensor(audio, dtype=torch.float32).reshape(-1)
+            codes.append(encoder.encode(audio, max(audio.numel() // hop_length, 1)))
+    return speaker_probe(codes, speakers, **probe_args)
