@@ -349,3 +349,27 @@ def test_parametrized_weight_norm_keys_and_config_factory(tmp_path, weights):
     with pytest.raises(UserError, match="expects 768"):
         content_encoder_for(cfg, out)
     assert content_encoder_for(cfg.replace({"features.content_dim": HIDDEN}), out).dim == HIDDEN
+
+
+def test_fairseq_config_inside_pickled_omegaconf_objects_is_read(tmp_path, weights):
+    """fairseq may pickle its config as omegaconf objects: read their values without importing omegaconf."""
+    from core.features.content_import import _unwrap_omegaconf
+    from core.features.content_pickle import OpaqueObject
+
+    def node(value):
+        leaf = OpaqueObject("omegaconf.nodes.AnyNode")
+        leaf.state = {"_val": value, "_metadata": None}
+        return leaf
+
+    model = OpaqueObject("omegaconf.dictconfig.DictConfig")
+    model.state = {"_content": {"encoder_attention_heads": node(HEADS), "layer_norm_first": node(False)}}
+    root = OpaqueObject("omegaconf.dictconfig.DictConfig")
+    root.state = {"_content": {"model": model}}
+    assert _unwrap_omegaconf(root) == {"model": {"encoder_attention_heads": HEADS, "layer_norm_first": False}}
+
+
+def test_fairseq_without_config_assumes_base_layout(tmp_path, weights):
+    torch.save({"model": fairseq_state(weights), "args": None}, tmp_path / "bare.pt")
+    imported = convert(read_source(tmp_path / "bare.pt"))
+    assert imported.shape.heads == HIDDEN // 64 and imported.shape.hop == 320
+    assert any("assumed" in note for note in imported.notes)

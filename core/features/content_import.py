@@ -100,6 +100,7 @@ class SourceCheckpoint:
     state: dict[str, torch.Tensor]
     config: dict[str, Any]
     path: Path
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -191,9 +192,29 @@ def _tensor_dict(state: Any, where: Path) -> dict[str, torch.Tensor]:
     return {str(k): v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
+def _unwrap_omegaconf(value: Any) -> Any:
+    """Best effort: the plain values inside an (inert) pickled omegaconf DictConfig/ListConfig/ValueNode.
+
+    omegaconf pickles its containers as state dicts holding "_content" (a dict,
+    list or further nodes) and its leaves as nodes holding "_val".
+    """
+    if isinstance(value, OpaqueObject):
+        state = value.state if isinstance(value.state, dict) else {}
+        if "_content" in state:
+            return _unwrap_omegaconf(state["_content"])
+        if "_val" in state:
+            return _unwrap_omegaconf(state["_val"])
+        return value
+    if isinstance(value, dict):
+        return {k: _unwrap_omegaconf(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_omegaconf(v) for v in value]
+    return value
+
+
 def _fairseq_config(checkpoint: dict) -> dict[str, Any]:
     """The model section of fairseq's config, as a plain dict ({} if unreadable)."""
-    cfg = checkpoint.get("cfg")
+    cfg = _unwrap_omegaconf(checkpoint.get("cfg"))
     if isinstance(cfg, dict) and isinstance(cfg.get("model"), dict):
         return dict(cfg["model"])
     args = checkpoint.get("args")
@@ -264,7 +285,7 @@ def convert(source: SourceCheckpoint, output_layer: int | None = None) -> Import
     shape = _infer_shape(renamed, source)
     available = shape.layers
     layer = DEFAULT_OUTPUT_LAYER if output_layer is None else int(output_layer)
-    notes: list[str] = []
+    notes: list[str] = list(source.notes)
     if output_layer is None and available < layer:
         notes.append(f"the model has {available} layers; using the last one as the output layer")
         layer = available
@@ -301,6 +322,7 @@ def _check_complete(state: dict[str, torch.Tensor], shape: HubertShape, where: P
 def _infer_shape(state: dict[str, torch.Tensor], source: SourceCheckpoint) -> HubertShape:
     """Sizes from the tensors; heads and strides (not visible in tensors) from the config."""
     cfg = source.config
+    source_notes = source.notes
     for needed in ("projection.weight", "pos_conv.weight", "conv_layers.0.weight", "layers.0.ffn_in.weight"):
         if needed not in state:
             raise ModelFileError(f"{source.path}: checkpoint lacks the tensor for {needed}")
@@ -326,6 +348,7 @@ def _infer_shape(state: dict[str, torch.Tensor], source: SourceCheckpoint) -> Hu
         eps = 1e-5
     if heads is None:
         heads = max(hidden // 64, 1)  # HuBERT's head width is 64 in every published size
+        source_notes.append(f"no readable config: assumed {heads} attention heads and HuBERT-base layout (post-LN)")
     declared = cfg.get("hidden_size", cfg.get("encoder_embed_dim"))
     if declared is not None and int(declared) != hidden:
         raise ModelFileError(f"{source.path}: config says width {declared} but the tensors are {hidden} wide")
