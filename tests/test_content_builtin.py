@@ -90,3 +90,11 @@ def test_gradient_reversal_flips_and_scales_the_gradient():
     head = SpeakerAdversary(CFG.features.content_dim, n_speakers=3)
     codes = torch.randn(2, 7, CFG.features.content_dim, requires_grad=True)
     assert head(codes).shape == (2, 7, 3) and head.clip_logits(codes).shape == (2, 3)
+
+
+def test_codes_can_feed_a_model_being_trained():
+    encoder = BuiltinContentEncoder.from_config(CFG).eval()
+    codes = encoder.encode(_audio(0.3), 20)
+    layer = torch.nn.Linear(CFG.features.content_dim, 1)
+    layer(codes).sum().backward()  # fails on inference-mode tensors
+    assert layer.weight.grad is not None and not codes.requires_grad

@@ -148,7 +148,7 @@ class BuiltinContentEncoder(nn.Module):
 
         return self.network(normalize(log_mel, self.audio_cfg))
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: codes must be usable as inputs to a model being trained
     def encode(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
         audio = torch.as_tensor(audio, dtype=torch.float32).reshape(-1)
         log_mel = self.mel(audio)

@@ -168,7 +168,7 @@ class HubertContentEncoder(nn.Module):
     def dim(self) -> int:
         return self.network.shape.hidden
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: codes must be usable as inputs to a model being trained
     def encode(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
         from core.audio.resample import resample
         from core.features.content import align_frames
