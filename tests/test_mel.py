@@ -99,3 +99,11 @@ def test_windows_are_cached(mel):
     cached = dict(mel._windows)
     mel(torch.randn(1000), key_shift=3)
     assert all(mel._windows[k] is v for k, v in cached.items())
+
+
+def test_float64_input_and_module_copies(mel):
+    audio = torch.randn(2000, dtype=torch.float64) * 0.1
+    out = mel(audio)
+    assert out.dtype == torch.float64
+    assert torch.allclose(out.float(), mel(audio.float()), atol=1e-4)
+    assert torch.allclose(mel(audio.numpy()), mel(audio.float()), atol=1e-6)

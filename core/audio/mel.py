@@ -48,6 +48,18 @@ class MelSpectrogram(torch.nn.Module):
         self.register_buffer("mel_basis", basis, persistent=False)
         # (win_length, device, dtype) -> Hann window; built once, reused every call.
         self._windows: dict[tuple[int, str, torch.dtype], torch.Tensor] = {}
+        # Copies of the filterbank for audio on another device/dtype than the module's.
+        self._bases: dict[tuple[str, torch.dtype], torch.Tensor] = {}
+
+    def _basis(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        if self.mel_basis.device == device and self.mel_basis.dtype == dtype:
+            return self.mel_basis
+        key = (str(device), dtype)
+        basis = self._bases.get(key)
+        if basis is None:
+            basis = self.mel_basis.to(device=device, dtype=dtype)
+            self._bases[key] = basis
+        return basis
 
     def _window(self, win_length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         key = (win_length, str(device), dtype)
@@ -97,9 +109,10 @@ class MelSpectrogram(torch.nn.Module):
             raise ValueError(f"audio must be (T,) or (B, T), got shape {tuple(audio.shape)}")
         single = audio.dim() == 1
         batch = audio.unsqueeze(0) if single else audio
-        batch = batch.to(self.mel_basis.dtype)
+        if not batch.is_floating_point():
+            batch = batch.float()
         mag = self.magnitude(batch, key_shift)
-        mel = torch.matmul(self.mel_basis, mag)
+        mel = torch.matmul(self._basis(batch.device, batch.dtype), mag)
         log_mel = torch.log10(torch.clamp(mel, min=self.cfg.log_clamp))
         return log_mel[0] if single else log_mel
 
