@@ -47,6 +47,15 @@ def test_save_then_load_round_trip(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "out.wav"], "temporary file left behind"
 
 
+@pytest.mark.parametrize("ext", [".ogg", ".mp3"])
+def test_lossy_formats_round_trip_in_pitch(tmp_path, ext):
+    path = tmp_path / f"out{ext}"
+    save_audio(path, _sine(440.0, 24000, 0.5), 24000)
+    audio = load_audio(path, 24000)
+    assert abs(len(audio) - 12000) < 2400  # codecs may pad a frame
+    assert abs(_dominant_freq(audio, 24000) - 440.0) < 5.0
+
+
 def test_save_accepts_tensor_and_flac(tmp_path):
     sig = torch.from_numpy(_sine(220.0, 24000, 0.1))
     path = tmp_path / "out.flac"

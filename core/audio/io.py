@@ -22,6 +22,7 @@ _WRITE_FORMATS: dict[str, tuple[str, str | None]] = {
     ".wav": ("WAV", "FLOAT"),
     ".flac": ("FLAC", "PCM_24"),
     ".ogg": ("OGG", "VORBIS"),
+    ".mp3": ("MP3", "MPEG_LAYER_III"),
     ".aiff": ("AIFF", "FLOAT"),
     ".aif": ("AIFF", "FLOAT"),
 }
