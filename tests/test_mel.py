@@ -107,3 +107,9 @@ def test_float64_input_and_module_copies(mel):
     assert out.dtype == torch.float64
     assert torch.allclose(out.float(), mel(audio.float()), atol=1e-4)
     assert torch.allclose(mel(audio.numpy()), mel(audio.float()), atol=1e-6)
+
+
+@pytest.mark.parametrize("shift", [-5.0, -2.5, 1.0, 3.7, 5.0])
+def test_key_shift_keeps_frame_count(mel, shift):
+    for n in (700, 24000):
+        assert mel(torch.randn(n) * 0.1, key_shift=shift).shape == (CFG.n_mels, n // CFG.hop_length)
