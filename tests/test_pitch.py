@@ -4,6 +4,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
+import torch
 
 from core.config import load_config
 from core.errors import UserError
@@ -128,6 +129,14 @@ def test_loud_noise_onset_does_not_leak_voicing_into_silence(extractors):
 def test_unknown_method_is_a_user_error():
     with pytest.raises(UserError, match="unknown pitch method 'yin'.*dio"):
         get_pitch_extractor("yin")
+
+
+def test_bad_device_is_a_user_error():
+    with pytest.raises(UserError, match="device"):
+        get_pitch_extractor("dio", device="no-such-device")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="CUDA"):
+            get_pitch_extractor("fcpe", device="cuda")
 
 
 def test_extractor_from_config_uses_its_settings():

@@ -33,6 +33,7 @@ def get_pitch_extractor(
     device: str | torch.device = "cpu",
 ) -> PitchExtractor:
     """A pitch extractor by method name; neural models load once, here."""
+    device = _usable_device(device)
     kwargs = dict(sample_rate=sample_rate, hop_length=hop_length, f0_floor=f0_floor, f0_ceil=f0_ceil,
                   silence_db=silence_db, device=device)
     if name in ("dio", "harvest"):
@@ -48,6 +49,18 @@ def get_pitch_extractor(
 
         return FcpePitch(**kwargs)
     raise UserError(f"unknown pitch method '{name}'; choose one of: {', '.join(PITCH_METHODS)}")
+
+
+def _usable_device(device: str | torch.device) -> torch.device:
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise UserError(f"unknown device '{device}': {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device '{device}' asked for, but no CUDA GPU is available here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"device '{device}' asked for, but MPS is not available here")
+    return device
 
 
 def pitch_extractor_from_config(
