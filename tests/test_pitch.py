@@ -170,3 +170,10 @@ def test_unvoiced_hold_streams_without_future():
     assert np.allclose(second, [120, 120, 130])  # carried across the block boundary
     hold.reset()
     assert np.allclose(hold.process(np.zeros(2, np.float32), np.zeros(2, bool)), [0, 0])
+
+
+def test_fcpe_prints_nothing_even_past_full_scale(extractors, capsys):
+    loud = 1.5 * _voice(*CASES["mid-vibrato"], seconds=0.3) / 0.3
+    track = extractors("fcpe").extract(loud)
+    assert capsys.readouterr().out == ""  # stdout stays clean for --json output
+    assert track.voiced[EDGE:-EDGE].mean() > 0.9

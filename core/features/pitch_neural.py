@@ -129,6 +129,7 @@ class FcpePitch(PitchExtractor):
     def _native(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # Resample ourselves: torchfcpe sizes its output from the input length at the input rate.
         x = torch.from_numpy(resample(audio, self.sample_rate, self.model_rate))
+        x = x.clamp(-1.0, 1.0)  # torchfcpe prints a complaint to stdout for samples past full scale
         with torch.inference_mode():
             f0 = self.model.infer(x[None, :, None].to(self.device), sr=self.model_rate,
                                   decoder_mode="local_argmax", threshold=self.threshold)
