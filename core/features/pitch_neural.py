@@ -64,15 +64,18 @@ class CrepePitch(PitchExtractor):
             probs = torch.cat([self.model(chunk.to(self.device)) for chunk in frames.split(512)])
         probs = probs.cpu().numpy().astype(np.float64)  # (frames, 360) sigmoid outputs
         in_range = (self.bin_hz >= self.f0_floor) & (self.bin_hz <= self.f0_ceil)
+        bins = self._viterbi(np.where(in_range, probs, -np.inf))
         probs[:, ~in_range] = 0.0
-        bins = self._viterbi(probs)
         f0 = self._local_average_hz(probs, bins)
         periodicity = _median3(probs[np.arange(len(bins)), bins])
         times = np.arange(len(f0)) * self.native_hop / MODEL_RATE
         return times, f0, periodicity > self.periodicity_threshold
 
     def _viterbi(self, probs: np.ndarray) -> np.ndarray:
-        """Most likely bin path, each frame's bins softmax-normalised as torchcrepe does."""
+        """Most likely bin path, each frame's bins softmax-normalised as torchcrepe does.
+
+        Bins outside the allowed range come in as -inf, so the path never visits them.
+        """
         emission = probs - probs.max(axis=1, keepdims=True)
         log_emission = emission - np.log(np.exp(emission).sum(axis=1, keepdims=True))
         score = log_emission[0].copy()
