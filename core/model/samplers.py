@@ -1,0 +1,100 @@
+"""Samplers: plain functions of (denoiser, x, sigmas, cond), k-diffusion style.
+
+`denoiser(x, sigma, cond)` is any callable returning D(x, sigma) (an
+`EDMDenoiser`). Grids are float64 tensors of noise levels, high to low.
+
+Teacher grid (`teacher_sigmas(K)`): the Karras ramp of K + 1 points from
+sigma_max to sigma_min, sigma_min dropped, then 0 — K network evaluations for
+Euler, the last step landing exactly on D(x, t_{K-1}). K = 50 gives 80,
+71.66, ..., 0.00323, 0 (as in the published CoMoSVC sampler).
+
+Consistency grid (`consistency_sigmas(K)`): the Karras ramp of K + 1 points
+from sigma_max down to sigma_min. The student denoises sigma_max noise in one
+evaluation, then for each INTERIOR point t of that grid re-noises the estimate
+to t (adding sqrt(t^2 - sigma_min^2) z, since the estimate sits at sigma_min)
+and denoises again: K evaluations in all. K = 1: D(80 z, 80). K = 2: one
+re-noise at 2.515 (the middle of a 3-point grid). K = 4: re-noise at 17.53,
+2.515 and 0.170. This is the published CoMoSVC code's choice (a fresh K + 1 point
+Karras grid), not points of the N = 25 distillation grid.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from core.model.edm import NoiseSchedule, karras_ramp
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def teacher_sigmas(steps: int, schedule: NoiseSchedule) -> torch.Tensor:
+    """steps + 1 levels: Karras points from sigma_max (sigma_min excluded), then 0."""
+    if steps < 1:
+        raise ValueError(f"the teacher needs at least one step, got {steps}")
+    ramp = karras_ramp(steps + 1, schedule.sigma_min, schedule.sigma_max, schedule.rho)[:-1]
+    return torch.cat([ramp, ramp.new_zeros(1)])
+
+
+def consistency_sigmas(steps: int, schedule: NoiseSchedule) -> torch.Tensor:
+    """steps + 1 levels from sigma_max to sigma_min; the student evaluates all but the last."""
+    if steps < 1:
+        raise ValueError(f"the student needs at least one step, got {steps}")
+    return karras_ramp(steps + 1, schedule.sigma_min, schedule.sigma_max, schedule.rho)
+
+
+def _level(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return sigma.to(dtype=x.dtype, device=x.device).expand(x.shape[0])
+
+
+@torch.no_grad()
+def euler_sampler(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """Euler steps of the probability-flow ODE dx/dsigma = (x - D(x, sigma)) / sigma.
+
+    x must already be scaled to sigmas[0] (e.g. sigmas[0] * randn).
+    """
+    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
+        denoised = denoiser(x, _level(sigma, x), cond)
+        x = x + (float(sigma_next) - float(sigma)) * (x - denoised) / float(sigma)
+    return x
+
+
+@torch.no_grad()
+def heun_sampler(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """Heun's second-order method (EDM Algorithm 1 without churn); the step to 0 stays Euler."""
+    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
+        s, s_next = float(sigma), float(sigma_next)
+        slope = (x - denoiser(x, _level(sigma, x), cond)) / s
+        x_euler = x + (s_next - s) * slope
+        if s_next == 0.0:
+            x = x_euler
+            continue
+        slope_next = (x_euler - denoiser(x_euler, _level(sigma_next, x), cond)) / s_next
+        x = x + (s_next - s) * 0.5 * (slope + slope_next)
+    return x
+
+
+@torch.no_grad()
+def consistency_sampler(
+    denoiser: Denoiser,
+    latent: torch.Tensor,
+    sigmas: torch.Tensor,
+    cond: torch.Tensor,
+    renoise: Callable[[int], torch.Tensor] | None = None,
+    sigma_min: float | None = None,
+) -> torch.Tensor:
+    """One-step (len(sigmas) - 1 == 1) or multi-step consistency sampling.
+
+    latent: unit-variance noise (scaled here by sigmas[0]); renoise(k) gives the
+    unit noise for the k-th re-noising (k = 1, 2, ...), needed only for K > 1;
+    sigma_min defaults to sigmas[-1].
+    """
+    s_min = float(sigmas[-1]) if sigma_min is None else sigma_min
+    x = denoiser(latent * float(sigmas[0]), _level(sigmas[0], latent), cond)
+    for k, sigma in enumerate(sigmas[1:-1], start=1):
+        if renoise is None:
+            raise ValueError("multi-step consistency sampling needs a renoise function")
+        s = float(sigma)
+        x = denoiser(x + (s * s - s_min * s_min) ** 0.5 * renoise(k), _level(sigma, x), cond)
+    return x
