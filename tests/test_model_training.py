@@ -2,10 +2,9 @@
 
 The data: 2 items x 64 frames of low-rank "mels" whose content features carry
 the mel's coordinates, two singers. The model is the tiny config shrunk further
-and with 8 mel bins: a denoiser can only remove noise at mid and low sigma if its
-width is several times the number of mel bins (with 80 bins and 32 or even 128
-channels the noise passes straight through c_skip * x and more Euler steps make
-things worse; see the report in core/model/README.md).
+and with 8 mel bins: learning to remove noise at mid sigma takes far longer with
+80 bins (until it does, more Euler steps make things worse, whatever the loss;
+figures in core/model/README.md), and these tests must stay fast.
 """
 
 import math
