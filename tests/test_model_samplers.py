@@ -1,0 +1,68 @@
+"""Samplers against denoisers whose answers are known in closed form."""
+
+import pytest
+import torch
+
+from core.config import load_config
+from core.model.edm import NoiseSchedule
+from core.model.samplers import consistency_sampler, consistency_sigmas, euler_sampler, heun_sampler, teacher_sigmas
+
+MEAN, SPREAD = 0.3, 0.5
+
+
+def _schedule() -> NoiseSchedule:
+    return NoiseSchedule.from_config(load_config("paper").edm)
+
+
+def _gaussian_denoiser(x, sigma, cond):
+    """The exact D for data ~ N(MEAN, SPREAD^2) per element."""
+    return MEAN + SPREAD**2 / (sigma[:, None, None] ** 2 + SPREAD**2) * (x - MEAN)
+
+
+@pytest.mark.parametrize("sampler", [euler_sampler, heun_sampler])
+def test_ode_samplers_converge_to_the_data_distribution(sampler):
+    schedule = _schedule()
+    z = torch.randn(2, 40, 500, dtype=torch.float64)
+    spread_error = {}
+    for steps in (1, 5, 50):
+        out = sampler(_gaussian_denoiser, z * 80.0, teacher_sigmas(steps, schedule), None)
+        assert torch.isfinite(out).all()
+        assert out.mean().item() == pytest.approx(MEAN, abs=0.01)
+        spread_error[steps] = abs(out.std().item() - SPREAD)
+    assert spread_error[50] < spread_error[5] < spread_error[1]
+    assert spread_error[50] < 0.03
+
+
+def test_heun_is_more_accurate_than_euler_for_the_same_grid():
+    schedule = _schedule()
+    z = torch.randn(1, 40, 1000, dtype=torch.float64)
+    sigmas = teacher_sigmas(20, schedule)
+    euler = abs(euler_sampler(_gaussian_denoiser, z * 80.0, sigmas, None).std().item() - SPREAD)
+    heun = abs(heun_sampler(_gaussian_denoiser, z * 80.0, sigmas, None).std().item() - SPREAD)
+    assert heun < euler
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4])
+def test_consistency_sampler_evaluates_at_its_grid_and_renoises_from_sigma_min(steps):
+    schedule = _schedule()
+    target = torch.full((1, 4, 6), 0.25, dtype=torch.float64)
+    seen_sigmas, seen_inputs = [], []
+
+    def perfect(x, sigma, cond):
+        seen_sigmas.append(float(sigma[0]))
+        seen_inputs.append(x.clone())
+        return target
+
+    unit = torch.ones_like(target)
+    out = consistency_sampler(perfect, unit, consistency_sigmas(steps, schedule), None, lambda k: unit * k,
+                              schedule.sigma_min)
+    assert torch.equal(out, target)
+    assert seen_sigmas == pytest.approx(consistency_sigmas(steps, schedule)[:-1].tolist())
+    assert torch.allclose(seen_inputs[0], unit * 80.0)
+    for k, (sigma, x) in enumerate(zip(seen_sigmas[1:], seen_inputs[1:]), start=1):
+        assert torch.allclose(x, target + (sigma**2 - 0.002**2) ** 0.5 * k)
+
+
+def test_multi_step_without_renoise_is_an_error():
+    with pytest.raises(ValueError):
+        consistency_sampler(lambda x, s, c: x, torch.zeros(1, 2, 3), consistency_sigmas(2, _schedule()), None)
