@@ -128,3 +128,12 @@ def test_ema_update_moves_towards_model():
     start = a.weight.detach().clone()
     ema_update(a, b, 0.95)
     assert torch.allclose(a.weight, 0.95 * start + 0.05 * b.weight)
+
+
+def test_losses_accept_a_wrapped_model():
+    cfg = _config()
+    mel, inputs = _data(cfg.features.content_dim)
+    model = AcousticModel.from_config(cfg)
+    wrapped = torch.nn.DataParallel(model)  # on CPU it just calls the module; has .module like DDP
+    g1, g2 = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    assert edm_loss(wrapped, mel, inputs, generator=g1).item() == pytest.approx(edm_loss(model, mel, inputs, generator=g2).item())

@@ -12,7 +12,9 @@ are the matching `ConditionInputs` (T frames):
     ema_update(ema, student, cfg.edm.ema_decay)           # after every optimiser step
 
 Both take an optional `generator` for reproducible noise and an optional
-`mask` (B, T) of valid frames (1) for padded batches.
+`mask` (B, T) of valid frames (1) for padded batches. The models may be wrapped
+(DistributedDataParallel): the losses call the wrapper and read constants from
+its `.module`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from core.model.conditioning import ConditionInputs
 from core.model.edm import distillation_grid
 
 
+def _unwrap(model: nn.Module) -> AcousticModel:
+    """The AcousticModel inside a DDP / DataParallel wrapper (or the model itself)."""
+    return getattr(model, "module", model)
+
+
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Mean of (B, M, T) values over valid frames."""
     if mask is None:
@@ -36,20 +43,20 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tenso
 
 
 def edm_loss(
-    model: AcousticModel,
+    model: nn.Module,
     mel: torch.Tensor,
     inputs: ConditionInputs,
     mask: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """EDM denoising loss: ln(sigma) ~ N(p_mean, p_std^2), weight (s^2 + sd^2) / (s sd)^2."""
-    schedule = model.schedule
+    schedule = _unwrap(model).schedule
     batch = mel.shape[0]
     normal = torch.randn(batch, generator=generator, device=mel.device, dtype=mel.dtype)
     sigma = (normal * schedule.p_std + schedule.p_mean).exp()
     noise = torch.randn(mel.shape, generator=generator, device=mel.device, dtype=mel.dtype)
     denoised = model(mel + sigma[:, None, None] * noise, sigma, inputs)
-    weight = model.denoiser.loss_weight(sigma)[:, None, None]
+    weight = _unwrap(model).denoiser.loss_weight(sigma)[:, None, None]
     return _masked_mean(weight * (denoised - mel) ** 2, mask)
 
 
@@ -72,7 +79,7 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 def consistency_distillation_loss(
-    student: AcousticModel,
+    student: nn.Module,
     ema_student: AcousticModel,
     teacher: AcousticModel,
     mel: torch.Tensor,
@@ -89,7 +96,7 @@ def consistency_distillation_loss(
     """
     if n_points < 2:
         raise ValueError(f"the distillation grid needs at least 2 points, got {n_points}")
-    grid = distillation_grid(student.schedule, n_points).to(device=mel.device, dtype=mel.dtype)
+    grid = distillation_grid(_unwrap(student).schedule, n_points).to(device=mel.device, dtype=mel.dtype)
     batch = mel.shape[0]
     # 0-based index i = n - 1 in 0..N-2; t_n = grid[i], t_{n+1} = grid[i + 1].
     index = torch.randint(0, n_points - 1, (batch,), generator=generator, device=mel.device)
