@@ -99,6 +99,16 @@ class TrainConfig:
 @dataclass(frozen=True)
 class VocoderConfig:
     name: str
+    builtin_channels: int
+    builtin_layers: int
+    builtin_kernel_size: int
+    builtin_harmonics: int
+    builtin_noise_bands: int
+    builtin_noise_filter_half: int
+    train_lr: float
+    train_batch_size: int
+    train_crop_frames: int
+    train_warmup_frames: int
 
 
 @dataclass(frozen=True)
