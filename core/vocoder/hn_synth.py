@@ -66,15 +66,6 @@ class SynthState:
                           torch.zeros(batch, dtype=torch.float64, device=device), offset.to(torch.int64))
 
 
-def _per_sample(previous: torch.Tensor, frames: torch.Tensor, hop: int) -> torch.Tensor:
-    """(B, C), (B, F, C) -> (B, F*hop, C): block t ramps from frame t-1 to frame t."""
-    seq = torch.cat([previous.unsqueeze(1), frames], dim=1)
-    u = (torch.arange(hop, device=frames.device, dtype=frames.dtype) + 0.5) / hop
-    start, end = seq[:, :-1, None, :], seq[:, 1:, None, :]
-    ramp = start + (end - start) * u[None, None, :, None]
-    return ramp.reshape(frames.shape[0], frames.shape[1] * hop, frames.shape[2])
-
-
 def _f0_per_sample(previous: torch.Tensor, f0: torch.Tensor, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample f0 (voiced side held across voicing changes) and voicing ramp, (B, F*hop) each."""
     seq = torch.cat([previous.unsqueeze(1), f0], dim=1)
@@ -85,6 +76,33 @@ def _f0_per_sample(previous: torch.Tensor, f0: torch.Tensor, hop: int) -> tuple[
     hz = (start_filled[..., None] + (end_filled - start_filled)[..., None] * u).reshape(f0.shape[0], -1)
     voiced = ((start > 0).to(f0.dtype)[..., None] * (1 - u) + (end > 0).to(f0.dtype)[..., None] * u)
     return hz, voiced.reshape(f0.shape[0], -1)
+
+
+def harmonic_bank(phase: torch.Tensor, n_harmonics: int) -> torch.Tensor:
+    """sin(k * phase) for k = 1..K, (B, N) -> (B, N, K), by the Chebyshev recurrence.
+
+    sin((k+1)x) = 2 cos(x) sin(kx) - sin((k-1)x): a multiply-add per harmonic
+    instead of a sine; the error after 100 steps stays near float32 rounding.
+    """
+    s1, c2 = torch.sin(phase), 2.0 * torch.cos(phase)
+    rows = [s1, c2 * s1]
+    for _ in range(n_harmonics - 2):
+        rows.append(c2 * rows[-1] - rows[-2])
+    return torch.stack(rows[:n_harmonics], dim=-1)
+
+
+def _ramp_mix(basis: torch.Tensor, start: torch.Tensor, end: torch.Tensor, hop: int) -> torch.Tensor:
+    """sum_c basis[n, c] * ramp(start -> end)[n, c] without building the ramp.
+
+    basis (B, F*hop, C); start, end (B, F, C) -> (B, F*hop). Linear in u, so
+    two per-frame matrix products and one per-sample blend do it.
+    """
+    batch, frames, channels = start.shape
+    blocks = basis.reshape(batch, frames, hop, channels)
+    coeff = torch.stack([start, end - start], dim=-1)                       # (B, F, C, 2)
+    parts = torch.matmul(blocks, coeff)                                     # (B, F, hop, 2)
+    u = (torch.arange(hop, device=basis.device, dtype=basis.dtype) + 0.5) / hop
+    return (parts[..., 0] + parts[..., 1] * u).reshape(batch, frames * hop)
 
 
 def synthesize_block(
@@ -107,18 +125,22 @@ def synthesize_block(
     # Phase at the *start* of each sample, so the first sample continues the last block.
     phase_start = torch.cat([state.phase[:, None], phase[:, :-1]], dim=1)
     wrapped = torch.remainder(phase_start, 2 * math.pi).to(amps.dtype)
+    with torch.no_grad():  # depends on f0 only, never on trained weights
+        sines = harmonic_bank(wrapped, n_harm)
 
+    # Mute harmonics that would pass Nyquist anywhere in the frame's block.
+    f0_pairs = torch.stack([torch.cat([state.f0[:, None], f0[:, :-1]], dim=1), f0], dim=-1).amax(-1)
     k = torch.arange(1, n_harm + 1, device=amps.device, dtype=amps.dtype)
-    amp_samples = _per_sample(state.amps, amps, hop)
-    audible = (hz[..., None] * k < sample_rate / 2).to(amps.dtype)
-    harmonic = (amp_samples * audible * torch.sin(wrapped[..., None] * k)).sum(-1) * voiced
+    audible = (f0_pairs[..., None] * k < sample_rate / 2).to(amps.dtype)    # (B, F, K)
+    previous = torch.cat([state.amps[:, None], amps[:, :-1]], dim=1)
+    harmonic = _ramp_mix(sines, previous * audible, amps * audible, hop) * voiced
 
     half = (bank.shape[-1] - 1) // 2
     index = state.sample[:, None] + torch.arange(-half, n + half, device=amps.device)
-    white = hash_noise(index).unsqueeze(1)                                 # (B, 1, n + 2*half)
-    bands = F.conv1d(white, bank.flip(-1))                                 # (B, n_bands, n)
-    gain_samples = _per_sample(state.gains, gains, hop)                    # (B, n, n_bands)
-    noise = (bands.transpose(1, 2) * gain_samples).sum(-1)
+    with torch.no_grad():
+        bands = F.conv1d(hash_noise(index).unsqueeze(1), bank.flip(-1)).transpose(1, 2)   # (B, n, n_bands)
+    previous_gains = torch.cat([state.gains[:, None], gains[:, :-1]], dim=1)
+    noise = _ramp_mix(bands, previous_gains, gains, hop)
 
     next_state = SynthState(
         amps=amps[:, -1].detach() if frames else state.amps,

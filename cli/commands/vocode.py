@@ -1,0 +1,75 @@
+"""`comosvc vocode IN --out OUT [--vocoder NAME]`: analysis-resynthesis of a recording.
+
+mel + f0 of the input, straight into a vocoder: what a vocoder alone does to a
+voice, for listening checks and for comparing vocoders (figures with --json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def register(subparsers) -> None:
+    from cli.output import add_json_flag
+    from core.vocoder.registry import VOCODER_NAMES
+
+    parser = subparsers.add_parser(
+        "vocode",
+        help="resynthesise a recording through a vocoder (mel + f0 -> audio) for listening checks",
+        description=(
+            "Analyse IN (log10 mel and f0) and resynthesise it with a vocoder. Reports the time taken "
+            "(real-time factor), the log-mel L1 distance between input and output and the output's F0 "
+            f"error in cents. --vocoder: one of {', '.join(VOCODER_NAMES)} or a vocoder/model file."
+        ),
+    )
+    parser.add_argument("input", help="audio file to resynthesise")
+    parser.add_argument("--out", required=True, help="output audio file (written atomically)")
+    parser.add_argument("--vocoder", default="builtin", help="builtin | nsf-hifigan | griffin-lim | FILE (default builtin)")
+    parser.add_argument("--config", default="paper", help="config whose audio front end and pitch range to use")
+    parser.add_argument("--f0", default="dio", help="pitch method: dio, harvest, crepe, crepe-full, fcpe (default dio)")
+    parser.add_argument("--key", type=float, default=0.0, help="transpose the f0 by this many semitones")
+    add_json_flag(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from cli.output import print_json
+    from core.audio.io import load_audio, save_audio
+    from core.audio.mel import MelSpectrogram
+    from core.config import load_config
+    from core.errors import UserError
+    from core.features.pitch import get_pitch_extractor, shift_f0
+    from core.vocoder.evaluate import analyse, score_resynthesis
+    from core.vocoder.registry import load_vocoder
+
+    config = load_config(args.config)
+    vocoder = load_vocoder(args.vocoder, config.audio)
+    front = vocoder.front_end() if hasattr(vocoder, "front_end") else config.audio
+    if (front.sample_rate, front.hop_length, front.n_mels) != (vocoder.sample_rate, vocoder.hop_length, vocoder.n_mels):
+        raise UserError(f"config '{args.config}' front end does not fit the {vocoder.name} vocoder "
+                        f"({vocoder.sample_rate} Hz, hop {vocoder.hop_length}, {vocoder.n_mels} mels)")
+    audio = load_audio(args.input, front.sample_rate)
+    if len(audio) < front.hop_length:
+        raise UserError(f"{args.input} is shorter than one frame ({front.hop_length} samples)")
+    mel = MelSpectrogram(front)
+    pitch = get_pitch_extractor(args.f0, front.sample_rate, front.hop_length, config.features.f0_floor,
+                                config.features.f0_ceil, config.features.f0_silence_db)
+    ref = analyse(audio, mel, pitch, front.hop_length)
+    f0 = shift_f0(ref.f0, args.key) if args.key else ref.f0
+    started = time.perf_counter()
+    out = vocoder.synthesize(ref.log_mel, torch.from_numpy(f0)).numpy()
+    seconds = time.perf_counter() - started
+    save_audio(args.out, out, front.sample_rate)
+    report = {"input": args.input, "out": args.out, "vocoder": vocoder.name, "seconds_audio": len(out) / front.sample_rate,
+              "rtf": seconds / max(len(out) / front.sample_rate, 1e-9)}
+    if not args.key:
+        report.update(score_resynthesis([(ref, out)], front, mel, pitch).as_dict())
+    if args.json:
+        print_json(report)
+    else:
+        for key, value in report.items():
+            print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+    return 0

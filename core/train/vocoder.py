@@ -1,0 +1,198 @@
+"""Training the built-in vocoder on a folder of recordings (self-contained).
+
+Each step takes random crops of `train_crop_frames` frames, feeds the network
+`train_warmup_frames` extra frames before each crop (so the causal convs see
+real context, as they do in a stream) and compares the audio of the crop with
+the recording: multi-resolution STFT loss plus log10-mel L1. Half the crops get
+gap-filled f0 (no zeros) because the live path holds f0 through unvoiced
+frames; the network must then read voicing from the mel. AdamW, cosine decay
+to a tenth of the learning rate, atomic checkpoints via `core.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from core.audio.io import load_audio
+from core.audio.mel import MelSpectrogram
+from core.config import Config, load_config
+from core.errors import UserError
+from core.features.pitch import get_pitch_extractor, interpolate_unvoiced
+from core.vocoder.builtin import BuiltinShape, BuiltinVocoder, BuiltinVocoderModel
+from core.vocoder.evaluate import Analysis, analyse, score_resynthesis
+from core.vocoder.files import load_vocoder_file, save_vocoder
+from core.vocoder.stft_loss import MultiResolutionSTFTLoss
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def find_audio_files(source: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """Audio files under a folder (recursively), or the given list; sorted, never empty."""
+    if isinstance(source, (str, os.PathLike)):
+        root = Path(source)
+        if root.is_file():
+            files = [root]
+        elif root.is_dir():
+            files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        else:
+            raise UserError(f"training data not found: {root}")
+    else:
+        files = [Path(p) for p in source]
+    if not files:
+        raise UserError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {source}")
+    return files
+
+
+def split_held_out(files: list[Path], every: int = 10) -> tuple[list[Path], list[Path]]:
+    """Every `every`-th file (by sorted order) is held out; at least one file trains."""
+    if len(files) < 2:
+        return files, []
+    held = files[every // 2 :: every] or files[-1:]
+    train = [f for f in files if f not in held]
+    return train, held
+
+
+def prepare(files: list[Path], config: Config, f0_method: str = "dio") -> list[Analysis]:
+    """Audio, log10 mel and f0 of each file (short files, under two crops, are skipped)."""
+    a = config.audio
+    mel = MelSpectrogram(a)
+    pitch = get_pitch_extractor(f0_method, a.sample_rate, a.hop_length, config.features.f0_floor,
+                                config.features.f0_ceil, config.features.f0_silence_db)
+    return [analyse(load_audio(f, a.sample_rate), mel, pitch, a.hop_length) for f in files]
+
+
+@dataclass
+class Batch:
+    log_mel: torch.Tensor  # (B, n_mels, warmup + crop)
+    f0: torch.Tensor       # (B, warmup + crop)
+    audio: torch.Tensor    # (B, crop * hop), the target
+    offset: torch.Tensor   # (B,) int64 noise index of the first sample
+
+
+def sample_batch(data: list[Analysis], batch: int, crop: int, warmup: int, hop: int,
+                 rng: np.random.Generator) -> Batch:
+    usable = [d for d in data if d.log_mel.shape[1] >= crop + 1]
+    if not usable:
+        raise UserError(f"every training file is shorter than {crop * hop} samples")
+    lengths = np.array([d.log_mel.shape[1] for d in usable], dtype=np.float64)
+    picks = rng.choice(len(usable), size=batch, p=lengths / lengths.sum())
+    mels, f0s, audios = [], [], []
+    for i in picks:
+        d = usable[i]
+        start = int(rng.integers(0, d.log_mel.shape[1] - crop + 1))
+        first = start - warmup
+        mel = d.log_mel[:, max(first, 0) : start + crop]
+        f0 = d.f0[max(first, 0) : start + crop]
+        if rng.random() < 0.5:
+            f0 = interpolate_unvoiced(f0, f0 > 0)
+        if first < 0:  # pad the warm-up with silence, as a stream starts
+            mel = torch.nn.functional.pad(mel, (-first, 0), value=float(d.log_mel.min()))
+            f0 = np.pad(f0, (-first, 0))
+        mels.append(mel)
+        f0s.append(torch.from_numpy(np.ascontiguousarray(f0, dtype=np.float32)))
+        audios.append(torch.from_numpy(d.audio[start * hop : (start + crop) * hop]))
+    offset = torch.from_numpy(rng.integers(0, 2**31, size=batch)).to(torch.int64)
+    return Batch(torch.stack(mels), torch.stack(f0s), torch.stack(audios), offset)
+
+
+def vocoder_loss(model: BuiltinVocoderModel, batch: Batch, warmup: int, stft_loss: MultiResolutionSTFTLoss,
+                 mel: MelSpectrogram) -> tuple[torch.Tensor, dict[str, float]]:
+    hop = model.shape.hop_length
+    state = model.initial_state(batch.f0.shape[0], batch.offset)
+    audio, _ = model(batch.log_mel, batch.f0, state)
+    predicted = audio[:, warmup * hop :]
+    stft = stft_loss(predicted, batch.audio)
+    mel_l1 = (mel(predicted) - batch.log_mel[..., warmup:]).abs().mean()
+    return stft + mel_l1, {"stft": stft.item(), "mel_l1": mel_l1.item()}
+
+
+def train_vocoder(
+    data: str | os.PathLike | Sequence[str | os.PathLike],
+    out_path: str | os.PathLike,
+    steps: int,
+    config: Config | str = "paper",
+    max_minutes: float | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    checkpoint_every: int | None = None,
+    log: Callable[[str], None] | None = print,
+    held_out_every: int = 10,
+) -> dict:
+    """Train the built-in vocoder; returns a summary (steps, losses, held-out score).
+
+    Stops after `steps` or `max_minutes`, whichever comes first, and always
+    leaves a complete model file at `out_path`.
+    """
+    config = load_config(config) if isinstance(config, str) else config
+    v, a = config.vocoder, config.audio
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    train_files, held_files = split_held_out(find_audio_files(data), held_out_every)
+    train_data = prepare(train_files, config)
+    if resume and Path(out_path).exists():
+        vocoder = load_vocoder_file(out_path)
+        if not isinstance(vocoder, BuiltinVocoder):
+            raise UserError(f"{out_path} is not a built-in vocoder; cannot resume from it")
+        model = vocoder.model
+    else:
+        model = BuiltinVocoderModel(BuiltinShape.from_config(a, v))
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=v.train_lr, weight_decay=config.train.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / max(steps, 1), 1.0))))
+    stft_loss, mel = MultiResolutionSTFTLoss(), MelSpectrogram(a)
+    every = checkpoint_every or config.train.checkpoint_every
+    started, history, step = time.monotonic(), [], 0
+
+    def save() -> None:
+        save_vocoder(out_path, BuiltinVocoder(model), {"training": {"steps": step, "files": len(train_files)}})
+        model.train()
+
+    for step in range(1, steps + 1):
+        batch = sample_batch(train_data, v.train_batch_size, v.train_crop_frames, v.train_warmup_frames,
+                             a.hop_length, rng)
+        loss, parts = vocoder_loss(model, batch, v.train_warmup_frames, stft_loss, mel)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        history.append(loss.item())
+        if log and (step % config.train.log_every == 0 or step == 1):
+            log(f"step {step} loss {float(loss):.4f} stft {parts['stft']:.4f} mel_l1 {parts['mel_l1']:.4f} "
+                f"({time.monotonic() - started:.0f} s)")
+        if step % every == 0:
+            save()
+        if max_minutes is not None and time.monotonic() - started > max_minutes * 60:
+            break
+    save()
+    summary = {"steps": step, "seconds": time.monotonic() - started, "first_loss": history[0],
+               "last_loss": float(np.mean(history[-20:])), "train_files": len(train_files),
+               "held_out_files": len(held_files)}
+    if held_files:
+        summary["held_out"] = evaluate_files(BuiltinVocoder(model), held_files, config).as_dict()
+        if log:
+            log(f"held-out: {summary['held_out']}")
+    return summary
+
+
+def evaluate_files(vocoder, files: list[Path], config: Config, f0_method: str = "dio"):
+    """Resynthesis score of `vocoder` over audio files (input f0 and output f0 by the same extractor)."""
+    a = config.audio
+    mel = MelSpectrogram(a)
+    pitch = get_pitch_extractor(f0_method, a.sample_rate, a.hop_length, config.features.f0_floor,
+                                config.features.f0_ceil, config.features.f0_silence_db)
+    pairs = []
+    for f in files:
+        ref = analyse(load_audio(f, a.sample_rate), mel, pitch, a.hop_length)
+        out = vocoder.synthesize(ref.log_mel, torch.from_numpy(ref.f0)).numpy()
+        pairs.append((ref, out))
+    return score_resynthesis(pairs, a, mel, pitch)

@@ -1,0 +1,62 @@
+"""Vocoder model files (kind "vocoder") and vocoders embedded in whole-model files.
+
+A vocoder file holds the vocoder's state dict and metadata {"kind": "vocoder",
+"vocoder": {...}} where the inner dict names the architecture and everything
+needed to rebuild it. A whole-model file embeds the same tensors under the
+prefix "vocoder." and the same inner dict under its metadata's "vocoder" key.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from core.checkpoint import load_model_file, save_model_file, split_prefix, with_prefix
+from core.errors import ModelFileError
+from core.vocoder.base import Vocoder
+
+KIND = "vocoder"
+PREFIX = "vocoder"
+
+
+def vocoder_parts(vocoder: Vocoder) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state dict, metadata) of a trainable or imported vocoder."""
+    if not hasattr(vocoder, "state_dict") or not hasattr(vocoder, "metadata"):
+        raise ModelFileError(f"the '{vocoder.name}' vocoder has no weights to save")
+    return vocoder.state_dict(), vocoder.metadata()
+
+
+def save_vocoder(path: str | os.PathLike, vocoder: Vocoder, extra: dict[str, Any] | None = None) -> None:
+    state, meta = vocoder_parts(vocoder)
+    save_model_file(path, state, {"kind": KIND, "vocoder": meta, **(extra or {})})
+
+
+def embed_vocoder(vocoder: Vocoder) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors under "vocoder." and the metadata entry {"vocoder": ...} for a whole-model file."""
+    state, meta = vocoder_parts(vocoder)
+    return with_prefix(state, PREFIX), {"vocoder": meta}
+
+
+def vocoder_from_parts(state: dict[str, torch.Tensor], meta: dict[str, Any]) -> Vocoder:
+    architecture = meta.get("architecture")
+    if architecture == "builtin-hn":
+        from core.vocoder.builtin import BuiltinVocoder
+
+        return BuiltinVocoder.from_state(state, meta)
+    if architecture == "nsf-hifigan":
+        from core.vocoder.nsf_hifigan import NsfHifiganVocoder
+
+        return NsfHifiganVocoder.from_state(state, meta)
+    raise ModelFileError(f"unknown vocoder architecture {architecture!r}")
+
+
+def load_vocoder_file(path: str | os.PathLike) -> Vocoder:
+    """A vocoder file, or the vocoder embedded in a whole-model file."""
+    tensors, meta = load_model_file(path)
+    if meta.get("kind") == KIND:
+        return vocoder_from_parts(tensors, meta.get("vocoder", {}))
+    if isinstance(meta.get("vocoder"), dict) and any(k.startswith(PREFIX + ".") for k in tensors):
+        return vocoder_from_parts(split_prefix(tensors, PREFIX), meta["vocoder"])
+    raise ModelFileError(f"{path} holds a '{meta.get('kind')}' with no vocoder in it")

@@ -1,0 +1,49 @@
+"""Pick a vocoder by name or file.
+
+- "griffin-lim": no weights, always available.
+- "builtin" / "nsf-hifigan": the file `vocoder_builtin.safetensors` /
+  `vocoder_nsf_hifigan.safetensors` in the model folders (see core.models),
+  where `comosvc train vocoder` and `comosvc import-vocoder` put them.
+- a path: a vocoder file, or a whole-model file with a vocoder embedded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.config import AudioConfig
+from core.errors import UserError
+from core.models import model_dirs
+from core.vocoder.base import Vocoder
+
+NAMED_FILES = {"builtin": "vocoder_builtin.safetensors", "nsf-hifigan": "vocoder_nsf_hifigan.safetensors"}
+VOCODER_NAMES = ("builtin", "nsf-hifigan", "griffin-lim")
+
+
+def named_vocoder_path(name: str) -> Path | None:
+    for folder in model_dirs():
+        candidate = folder / NAMED_FILES[name]
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_vocoder(spec: str, audio_cfg: AudioConfig) -> Vocoder:
+    from core.vocoder.files import load_vocoder_file
+
+    if spec == "griffin-lim":
+        from core.vocoder.griffin_lim import GriffinLimVocoder
+
+        return GriffinLimVocoder(audio_cfg)
+    if spec in NAMED_FILES:
+        path = named_vocoder_path(spec)
+        if path is None:
+            how = "train one with 'comosvc train vocoder'" if spec == "builtin" else \
+                "import a checkpoint with 'comosvc import-vocoder FILE'"
+            folders = ", ".join(str(d) for d in model_dirs())
+            raise UserError(f"no {NAMED_FILES[spec]} in the model folders ({folders}); {how}, or pass a file path")
+        return load_vocoder_file(path)
+    path = Path(spec)
+    if path.suffix or path.exists():
+        return load_vocoder_file(path)
+    raise UserError(f"unknown vocoder '{spec}'; choose one of {', '.join(VOCODER_NAMES)} or give a file path")
