@@ -141,3 +141,34 @@ def test_blocks_match_whole_away_from_the_first_block():
     diff = blocks[start + lag :] - whole[start : len(whole) - lag]
     rms = float(whole.pow(2).mean().sqrt())
     assert float(diff.pow(2).mean().sqrt()) < 0.01 * rms
+
+
+def test_bridge_from_our_24k_mel_to_the_44k_generator(tmp_path):
+    from core.audio.mel import MelSpectrogram
+    from core.audio.resample import resample
+    from core.config import load_config
+    from core.vocoder.registry import vocoder_for_front_end
+
+    ours = load_config("paper").audio
+    path, _ = write_checkpoint(tmp_path, "openvpi")
+    vocoder = import_nsf_hifigan(path)
+    bridge = vocoder_for_front_end(vocoder, ours)
+    assert vocoder_for_front_end(bridge.target, vocoder.front_end()) is vocoder  # same front end: no bridge
+    t = torch.arange(24000) / 24000
+    noise = 0.02 * torch.randn(24000, generator=torch.Generator().manual_seed(0))
+    tone = sum(0.2 / k * torch.sin(2 * np.pi * k * 196.0 * t) for k in range(1, 30)).float() + noise
+    mel24 = MelSpectrogram(ours)(tone)
+    converted, hz = bridge.convert(mel24, torch.full((mel24.shape[1],), 196.0))
+    native = MelSpectrogram(vocoder.front_end())(resample(tone, 24000, 44100))
+    n = min(converted.shape[1], native.shape[1])
+    loud = native[:, 2 : n - 2] > -2.5
+    got, want = converted[:, 2 : n - 2][loud], native[:, 2 : n - 2][loud]
+    # An approximation (the 24 kHz mel is coarser): no level bias, bands within ~0.4 decade, shape kept.
+    assert loud.sum() > 100 and abs(float((got - want).mean())) < 0.15
+    assert float((got - want).abs().mean()) < 0.45
+    assert float(torch.corrcoef(torch.stack([got, want]))[0, 1]) > 0.6
+    assert torch.allclose(hz, torch.full_like(hz, 196.0))
+    audio = bridge.synthesize(mel24[:, :30], torch.full((30,), 196.0))
+    assert audio.shape == (30 * 128,) and torch.isfinite(audio).all()
+    with pytest.raises(UserError, match="offline"):
+        bridge.stream()

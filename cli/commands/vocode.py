@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     parser.add_argument("--vocoder", default="builtin", help="builtin | nsf-hifigan | griffin-lim | FILE (default builtin)")
     parser.add_argument("--config", default="paper", help="config whose audio front end and pitch range to use")
     parser.add_argument("--f0", default="dio", help="pitch method: dio, harvest, crepe, crepe-full, fcpe (default dio)")
+    parser.add_argument("--bridge", action="store_true",
+                        help="analyse with the config's front end and convert its mel to the vocoder's "
+                             "(e.g. the 44.1 kHz NSF-HiFiGAN from a 24 kHz model's mel), instead of the vocoder's own")
     parser.add_argument("--key", type=float, default=0.0, help="transpose the f0 by this many semitones")
     add_json_flag(parser)
     parser.set_defaults(func=run)
@@ -43,10 +46,12 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import UserError
     from core.features.pitch import get_pitch_extractor, shift_f0
     from core.vocoder.evaluate import analyse, score_resynthesis
-    from core.vocoder.registry import load_vocoder
+    from core.vocoder.registry import load_vocoder, vocoder_for_front_end
 
     config = load_config(args.config)
     vocoder = load_vocoder(args.vocoder, config.audio)
+    if args.bridge:
+        vocoder = vocoder_for_front_end(vocoder, config.audio)
     front = vocoder.front_end() if hasattr(vocoder, "front_end") else config.audio
     if (front.sample_rate, front.hop_length, front.n_mels) != (vocoder.sample_rate, vocoder.hop_length, vocoder.n_mels):
         raise UserError(f"config '{args.config}' front end does not fit the {vocoder.name} vocoder "

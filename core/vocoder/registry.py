@@ -47,3 +47,18 @@ def load_vocoder(spec: str, audio_cfg: AudioConfig) -> Vocoder:
     if path.suffix or path.exists():
         return load_vocoder_file(path)
     raise UserError(f"unknown vocoder '{spec}'; choose one of {', '.join(VOCODER_NAMES)} or give a file path")
+
+
+def same_front_end(a: AudioConfig, b: AudioConfig) -> bool:
+    keys = ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "fmin", "fmax")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
+def vocoder_for_front_end(vocoder: Vocoder, audio_cfg: AudioConfig) -> Vocoder:
+    """The vocoder itself if it reads `audio_cfg`'s mel, else an offline bridge from that mel to its own."""
+    own = vocoder.front_end() if hasattr(vocoder, "front_end") else audio_cfg
+    if same_front_end(own, audio_cfg):
+        return vocoder
+    from core.vocoder.mel_bridge import MelBridge
+
+    return MelBridge(vocoder, own, audio_cfg)
