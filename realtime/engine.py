@@ -1,0 +1,428 @@
+"""The live engine: device rings, a worker running the plugin chain, latency control.
+
+Device side (`device_io`, called from the PortAudio callback or the simulator):
+copy input into one preallocated ring, copy scheduled output out of another,
+count xruns. Nothing else: no model, no allocation, no logging, no lock.
+
+Worker side (`step`, called by the worker thread or the simulator): per block,
+resample device rate -> 24 kHz, run the chain (gain, gate, converter with its
+window and SOLA, effects, limiter), mix the delayed dry signal for bypass,
+resample back, and schedule the result so that every output sample plays
+exactly `latency` after its input. If the worker fell behind it drops input
+and restarts the chain with a fade; if output arrived late it drops the late
+part with a fade: latency never creeps, and no chunk is ever replayed.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from collections import deque
+
+import numpy as np
+
+from core.errors import UserError
+from realtime.converter import Converter, ConverterControls
+from realtime.gate import rms_db
+from realtime.plugins import ConverterPlugin, GainPlugin, GatePlugin, PluginChain, make_plugin
+from realtime.presets import Preset
+from realtime.recorder import StreamRecorder
+from realtime.resampler import StreamingResampler
+from realtime.snapshot import EngineSnapshot, empty_snapshot
+from realtime.sola import fade_curves
+from realtime.stats import History, Scope
+
+MODEL_RATE = 24000
+SCOPE_SECONDS = 2.0
+RESET_FADE_MS = 5.0
+
+
+class DelayLine:
+    """Fixed delay in samples, for the dry path (bypass stays time-aligned with the wet path)."""
+
+    def __init__(self, delay: int) -> None:
+        self._buf = np.zeros(max(int(delay), 0), dtype=np.float32)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        if len(self._buf) == 0:
+            return block.copy()
+        joined = np.concatenate([self._buf, block])
+        self._buf = joined[len(block):]
+        return joined[:len(block)]
+
+
+class Engine:
+    def __init__(self, converter: Converter, preset: Preset, backend) -> None:
+        self.backend = backend
+        self.converter = converter
+        self.device_rate = int(backend.samplerate)
+        self._preset = preset
+        # live controls: plain attributes written by any thread, read once per block by the worker
+        self._singer = converter.singers[0] if converter.singers else None
+        self._pitch = 0.0
+        self._auto_transpose = False
+        self._f0_method = converter.f0_methods[0] if converter.f0_methods else "dio"
+        self._gate_threshold: float | None = None
+        self._input_gain_db = 0.0
+        self._output_gain_db = 0.0
+        self._bypass = False
+        self._pending_preset: Preset | None = None
+        self._pending_converter: Converter | None = None
+        self._recorder: StreamRecorder | None = None
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self._messages: deque[str] = deque(maxlen=20)
+        self._snapshot = empty_snapshot(MODEL_RATE, preset.block_ms)
+        capacity = int(self.device_rate * 4)
+        from realtime.ring import SampleRing
+
+        self.in_ring = SampleRing(capacity)
+        self.out_ring = SampleRing(capacity)
+        # device-side counters (written only by device_io)
+        self.underflows = 0
+        self.overflows = 0
+        self.zeros_played = 0      # samples the device played as silence because the ring was short
+        self._in_resampler = StreamingResampler(self.device_rate, MODEL_RATE)
+        self._out_resampler = StreamingResampler(MODEL_RATE, self.device_rate)
+        self._compute = History(200)
+        self._cpu_load = 0.0
+        self.drops = 0
+        self.compute_estimate_s = 0.0
+        self._build(preset, converter)
+
+    # ---- set-up -------------------------------------------------------------------------------
+    def _build(self, preset: Preset, converter: Converter) -> None:
+        """(Re)build the chain for a preset; called before start and, for a new block size, by the worker."""
+        sr = MODEL_RATE
+        self._preset = preset
+        self.converter = converter
+        self.block = preset.samples("block_ms", sr)
+        self.converter_plugin = ConverterPlugin(converter, preset.samples("context_ms", sr),
+                                                preset.samples("lookahead_ms", sr), preset.samples("crossfade_ms", sr),
+                                                preset.samples("sola_search_ms", sr))
+        self.converter_plugin.controls = self._controls()
+        plugins = [make_plugin(spec, self.converter_plugin) for spec in preset.chain]
+        self.chain = PluginChain(plugins)
+        self.chain.prepare(sr, self.block)
+        self._gate = next((p for p in plugins if isinstance(p, GatePlugin)), None)
+        self._in_gain = next((p for p in plugins if isinstance(p, GainPlugin) and p.name == "input_gain"), None)
+        self._out_gain = next((p for p in plugins if isinstance(p, GainPlugin) and p.name == "output_gain"), None)
+        if self._gate is not None and self._gate_threshold is not None:
+            self._gate.set_threshold(self._gate_threshold)
+        for plugin, db in ((self._in_gain, self._input_gain_db), (self._out_gain, self._output_gain_db)):
+            if plugin is not None:
+                plugin.db = db
+        self._dry_delay = DelayLine(self.chain.latency_samples)
+        self._fifo = np.zeros(0, dtype=np.float32)
+        self._in_pos = 0.0        # 24 kHz input-stream index of the next fifo sample
+        self._out_pos = 0         # 24 kHz output-stream samples handed to the output resampler
+        self._out_dev = 0         # device-rate samples the output resampler produced
+        self._mix = 1.0 if self._bypass else 0.0
+        self._needs_realign = True
+        self._measure_compute()
+        self._latency_dev = self._target_latency()
+        n_scope = int(SCOPE_SECONDS * sr)
+        n_frames = int(SCOPE_SECONDS * sr / converter.hop_length)
+        self._scope_in, self._scope_out = Scope(n_scope), Scope(n_scope)
+        self._f0_in, self._f0_target = Scope(n_frames), Scope(n_frames)
+        self._fade_in = fade_curves(int(RESET_FADE_MS * self.device_rate / 1000), "equal-power")[0]
+
+    def _measure_compute(self) -> None:
+        """Time the converter on silence so the output fill target starts from measured compute."""
+        window = np.zeros(len(self.converter_plugin._window), dtype=np.float32)
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            self.converter.convert(window, self.converter_plugin.context, self.converter_plugin.region, self._controls())
+            times.append(time.perf_counter() - t0)
+        self.converter.reset()
+        self.compute_estimate_s = max(times)
+
+    def _target_latency(self) -> int:
+        """Total input-to-output delay in device samples: block + chain + resamplers + device period
+        + measured compute + margin (fixed while streaming so that it cannot creep)."""
+        sr, R = MODEL_RATE, self.device_rate
+        model = self.block + self.chain.latency_samples
+        resamplers = self._in_resampler.delay_out_samples + self._out_resampler.delay_out_samples * sr / R
+        compute = self.compute_estimate_s * 1.5 + self._preset.output_margin_ms / 1000.0
+        return int(math.ceil((model + resamplers) * R / sr + self.backend.blocksize + compute * R))
+
+    # ---- device side --------------------------------------------------------------------------
+    def device_io(self, inp: np.ndarray, out: np.ndarray) -> None:
+        """The callback's whole job: move samples between the device buffers and the rings."""
+        if self.in_ring.write(inp) < len(inp):
+            self.overflows += 1
+        got = self.out_ring.read_into(out)
+        if got < len(out):
+            out[got:] = 0.0
+            self.zeros_played += len(out) - got
+            if self.out_ring.written:  # silence before the first output is not an xrun
+                self.underflows += 1
+
+    @property
+    def xruns(self) -> int:
+        return self.underflows + self.overflows
+
+    # ---- worker side --------------------------------------------------------------------------
+    def block_ready(self) -> bool:
+        """Whether the input needed for one block has arrived (an estimate; step() decides)."""
+        need = (self.block - len(self._fifo)) * self.device_rate / MODEL_RATE
+        return self.in_ring.fill >= max(need, 1)
+
+    def step(self) -> np.ndarray | None:
+        """Process at most one block; returns device-rate samples to append to the output ring."""
+        work = self.compute_block()
+        return None if work is None else self.finish_block(work)
+
+    def compute_block(self) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+        """The costly half of a step: gather input, run the chain. None if no block is ready."""
+        self._apply_pending()
+        fill = self.in_ring.fill
+        if fill:
+            raw = np.empty(fill, dtype=np.float32)
+            self.in_ring.read_into(raw)
+            self._fifo = np.concatenate([self._fifo, self._in_resampler.process(raw)])
+        if len(self._fifo) < self.block:
+            return None
+        if len(self._fifo) >= 3 * self.block:  # fell behind: keep only the freshest block
+            dropped = len(self._fifo) - self.block
+            self._fifo = self._fifo[dropped:]
+            self._in_pos += dropped
+            self.drops += 1
+            self.chain.reset()
+            self._dry_delay = DelayLine(self.chain.latency_samples)
+            self._needs_realign = True
+            self._messages.append(f"overload: dropped {1000.0 * dropped / MODEL_RATE:.0f} ms of input")
+        t0 = time.perf_counter()
+        block = np.nan_to_num(self._fifo[:self.block], nan=0.0, posinf=0.0, neginf=0.0)
+        np.clip(block, -4.0, 4.0, out=block)
+        self._fifo = self._fifo[self.block:]
+        block_pos = self._in_pos
+        self._in_pos += self.block
+        dry = block.copy()
+        self.converter_plugin.controls = self._controls()
+        self.chain.process(block)
+        while self.chain.messages:
+            self._messages.append(self.chain.messages.pop(0))
+        out24 = self._mix_bypass(block, self._dry_delay.process(dry))
+        np.nan_to_num(out24, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        np.clip(out24, -1.0, 1.0, out=out24)
+        return dry, out24, block_pos, time.perf_counter() - t0
+
+    def finish_block(self, work: tuple[np.ndarray, np.ndarray, float, float]) -> np.ndarray:
+        """The cheap half: resample back, schedule against the device clock now, publish."""
+        dry, out24, block_pos, elapsed = work
+        out_dev = self._schedule(self._out_resampler.process(out24), block_pos)
+        self._publish(dry, out24, elapsed)
+        if self._recorder is not None:
+            self._recorder.push(dry, out24)
+        return out_dev
+
+    def _controls(self) -> ConverterControls:
+        return ConverterControls(self._singer, self._pitch, self._auto_transpose, self._f0_method)
+
+    def _mix_bypass(self, wet: np.ndarray, dry: np.ndarray) -> np.ndarray:
+        target = 1.0 if self._bypass else 0.0
+        if target == self._mix:
+            return dry if target == 1.0 else wet
+        ramp = np.linspace(self._mix, target, len(wet), dtype=np.float32)
+        self._mix = target
+        fade_dry, fade_wet = np.sin(0.5 * np.pi * ramp), np.cos(0.5 * np.pi * ramp)
+        return (wet * fade_wet + dry * fade_dry).astype(np.float32)
+
+    def _schedule(self, out: np.ndarray, block_pos: float) -> np.ndarray:
+        """Pad or trim so the first sample plays exactly `latency` after its input."""
+        sr, R = MODEL_RATE, self.device_rate
+        d_out = self._out_resampler.delay_out_samples
+        # content of device output sample #_out_dev: 24 kHz output-stream time, then input-stream time
+        q0 = (self._out_dev - d_out) * sr / R
+        x0 = block_pos + (q0 - self._out_pos) - self.chain.latency_samples
+        input_dev = (x0 - self._in_resampler.delay_out_samples) * R / sr
+        desired = input_dev + self._latency_dev
+        self._out_dev += len(out)
+        self._out_pos += self.block
+        actual = self.out_ring.written + self.zeros_played
+        error = int(round(desired - actual))
+        if not self._needs_realign and abs(error) <= 2:
+            return out
+        self._needs_realign = False
+        if error > 0:
+            return np.concatenate([np.zeros(error, dtype=np.float32), out])
+        if error < 0:
+            out = out[-error:].copy()
+            if self.out_ring.written:
+                self.drops += 1
+            n = min(len(out), len(self._fade_in))
+            out[:n] *= self._fade_in[:n]
+            self._needs_realign = len(out) == 0
+        return out
+
+    def _publish(self, dry: np.ndarray, out24: np.ndarray, elapsed: float) -> None:
+        self._compute.push(elapsed * 1000.0)
+        block_s = self.block / MODEL_RATE
+        self._cpu_load = 0.9 * self._cpu_load + 0.1 * min(elapsed / block_s, 1.0)
+        self._scope_in.push(dry)
+        self._scope_out.push(out24)
+        result = self.converter_plugin.last_result
+        if result is not None:
+            n = self.block // self.converter.hop_length
+            self._f0_in.push(np.asarray(result.f0_in[:n], dtype=np.float32))
+            self._f0_target.push(np.asarray(result.f0_target[:n], dtype=np.float32))
+        self._snapshot = self._make_snapshot(rms_db(dry), rms_db(out24))
+
+    def _make_snapshot(self, in_db: float = -120.0, out_db: float = -120.0) -> EngineSnapshot:
+        return EngineSnapshot(
+            running=self._running, bypass=self._bypass, sample_rate=MODEL_RATE,
+            input_wave=self._scope_in.copy(), output_wave=self._scope_out.copy(),
+            f0_in_hz=self._f0_in.copy(), f0_target_hz=self._f0_target.copy(), f0_out_hz=None,
+            input_level_db=in_db, output_level_db=out_db,
+            gate_open=self._gate.is_open if self._gate is not None else True,
+            compute_ms=self._compute.values(), block_ms=1000.0 * self.block / MODEL_RATE,
+            latency_ms=self.latency_ms, device_latency_ms=float(getattr(self.backend, "device_latency_ms", 0.0)),
+            compute_p50_ms=self._compute.percentile(50), compute_p99_ms=self._compute.percentile(99),
+            xruns=self.xruns, cpu_load=self._cpu_load, recording=self._recorder is not None,
+            messages=tuple(self._messages), converter=self.converter.description, drops=self.drops)
+
+    def _apply_pending(self) -> None:
+        preset, self._pending_preset = self._pending_preset, None
+        converter, self._pending_converter = self._pending_converter, None
+        if preset is None and converter is None:
+            return
+        old_latency = self._latency_dev
+        self._build(preset or self._preset, converter or self.converter)
+        if self._latency_dev != old_latency:
+            self._messages.append(f"latency now {self.latency_ms:.1f} ms")
+
+    # ---- public API ---------------------------------------------------------------------------
+    @property
+    def latency_ms(self) -> float:
+        """Input-to-output delay of the engine (device buffers beyond one period excluded)."""
+        return 1000.0 * self._latency_dev / self.device_rate
+
+    @property
+    def latency_samples(self) -> int:
+        return self._latency_dev
+
+    @property
+    def preset(self) -> Preset:
+        return self._preset
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def singers(self) -> list[str]:
+        return list(self.converter.singers)
+
+    def start(self) -> None:
+        if self._running:
+            return
+        sys.setswitchinterval(0.001)  # the callback needs the GIL; don't let the worker hold it 5 ms
+        self._running = True
+        try:
+            self.backend.start(self)
+        except Exception:
+            self._running = False
+            raise
+
+    def run_worker(self) -> None:
+        """The worker thread's loop for real devices: poll the input ring, never block the callback."""
+        idle = min(0.002, self.block / MODEL_RATE / 8)
+        while self._running:
+            out = self.step()
+            if out is None:
+                time.sleep(idle)
+            elif self.out_ring.write(out) < len(out):
+                self.overflows += 1
+
+    def start_worker_thread(self) -> None:
+        self._thread = threading.Thread(target=self.run_worker, name="comosvc-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if not self._running:
+            return
+        self._running = False
+        self.backend.stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._recorder is not None:
+            self.stop_recording()
+        self._snapshot = self._make_snapshot()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until the backend ends by itself (a simulated file played out); True if it ended."""
+        return self.backend.wait(timeout)
+
+    def snapshot(self) -> EngineSnapshot:
+        return self._snapshot
+
+    def set_singer(self, name: str) -> None:
+        if name not in self.converter.singers:
+            raise UserError(f"unknown singer '{name}'; known singers: {', '.join(self.converter.singers)}")
+        self._singer = name
+
+    def set_pitch(self, semitones: float) -> None:
+        value = float(semitones)
+        if not math.isfinite(value) or abs(value) > 48:
+            raise UserError("pitch shift must be a number of semitones between -48 and 48")
+        self._pitch = value
+
+    def set_auto_transpose(self, on: bool) -> None:
+        self._auto_transpose = bool(on)
+
+    def set_f0_method(self, name: str) -> None:
+        if name not in self.converter.f0_methods:
+            raise UserError(f"unknown f0 method '{name}'; available: {', '.join(self.converter.f0_methods)}")
+        self._f0_method = name
+
+    def set_gate_threshold(self, db: float) -> None:
+        self._gate_threshold = float(db)
+        if self._gate is not None:
+            self._gate.set_threshold(float(db))
+
+    def set_input_gain(self, db: float) -> None:
+        self._input_gain_db = float(db)
+        if self._in_gain is not None:
+            self._in_gain.db = float(db)
+
+    def set_output_gain(self, db: float) -> None:
+        self._output_gain_db = float(db)
+        if self._out_gain is not None:
+            self._out_gain.db = float(db)
+
+    def set_bypass(self, on: bool) -> None:
+        self._bypass = bool(on)
+
+    def set_preset(self, preset: Preset) -> None:
+        """Applied by the worker at the next block: chain rebuilt, output re-aligned with a fade."""
+        if not self._running:
+            self._build(preset, self.converter)
+        else:
+            self._pending_preset = preset
+
+    def swap_converter(self, converter: Converter) -> None:
+        """Hot swap a preloaded converter: crossfaded inside the worker, or rebuilt if its latency differs."""
+        try:
+            self.converter_plugin.swap(converter)
+            self.converter = converter
+        except UserError:
+            if not self._running:
+                self._build(self._preset, converter)
+            else:
+                self._pending_converter = converter
+        if self._singer not in converter.singers:
+            self._singer = converter.singers[0] if converter.singers else None
+
+    def start_recording(self, folder: str) -> None:
+        if self._recorder is not None:
+            raise UserError("already recording")
+        self._recorder = StreamRecorder(folder, MODEL_RATE)
+
+    def stop_recording(self) -> list[str]:
+        recorder, self._recorder = self._recorder, None
+        return recorder.close() if recorder is not None else []

@@ -1,0 +1,143 @@
+"""SimulatedBackend: the engine against a virtual device clock, driven by a file or an array.
+
+Callback k happens at virtual time (k+1)*blocksize/rate (+ jitter) and exchanges
+one period of input and output with the engine, exactly as PortAudio would.
+The worker is modelled honestly: a block can start once its input has arrived
+and the worker is free; it ends after the compute time actually measured (plus
+any injected stall), and its output reaches the ring only then. Output that
+misses its callback is an underflow, counted as an xrun. With realtime=False
+this runs as fast as the machine allows; with realtime=True it paces itself
+to the wall clock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import UserError
+
+
+def parse_stall(text: str) -> tuple[float, float]:
+    """'200@3.5' -> (200 ms, at 3.5 s)."""
+    try:
+        ms, at = text.split("@")
+        value = (float(ms), float(at))
+    except ValueError:
+        raise UserError(f"a stall is MS@SECONDS, e.g. 200@3.5, got '{text}'") from None
+    if value[0] < 0 or value[1] < 0:
+        raise UserError(f"stall values must not be negative: '{text}'")
+    return value
+
+
+class SimulatedBackend:
+    def __init__(self, input_audio_or_path, samplerate: int = 48000, blocksize: int = 256, jitter_ms: float = 0.0,
+                 stalls=(), realtime: bool = False, loop: bool = False, seed: int = 0,
+                 duration_s: float | None = None) -> None:
+        self.samplerate, self.blocksize = int(samplerate), int(blocksize)
+        if isinstance(input_audio_or_path, (str, Path)):
+            from core.audio.io import load_audio
+
+            audio = load_audio(input_audio_or_path, self.samplerate)
+        else:
+            audio = np.asarray(input_audio_or_path, dtype=np.float32).reshape(-1)
+        if len(audio) == 0:
+            raise UserError("the simulated input is empty")
+        self.input = audio
+        self.jitter_s = float(jitter_ms) / 1000.0
+        self.stalls = sorted((float(ms) / 1000.0, float(at)) for ms, at in stalls)
+        self.realtime, self.loop = realtime, loop
+        self.duration_s = duration_s
+        self.device_latency_ms = 0.0
+        self._rng = np.random.default_rng(seed)
+        n = int(round(duration_s * self.samplerate)) if duration_s is not None else len(audio)
+        self.n_callbacks = -(-n // self.blocksize)
+        self.output = np.zeros(self.n_callbacks * self.blocksize, dtype=np.float32)
+        self.callback_lateness_ms: list[float] = []
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self.error: BaseException | None = None
+
+    def start(self, engine) -> None:
+        self._stop.clear()
+        self._done.clear()
+        self._thread = threading.Thread(target=self._run_safely, args=(engine,), name="simulated-device", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def run(self, engine) -> np.ndarray:
+        """Run the whole input through `engine` in this thread; returns what the device played."""
+        engine._running = True
+        try:
+            self._simulate(engine)
+        finally:
+            engine._running = False
+        return self.output
+
+    def _run_safely(self, engine) -> None:
+        try:
+            self._simulate(engine)
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller through .error
+            self.error = exc
+        finally:
+            self._done.set()
+
+    def _input_period(self, k: int) -> np.ndarray:
+        D, n = self.blocksize, len(self.input)
+        start = k * D
+        if self.loop:
+            idx = np.arange(start, start + D) % n
+            return self.input[idx]
+        chunk = np.zeros(D, dtype=np.float32)
+        piece = self.input[start:start + D]
+        chunk[:len(piece)] = piece
+        return chunk
+
+    def _simulate(self, engine) -> None:
+        D, R = self.blocksize, self.samplerate
+        stalls = list(self.stalls)
+        jitter = self._rng.uniform(0, self.jitter_s, self.n_callbacks) if self.jitter_s else np.zeros(self.n_callbacks)
+        times = np.maximum.accumulate((np.arange(1, self.n_callbacks + 1) * D / R) + jitter)
+        wall0 = time.perf_counter()
+        worker_free = 0.0
+        k = 0
+
+        def callback() -> None:
+            nonlocal k
+            if self.realtime:
+                ahead = times[k] - (time.perf_counter() - wall0)
+                if ahead > 0:
+                    time.sleep(ahead)
+                self.callback_lateness_ms.append(max(0.0, -ahead) * 1000.0)
+            engine.device_io(self._input_period(k), self.output[k * D:(k + 1) * D])
+            k += 1
+
+        while k < self.n_callbacks and not self._stop.is_set():
+            if not engine.block_ready():
+                callback()
+                continue
+            start = max(worker_free, times[k - 1] if k else 0.0)
+            work = engine.compute_block()
+            if work is None:
+                callback()
+                continue
+            finish = start + work[3]
+            while stalls and stalls[0][1] <= start:
+                finish += stalls.pop(0)[0]
+            # the device keeps running while the worker computes
+            while k < self.n_callbacks and times[k] < finish:
+                callback()
+            engine.out_ring.write(engine.finish_block(work))
+            worker_free = finish
