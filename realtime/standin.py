@@ -38,7 +38,7 @@ class StandInConverter:
     extra_latency_samples = 0
     f0_methods = ["dio", "harvest"]
 
-    def __init__(self, max_context_ms: float = 60.0) -> None:
+    def __init__(self, max_context_ms: float = 100.0) -> None:
         self.singers = list(STANDIN_SINGERS)
         self._max_context = int(max_context_ms * self.sample_rate / 1000)
         self._frame_period = 1000.0 * self.hop_length / self.sample_rate
@@ -55,15 +55,15 @@ class StandInConverter:
         if controls.f0_method not in self.f0_methods:
             raise UserError(f"unknown f0 method '{controls.f0_method}' for the stand-in; use one of {self.f0_methods}")
         warp, centre = STANDIN_SINGERS.get(controls.singer or "", STANDIN_SINGERS["standin-neutral"])
-        # WORLD needs only a little context: drop the rest to stay cheap
+        # DIO needs ~100 ms of window to find F0; more context only costs time
         trim = max(0, out_start - self._max_context)
         x = np.asarray(window[trim:], dtype=np.float64)
         start = out_start - trim
         sr, fp = self.sample_rate, self._frame_period
         if controls.f0_method == "harvest":
-            f0, t = pyworld.harvest(x, sr, f0_floor=60.0, f0_ceil=1100.0, frame_period=fp)
+            f0, t = pyworld.harvest(x, sr, f0_floor=70.0, f0_ceil=1100.0, frame_period=fp)
         else:
-            f0, t = pyworld.dio(x, sr, f0_floor=60.0, f0_ceil=1100.0, frame_period=fp)
+            f0, t = pyworld.dio(x, sr, f0_floor=70.0, f0_ceil=1100.0, frame_period=fp)
         f0 = pyworld.stonemask(x, f0, t, sr)
         sp = pyworld.cheaptrick(x, f0, t, sr)
         ap = pyworld.d4c(x, f0, t, sr)

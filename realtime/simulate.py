@@ -1,0 +1,79 @@
+"""One simulated streaming run with its report: shared by `comosvc simulate`, the tests and bench/."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from realtime.converter import Converter
+from realtime.engine import MODEL_RATE, Engine
+from realtime.offline import compare_to_offline, offline_convert, to_rate
+from realtime.presets import Preset
+from realtime.simulator import SimulatedBackend
+
+
+@dataclass
+class SimulationReport:
+    preset: str
+    converter: str
+    device_rate: int
+    device_block: int
+    block_ms: float
+    latency_ms: float              # engine input-to-output delay (reported)
+    measured_latency_ms: float | None  # from cross-correlation in bypass-free output vs offline, if compared
+    compute_p50_ms: float
+    compute_p99_ms: float
+    compute_max_ms: float
+    compute_p99_fraction: float    # p99 compute / block duration
+    xruns: int
+    drops: int
+    blocks: int
+    offline_logmel_distance: float | None
+    offline_lag_samples: int | None
+    offline_correlation: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate: int = 48000,
+             blocksize: int = 256, jitter_ms: float = 0.0, stalls=(), compare: bool = True,
+             duration_s: float | None = None, loop: bool = False, controls: dict | None = None,
+             on_engine=None) -> tuple[SimulationReport, np.ndarray]:
+    """Stream `audio` (at `samplerate`) through a fresh engine; returns the report and what the device played."""
+    backend = SimulatedBackend(audio, samplerate=samplerate, blocksize=blocksize, jitter_ms=jitter_ms,
+                               stalls=stalls, loop=loop, duration_s=duration_s)
+    engine = Engine(converter, preset, backend)
+    for name, value in (controls or {}).items():
+        getattr(engine, f"set_{name}")(value)
+    if on_engine is not None:
+        on_engine(engine)
+    compute: list[float] = []
+    step = engine.finish_block
+
+    def finish_and_record(work):
+        compute.append(work[3] * 1000.0)
+        return step(work)
+
+    engine.finish_block = finish_and_record
+    played = backend.run(engine)
+    times = np.asarray(compute) if compute else np.zeros(1)
+    block_ms = 1000.0 * engine.block / MODEL_RATE
+    distance = lag = corr = measured = None
+    if compare and not loop and duration_s is None:
+        audio_24k = to_rate(audio, samplerate, MODEL_RATE)
+        reference = offline_convert(converter, audio_24k, engine._controls())
+        streamed_24k = to_rate(played, samplerate, MODEL_RATE)
+        latency_24k = int(round(engine.latency_samples * MODEL_RATE / samplerate))
+        result = compare_to_offline(streamed_24k, reference, latency_24k)
+        distance, lag, corr = result.logmel_distance, result.best_lag_samples, result.correlation
+        measured = 1000.0 * (latency_24k + lag) / MODEL_RATE
+    report = SimulationReport(
+        preset=preset.name, converter=converter.description, device_rate=samplerate, device_block=blocksize,
+        block_ms=block_ms, latency_ms=engine.latency_ms, measured_latency_ms=measured,
+        compute_p50_ms=float(np.percentile(times, 50)), compute_p99_ms=float(np.percentile(times, 99)),
+        compute_max_ms=float(times.max()), compute_p99_fraction=float(np.percentile(times, 99) / block_ms),
+        xruns=engine.xruns, drops=engine.drops, blocks=len(compute),
+        offline_logmel_distance=distance, offline_lag_samples=lag, offline_correlation=corr)
+    return report, played
