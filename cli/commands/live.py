@@ -1,0 +1,88 @@
+"""`comosvc live`: convert the input device to the output device in real time until Ctrl-C."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from cli.output import add_json_flag, print_json
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "live",
+        help="real-time conversion from an input to an output device (until Ctrl-C)",
+        description="Run the live engine on audio devices and print a status line (latency, compute p50/p99, "
+        "xruns, input level). Until a trained model is available this uses the stand-in converter "
+        "(no model loaded). See 'comosvc devices' for device names and indices.",
+    )
+    parser.add_argument("--input", help="input device (index or part of its name; default: system default)")
+    parser.add_argument("--output", help="output device (index or part of its name; default: system default)")
+    parser.add_argument("--samplerate", type=int, help="device rate (default: the input device's default)")
+    parser.add_argument("--device-block", type=int, default=256, help="device buffer in samples (default 256)")
+    parser.add_argument("--preset", default="balanced", help="preset name or YAML/JSON file (default: balanced)")
+    parser.add_argument("--model", help="model file (not yet supported: the stand-in converter is used)")
+    parser.add_argument("--singer", help="target singer name")
+    parser.add_argument("--pitch", type=float, default=0.0, help="pitch shift in semitones (fractional allowed)")
+    parser.add_argument("--f0-method", help="F0 method (stand-in: dio or harvest)")
+    parser.add_argument("--gate", type=float, help="gate threshold in dBFS")
+    parser.add_argument("--bypass", action="store_true", help="start in bypass (dry, latency-aligned)")
+    parser.add_argument("--record", metavar="DIR", help="record input.wav and output.wav into DIR")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds instead of waiting for Ctrl-C")
+    add_json_flag(parser)
+    parser.set_defaults(func=run)
+
+
+def status_line(s) -> str:
+    return (f"latency {s.latency_ms:.0f} ms (+{s.device_latency_ms:.0f} device) | compute p50 {s.compute_p50_ms:.1f} "
+            f"p99 {s.compute_p99_ms:.1f} ms of {s.block_ms:.0f} | xruns {s.xruns} | in {s.input_level_db:6.1f} dBFS"
+            f"{' | gate open' if s.gate_open else ''}{' | BYPASS' if s.bypass else ''}{' | REC' if s.recording else ''}")
+
+
+def run(args) -> int:
+    from cli.commands.simulate import controls_from_args, make_converter
+    from realtime.devices import SoundDeviceBackend
+    from realtime.engine import Engine
+    from realtime.presets import load_preset
+
+    preset = load_preset(args.preset)
+    converter = make_converter(args.model)
+    backend = SoundDeviceBackend(args.input, args.output, args.samplerate, blocksize=args.device_block)
+    engine = Engine(converter, preset, backend)
+    for name, value in controls_from_args(args).items():
+        getattr(engine, f"set_{name}")(value)
+    if args.gate is not None:
+        engine.set_gate_threshold(args.gate)
+    engine.set_bypass(args.bypass)
+    if not args.json:
+        print(f"{converter.description}; preset {preset.name}; {backend.samplerate} Hz; Ctrl-C to stop", flush=True)
+    engine.start()
+    if args.record:
+        engine.start_recording(args.record)
+    t_end = time.monotonic() + args.duration if args.duration else None
+    seen = 0
+    try:
+        while engine.running and (t_end is None or time.monotonic() < t_end):
+            if backend.wait(0.5):
+                break
+            snap = engine.snapshot()
+            for message in snap.messages[seen:] if len(snap.messages) > seen else ():
+                print(f"\n{message}", file=sys.stderr)
+            seen = len(snap.messages)
+            if not args.json:
+                print("\r" + status_line(snap), end="", flush=True)
+    except KeyboardInterrupt:
+        pass
+    paths = engine.stop_recording()
+    engine.stop()
+    snap = engine.snapshot()
+    if args.json:
+        print_json({"latency_ms": snap.latency_ms, "device_latency_ms": snap.device_latency_ms,
+                    "block_ms": snap.block_ms, "compute_p50_ms": snap.compute_p50_ms,
+                    "compute_p99_ms": snap.compute_p99_ms, "xruns": snap.xruns, "drops": snap.drops,
+                    "converter": converter.description, "recorded": paths})
+    else:
+        print()
+        for path in paths:
+            print(f"wrote {path}")
+    return 0

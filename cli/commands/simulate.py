@@ -1,0 +1,88 @@
+"""`comosvc simulate IN.wav`: the live engine against a virtual device clock, with a report."""
+
+from __future__ import annotations
+
+from cli.output import add_json_flag, print_json
+from core.errors import UserError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="run the live engine on a file against a virtual device clock and report timing and quality",
+        description="Stream IN through the same engine as 'comosvc live', against a simulated device "
+        "(optional callback jitter and injected worker stalls), write what the device would have played, "
+        "and report per-block compute p50/p99/max, latency, xruns and the distance to converting the "
+        "whole file offline. Until a trained model is available this uses the stand-in converter "
+        "(no model loaded): WORLD re-synthesis with the pitch shift and a formant change per singer.",
+    )
+    parser.add_argument("input", help="audio file to stream")
+    parser.add_argument("--preset", default="balanced", help="preset name or YAML/JSON file (default: balanced)")
+    parser.add_argument("--output", "-o", help="write the played output here (WAV at the device rate)")
+    parser.add_argument("--model", help="model file (not yet supported: the stand-in converter is used)")
+    parser.add_argument("--singer", help="target singer name")
+    parser.add_argument("--pitch", type=float, default=0.0, help="pitch shift in semitones (fractional allowed)")
+    parser.add_argument("--f0-method", help="F0 method (stand-in: dio or harvest)")
+    parser.add_argument("--samplerate", type=int, default=48000, help="simulated device rate (default 48000)")
+    parser.add_argument("--device-block", type=int, default=256, help="simulated device period in samples")
+    parser.add_argument("--jitter", type=float, default=0.0, metavar="MS", help="callback jitter, up to MS late")
+    parser.add_argument("--stall", action="append", default=[], metavar="MS@SECONDS",
+                        help="make the worker stall MS milliseconds at SECONDS (repeatable)")
+    add_json_flag(parser)
+    parser.set_defaults(func=run)
+
+
+def make_converter(model: str | None):
+    """The converter for live commands: the stand-in until a trained model can be loaded."""
+    if model:
+        raise UserError("loading a model into the live engine is not available yet; "
+                        "leave out --model to use the stand-in converter")
+    from realtime.standin import StandInConverter
+
+    return StandInConverter()
+
+
+def controls_from_args(args) -> dict:
+    controls = {"pitch": args.pitch}
+    if args.singer:
+        controls["singer"] = args.singer
+    if getattr(args, "f0_method", None):
+        controls["f0_method"] = args.f0_method
+    return controls
+
+
+def run(args) -> int:
+    from core.audio.io import load_audio, save_audio
+    from realtime.presets import load_preset
+    from realtime.simulate import simulate
+    from realtime.simulator import parse_stall
+
+    if args.samplerate < 8000 or args.samplerate > 192000:
+        raise UserError("--samplerate must be between 8000 and 192000")
+    if args.device_block < 16 or args.device_block > 8192:
+        raise UserError("--device-block must be between 16 and 8192 samples")
+    if args.jitter < 0:
+        raise UserError("--jitter must not be negative")
+    preset = load_preset(args.preset)
+    stalls = [parse_stall(s) for s in args.stall]
+    converter = make_converter(args.model)
+    audio = load_audio(args.input, args.samplerate)
+    report, played = simulate(converter, preset, audio, args.samplerate, args.device_block, args.jitter, stalls,
+                              compare=len(audio) > 1.5 * args.samplerate, controls=controls_from_args(args))
+    if args.output:
+        save_audio(args.output, played, args.samplerate)
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+    r = report
+    print(f"{r.converter}; preset {r.preset}: block {r.block_ms:.1f} ms, latency {r.latency_ms:.1f} ms "
+          f"(device {r.device_rate} Hz, period {r.device_block})")
+    print(f"compute per block: p50 {r.compute_p50_ms:.2f} ms, p99 {r.compute_p99_ms:.2f} ms, "
+          f"max {r.compute_max_ms:.2f} ms ({100 * r.compute_p99_fraction:.0f} % of the block at p99)")
+    print(f"xruns {r.xruns}, dropped blocks {r.drops}, blocks {r.blocks}")
+    if r.offline_logmel_distance is not None:
+        print(f"vs offline conversion (after 1 s): log-mel L1 {r.offline_logmel_distance:.3f}, "
+              f"best extra lag {r.offline_lag_samples} samples at 24 kHz, correlation {r.offline_correlation:.2f}")
+    if args.output:
+        print(f"wrote {args.output}")
+    return 0
