@@ -90,6 +90,11 @@ class Engine:
         self._cpu_load = 0.0
         self.drops = 0
         self.compute_estimate_s = 0.0
+        # stream positions survive a rebuild, so the schedule stays anchored to the device clock
+        self._fifo = np.zeros(0, dtype=np.float32)
+        self._in_pos = 0.0        # 24 kHz input-stream index of the next fifo sample
+        self._out_pos = 0         # 24 kHz output-stream samples handed to the output resampler
+        self._out_dev = 0         # device-rate samples the output resampler produced
         self._build(preset, converter)
 
     # ---- set-up -------------------------------------------------------------------------------
@@ -115,10 +120,6 @@ class Engine:
             if plugin is not None:
                 plugin.db = db
         self._dry_delay = DelayLine(self.chain.latency_samples)
-        self._fifo = np.zeros(0, dtype=np.float32)
-        self._in_pos = 0.0        # 24 kHz input-stream index of the next fifo sample
-        self._out_pos = 0         # 24 kHz output-stream samples handed to the output resampler
-        self._out_dev = 0         # device-rate samples the output resampler produced
         self._mix = 1.0 if self._bypass else 0.0
         self._needs_realign = True
         self._measure_compute()
