@@ -1,0 +1,129 @@
+"""Real PortAudio callbacks on a JACK dummy server: the engine streams without xruns, and the latency tool
+measures a loopback round trip (jack_connect of our output to our input)."""
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+from scipy.signal import correlate
+
+pytestmark = pytest.mark.jack
+
+RATE, PERIOD = 48000, 256
+
+
+def _jack(cmd: list[str], env) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def jack_server():
+    if not shutil.which("jackd") or not shutil.which("jack_connect"):
+        pytest.skip("jackd is not installed")
+    name = f"comosvc_test_{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name)
+    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if server.poll() is not None:
+                pytest.skip("jackd could not start here")
+            if _jack(["jack_lsp"], env).returncode == 0:
+                break
+            time.sleep(0.05)
+        previous = os.environ.get("JACK_DEFAULT_SERVER")
+        os.environ["JACK_DEFAULT_SERVER"] = name
+        import sounddevice as sd
+        sd._terminate()  # PortAudio lists host APIs when initialised: re-initialise to see this server
+        sd._initialize()
+        apis = [api["name"] for api in sd.query_hostapis()]
+        if not any("JACK" in a for a in apis):
+            pytest.skip(f"PortAudio was built without JACK (host APIs: {apis})")
+        jack_index = next(i for i, d in enumerate(sd.query_devices())
+                          if "JACK" in apis[d["hostapi"]] and d["max_input_channels"] > 0)
+        yield env, jack_index
+    finally:
+        import sounddevice as sd
+        sd._terminate()  # let PortAudio leave the server before it goes (the other order aborts)
+        server.terminate()
+        server.wait(timeout=10)
+        if "previous" in locals():
+            if previous is None:
+                os.environ.pop("JACK_DEFAULT_SERVER", None)
+            else:
+                os.environ["JACK_DEFAULT_SERVER"] = previous
+        sd._initialize()
+
+
+def _loopback_when_ready(env):
+    """Connect our PortAudio client's output to its input as soon as its ports exist."""
+    for _ in range(200):
+        ports = _jack(["jack_lsp"], env).stdout.split()
+        ins = [p for p in ports if p.startswith("PortAudio") and ":in" in p]
+        outs = [p for p in ports if p.startswith("PortAudio") and ":out" in p]
+        if ins and outs:
+            for capture in [p for p in ports if p.startswith("system:capture")]:
+                _jack(["jack_disconnect", capture, ins[0]], env)
+            _jack(["jack_connect", outs[0], ins[0]], env)
+            return
+        time.sleep(0.02)
+
+
+def test_engine_streams_on_jack_without_xruns_at_its_latency(jack_server):
+    from realtime.devices import SoundDeviceBackend
+    from realtime.engine import Engine
+    from realtime.presets import load_preset
+    from realtime.standin import StandInConverter
+
+    env, device = jack_server
+    seconds = 4.0
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    probe = (0.3 * np.sin(2 * np.pi * 330 * t) * (np.sin(2 * np.pi * 1.3 * t) > 0)).astype(np.float32)
+    played = np.zeros(n + 8 * RATE, dtype=np.float32)
+    position = [0]
+    backend = SoundDeviceBackend(device, device, RATE, blocksize=PERIOD)
+    engine = Engine(StandInConverter(), load_preset("balanced"), backend)
+    engine.set_bypass(True)  # exact path: the measured delay must be the engine's stated latency
+    real_io = engine.device_io
+
+    def io_with_probe(inp, out):  # replaces the dummy driver's silent capture with the probe, records output
+        start = position[0]
+        k = len(inp) or len(out)
+        src = probe[start:start + k] if start + k <= n else np.zeros(k, dtype=np.float32)
+        real_io(src, out)
+        played[start:start + len(out)] = out
+        position[0] = start + k
+
+    engine.device_io = io_with_probe
+    engine.start()
+    deadline = time.monotonic() + seconds + 10
+    while position[0] < n + RATE // 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    engine.stop()
+    assert position[0] >= n, "JACK delivered too few callbacks"
+    assert engine.xruns == 0
+    cc = correlate(played[:position[0]], probe, mode="full", method="fft")
+    assert int(np.argmax(cc)) - (n - 1) == engine.latency_samples
+
+
+def test_latency_tool_measures_the_loopback(jack_server, capsys):
+    from cli.main import main
+
+    env, device = jack_server
+    connector = threading.Thread(target=_loopback_when_ready, args=(env,), daemon=True)
+    connector.start()
+    code = main(["latency", "--input", str(device), "--output", str(device), "--samplerate", str(RATE),
+                 "--device-block", str(PERIOD), "--lead-in", "1.0", "--preset", "low-latency", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["signal_found"]
+    # JACK hands a port's output to a connected input one cycle later; PortAudio adds its own buffer
+    assert result["round_trip_samples"] % PERIOD == 0
+    assert result["round_trip_ms"] == pytest.approx(result["reported_device_latency_ms"], abs=1000 * PERIOD / RATE)
+    assert result["total_ms"] == pytest.approx(result["round_trip_ms"] + result["engine_latency_ms"])
