@@ -1,0 +1,134 @@
+"""`comosvc train student`: consistency distillation of a teacher model file into a one-step student.
+
+The teacher (and its content encoder, if built-in) are frozen. The student
+starts as a copy of the teacher; its EMA (mu = cfg.edm.ema_decay) is the
+distillation target and is updated after every optimiser step (both are in
+the training checkpoint, so --resume is exact). The model file written holds
+the teacher, the student and every other part of the teacher file (content
+encoder, vocoder).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from core.audio.mel import normalize
+from core.config import Config
+from core.data.dataset import Batch, CachedDataset
+from core.errors import UserError
+from core.model.acoustic import AcousticModel
+from core.model.conditioning import ConditionInputs
+from core.model.losses import consistency_distillation_loss, ema_update, make_student
+from core.train.distributed import setup_runtime, teardown
+from core.train.loop import LoopSettings, default_dirs, run_loop, try_resume
+from core.train.state import TrainState
+from core.train.teacher import RunOptions, check_cache, crop_frames, validate_acoustic
+
+
+class StudentSystem(nn.Module):
+    """Holds only the trainable student, so DDP syncs exactly its gradients."""
+
+    def __init__(self, student: AcousticModel) -> None:
+        super().__init__()
+        self.student = student
+
+    def forward(self, target: torch.Tensor, inputs: ConditionInputs, mask: torch.Tensor, ema: AcousticModel,
+                teacher: AcousticModel, n_points: int, noise: torch.Generator) -> torch.Tensor:
+        return consistency_distillation_loss(self.student, ema, teacher, target, inputs, n_points, mask, noise)
+
+
+def content_of(encoder: nn.Module | None, batch: Batch) -> torch.Tensor:
+    """Frozen content codes: the built-in encoder on the perturbed mel, or the cached code."""
+    if encoder is None:
+        return batch.content
+    with torch.no_grad():
+        return encoder.forward_mel(batch.mel_perturbed)
+
+
+def load_teacher_file(path: str | Path):
+    from core.features.content import CONTENT_PREFIX, encoder_from_tensors
+    from core.checkpoint import with_prefix
+    from core.model.model_file import load_model
+
+    bundle = load_model(path, parts=["teacher"])
+    encoder = None
+    if "content" in bundle.extra_parts:
+        meta = bundle.metadata.get("content", {})
+        encoder = encoder_from_tensors(with_prefix(bundle.extra_parts["content"], CONTENT_PREFIX), meta,
+                                       bundle.config.audio)
+        encoder.requires_grad_(False)
+    return bundle, encoder
+
+
+def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, options: RunOptions,
+                  overrides: dict[str, Any] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    from core.model.model_file import save_model
+
+    bundle, encoder = load_teacher_file(teacher_path)
+    cfg: Config = bundle.config.replace(overrides or {})
+    runtime = setup_runtime(options.device, options.amp)
+    try:
+        torch.manual_seed(options.seed)
+        train = CachedDataset(cache, "train")
+        val = CachedDataset(cache, "val", originals_only=True)
+        check_cache(train, cfg)
+        train.require("training")
+        if train.singers.names != bundle.singers.names:
+            raise UserError(f"the teacher was trained on singers {bundle.singers.names}, the cache has "
+                            f"{train.singers.names}; distil with the teacher's own cache")
+        if (encoder is None) != (train.content_kind == "frozen"):
+            raise UserError("the teacher's content encoder and the cache's content features do not match")
+        teacher = bundle.teacher.to(runtime.device)
+        if encoder is not None:
+            encoder = encoder.to(runtime.device).eval()
+        student, ema = make_student(teacher)
+        system = StudentSystem(student)
+        wrapped = runtime.wrap(system)
+        optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.train.student_lr, weight_decay=cfg.train.weight_decay)
+        data_gen = torch.Generator().manual_seed(options.seed * 1009 + runtime.rank)
+        noise_gen = torch.Generator(runtime.device).manual_seed(options.seed * 1009 + runtime.rank + 1000)
+        state = TrainState(0, {"student": student, "ema": ema}, {"adamw": optimizer},
+                           {"data": data_gen, "noise": noise_gen})
+        ckpt, logs = default_dirs(out)
+        try_resume(state, ckpt, options.resume, log if runtime.is_main else (lambda m: None))
+        if runtime.rank > 0:
+            data_gen.manual_seed(options.seed * 1009 + runtime.rank + state.step * 7)
+        batch_size, crop = options.batch_size or cfg.train.batch_size, crop_frames(cfg)
+
+        def step_fn(step: int) -> dict[str, float]:
+            batch = train.batch(batch_size, crop, data_gen).to(runtime.device)
+            inputs = ConditionInputs(content_of(encoder, batch), batch.f0, batch.loudness, batch.singer, batch.key_shift)
+            student.train()
+            with runtime.autocast():
+                loss = wrapped(normalize(batch.mel, cfg.audio), inputs, batch.mask, ema, teacher,
+                               cfg.edm.distill_steps, noise_gen)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+            optimizer.step()
+            ema_update(ema, student, cfg.edm.ema_decay)
+            return {"loss": float(loss.detach())}
+
+        def validate(writer, step: int) -> dict[str, float]:
+            return validate_acoustic(student, None, val, cfg, writer, step, "student", runtime.device,
+                                     content_fn=lambda b: content_of(encoder, b), steps=1)
+
+        settings = LoopSettings(options.steps, ckpt, options.checkpoint_every or cfg.train.checkpoint_every,
+                                options.log_every or cfg.train.log_every, logs if options.tensorboard else None,
+                                options.progress, options.max_minutes, "student")
+        summary = run_loop(state, step_fn, settings, runtime, validate)
+        if runtime.is_main:
+            extra_meta = {k: v for k, v in bundle.metadata.items() if k in bundle.extra_parts}
+            training = dict(bundle.metadata.get("training", {}))
+            training.update(stage="student", student_steps=state.step)
+            extra_meta["training"] = training
+            save_model(out, cfg, bundle.singers, teacher=teacher.cpu(), student=student.cpu().eval(),
+                       extra_parts=bundle.extra_parts, extra_metadata=extra_meta)
+        runtime.barrier()
+        return summary
+    finally:
+        teardown(runtime)
