@@ -141,3 +141,32 @@ def test_a_few_training_steps_lower_the_loss(tmp_path):
     untrained = BuiltinVocoder.from_config(cfg.audio, cfg.vocoder)
     assert summary["steps"] == 25 and out.is_file()
     assert loss_of(trained) < 0.9 * loss_of(untrained)
+
+
+def test_training_data_errors_are_user_errors(tmp_path):
+    from core.errors import UserError
+    from core.train.vocoder import find_audio_files, split_held_out, train_vocoder
+
+    with pytest.raises(UserError, match="not found"):
+        train_vocoder(tmp_path / "nowhere", tmp_path / "v.safetensors", steps=1, log=None)
+    with pytest.raises(UserError, match="no audio files"):
+        find_audio_files(tmp_path)
+    files = [tmp_path / f"{i:02d}.wav" for i in range(25)]
+    train, held = split_held_out(files, every=10)
+    assert len(held) == 3 and not set(train) & set(held) and len(train) + len(held) == 25
+    assert not (tmp_path / "v.safetensors").exists()
+
+
+def test_vocode_command_with_a_vocoder_file(tmp_path, capsys):
+    import json
+
+    from cli.main import main
+
+    save_vocoder(tmp_path / "v.safetensors", small_vocoder())
+    _tone_files(tmp_path, count=1, seconds=0.5)
+    out = tmp_path / "out.wav"
+    code = main(["vocode", str(tmp_path / "tone0.wav"), "--out", str(out), "--vocoder", str(tmp_path / "v.safetensors"),
+                 "--key", "3", "--json"])
+    assert code == 0 and out.is_file()
+    report = json.loads(capsys.readouterr().out)
+    assert report["vocoder"] == "builtin" and abs(report["seconds_audio"] - 0.5) < 0.01
