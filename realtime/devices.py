@@ -10,6 +10,7 @@ buffers to Engine.device_io; the engine's worker thread does everything else.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,7 +102,8 @@ class SoundDeviceBackend:
         self.channels = int(channels)
         self.monitor_device, self.monitor_gain_db = monitor_device, monitor_gain_db
         self.device_latency_ms = 0.0
-        self.callback_lateness_ms: list[float] = []
+        self._callback_times = np.zeros(1 << 14, dtype=np.float64)  # ring of callback wall times
+        self._callback_count = 0
         self._streams: list = []
         self._ended = threading.Event()
 
@@ -115,7 +117,15 @@ class SoundDeviceBackend:
         scratch_in = np.zeros(self.blocksize * 8, dtype=np.float32)
         scratch_out = np.zeros(self.blocksize * 8, dtype=np.float32)
 
+        times = self._callback_times
+        clock = time.perf_counter
+
+        def stamp() -> None:
+            times[self._callback_count % len(times)] = clock()
+            self._callback_count += 1
+
         def duplex(indata, outdata, frames, time_info, status):  # only copies; no allocation
+            stamp()
             engine.device_io(indata[:, 0], scratch_out[:frames])
             for c in range(ch):
                 outdata[:, c] = scratch_out[:frames]
@@ -124,6 +134,7 @@ class SoundDeviceBackend:
             engine.device_io(indata[:, 0], scratch_out[:0])
 
         def play(outdata, frames, time_info, status):
+            stamp()
             engine.device_io(scratch_in[:0], scratch_out[:frames])
             for c in range(ch):
                 outdata[:, c] = scratch_out[:frames]
@@ -149,6 +160,19 @@ class SoundDeviceBackend:
         except sd.PortAudioError as exc:
             self.stop()
             raise UserError(f"cannot open the audio device: {exc}") from None
+
+    def callback_lateness_ms(self) -> np.ndarray:
+        """How late each recent callback ran against an ideal clock fitted to them (the GIL's cost shows here)."""
+        n = min(self._callback_count, len(self._callback_times))
+        if n < 4:
+            return np.zeros(0)
+        start = self._callback_count - n
+        idx = np.arange(start, self._callback_count)
+        t = self._callback_times[idx % len(self._callback_times)]
+        period = self.blocksize / self.samplerate
+        ideal = t[0] + (idx - start) * period
+        late = t - ideal
+        return 1000.0 * (late - late.min())
 
     def stop(self) -> None:
         for stream in self._streams:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+import numpy as np
+
 from cli.output import add_json_flag, print_json
 
 
@@ -76,13 +78,17 @@ def run(args) -> int:
     paths = engine.stop_recording()
     engine.stop()
     snap = engine.snapshot()
+    lateness = backend.callback_lateness_ms()
+    late_p50, late_p99 = (float(np.percentile(lateness, 50)), float(np.percentile(lateness, 99))) if len(lateness) \
+        else (0.0, 0.0)
     if args.json:
         print_json({"latency_ms": snap.latency_ms, "device_latency_ms": snap.device_latency_ms,
                     "block_ms": snap.block_ms, "compute_p50_ms": snap.compute_p50_ms,
                     "compute_p99_ms": snap.compute_p99_ms, "xruns": snap.xruns, "drops": snap.drops,
-                    "converter": converter.description, "recorded": paths})
+                    "converter": converter.description, "recorded": paths,
+                    "callback_lateness_p50_ms": late_p50, "callback_lateness_p99_ms": late_p99})
     else:
-        print()
+        print(f"\ncallback lateness (vs an ideal device clock): p50 {late_p50:.2f} ms, p99 {late_p99:.2f} ms")
         for path in paths:
             print(f"wrote {path}")
     return 0
