@@ -153,7 +153,7 @@ def test_training_data_errors_are_user_errors(tmp_path):
         find_audio_files(tmp_path)
     files = [tmp_path / f"{i:02d}.wav" for i in range(25)]
     train, held = split_held_out(files, every=10)
-    assert len(held) == 3 and not set(train) & set(held) and len(train) + len(held) == 25
+    assert len(held) == 2 and not set(train) & set(held) and len(train) + len(held) == 25
     assert not (tmp_path / "v.safetensors").exists()
 
 
