@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from core.checkpoint import save_model_file
+from core.checkpoint import save_model_file, with_prefix
 from core.config import load_config
 from core.errors import ModelFileError
 from core.vocoder.builtin import BuiltinVocoder
@@ -91,10 +91,11 @@ def test_file_round_trip_and_embedding(tmp_path):
     expected = vocoder.synthesize(mel, f0)
     save_vocoder(tmp_path / "v.safetensors", vocoder)
     assert torch.allclose(load_vocoder_file(tmp_path / "v.safetensors").synthesize(mel, f0), expected)
-    tensors, meta = embed_vocoder(vocoder)
-    assert all(name.startswith("vocoder.") for name in tensors)
+    state, meta = embed_vocoder(vocoder)
+    assert meta["architecture"] == "builtin-hn" and "vocoder.net.conv_in.weight" not in state
     other = {"student.w": torch.zeros(3)}
-    save_model_file(tmp_path / "model.safetensors", {**tensors, **other}, {"kind": "model", **meta})
+    save_model_file(tmp_path / "model.safetensors", {**with_prefix(state, "vocoder"), **other},
+                    {"kind": "model", "vocoder": meta})
     assert torch.allclose(load_vocoder_file(tmp_path / "model.safetensors").synthesize(mel, f0), expected)
     save_model_file(tmp_path / "bare.safetensors", other, {"kind": "model"})
     with pytest.raises(ModelFileError):
@@ -170,3 +171,15 @@ def test_vocode_command_with_a_vocoder_file(tmp_path, capsys):
     assert code == 0 and out.is_file()
     report = json.loads(capsys.readouterr().out)
     assert report["vocoder"] == "builtin" and abs(report["seconds_audio"] - 0.5) < 0.01
+
+
+def test_embedding_through_the_whole_model_file_writer(tmp_path):
+    from core.model.model_file import save_model
+
+    vocoder = small_vocoder()
+    state, meta = embed_vocoder(vocoder)
+    save_model(tmp_path / "model.safetensors", load_config("tiny"), ["a"], extra_parts={"vocoder": state},
+               extra_metadata={"vocoder": meta})
+    mel, f0 = inputs(30)
+    loaded = load_vocoder_file(tmp_path / "model.safetensors")
+    assert torch.allclose(loaded.synthesize(mel, f0), vocoder.synthesize(mel, f0))

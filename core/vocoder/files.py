@@ -3,7 +3,8 @@
 A vocoder file holds the vocoder's state dict and metadata {"kind": "vocoder",
 "vocoder": {...}} where the inner dict names the architecture and everything
 needed to rebuild it. A whole-model file embeds the same tensors under the
-prefix "vocoder." and the same inner dict under its metadata's "vocoder" key.
+prefix "vocoder." and the same inner dict under its metadata's "vocoder" key;
+`load_vocoder_file` reads the vocoder from either.
 """
 
 from __future__ import annotations
@@ -34,9 +35,13 @@ def save_vocoder(path: str | os.PathLike, vocoder: Vocoder, extra: dict[str, Any
 
 
 def embed_vocoder(vocoder: Vocoder) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors under "vocoder." and the metadata entry {"vocoder": ...} for a whole-model file."""
-    state, meta = vocoder_parts(vocoder)
-    return with_prefix(state, PREFIX), {"vocoder": meta}
+    """(state dict, metadata) to embed in a whole-model file.
+
+    Made for core.model.model_file.save_model: pass the state as
+    `extra_parts={"vocoder": state}` (it adds the "vocoder." prefix) and the
+    metadata as `extra_metadata={"vocoder": metadata}`.
+    """
+    return vocoder_parts(vocoder)
 
 
 def vocoder_from_parts(state: dict[str, torch.Tensor], meta: dict[str, Any]) -> Vocoder:
