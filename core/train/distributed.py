@@ -78,3 +78,16 @@ def setup_runtime(device: str = "auto", amp: bool = False) -> Runtime:
 def teardown(runtime: Runtime) -> None:
     if runtime.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@torch.no_grad()
+def weight_divergence(module: nn.Module, runtime: Runtime) -> float:
+    """Largest absolute difference between this rank's parameters and rank 0's, over all ranks (0.0 = in sync)."""
+    if not runtime.distributed:
+        return 0.0
+    flat = torch.cat([p.detach().reshape(-1).float() for p in module.parameters()])
+    reference = flat.clone()
+    dist.broadcast(reference, 0)
+    diff = (flat - reference).abs().max().reshape(1)
+    dist.all_reduce(diff, op=dist.ReduceOp.MAX)
+    return float(diff)

@@ -23,7 +23,7 @@ from core.errors import UserError
 from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
 from core.model.losses import consistency_distillation_loss, ema_update, make_student
-from core.train.distributed import setup_runtime, teardown
+from core.train.distributed import setup_runtime, teardown, weight_divergence
 from core.train.loop import LoopSettings, default_dirs, run_loop, try_resume
 from core.train.state import TrainState
 from core.train.teacher import RunOptions, check_cache, crop_frames, validate_acoustic
@@ -121,6 +121,8 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
                                 options.log_every or cfg.train.log_every, logs if options.tensorboard else None,
                                 options.progress, options.max_minutes, "student")
         summary = run_loop(state, step_fn, settings, runtime, validate)
+        if runtime.distributed:
+            summary["rank_weight_divergence"] = weight_divergence(student, runtime)
         if runtime.is_main:
             extra_meta = {k: v for k, v in bundle.metadata.items() if k in bundle.extra_parts}
             training = dict(bundle.metadata.get("training", {}))

@@ -30,7 +30,7 @@ from core.errors import UserError
 from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
 from core.model.losses import edm_loss
-from core.train.distributed import Runtime, setup_runtime, teardown
+from core.train.distributed import Runtime, setup_runtime, teardown, weight_divergence
 from core.train.loop import LoopSettings, default_dirs, log_mel_image, run_loop, try_resume
 from core.train.state import TrainState
 
@@ -179,6 +179,8 @@ def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunO
                                 options.log_every or cfg.train.log_every, logs if options.tensorboard else None,
                                 options.progress, options.max_minutes, "teacher")
         summary = run_loop(state, step_fn, settings, runtime, validate)
+        if runtime.distributed:
+            summary["rank_weight_divergence"] = weight_divergence(system, runtime)
         if runtime.is_main:
             system.eval()
             extra_parts, extra_meta = {}, {"training": {"stage": "teacher", "steps": state.step}}
