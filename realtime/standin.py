@@ -65,15 +65,22 @@ class StandInConverter:
         else:
             f0, t = pyworld.dio(x, sr, f0_floor=70.0, f0_ceil=1100.0, frame_period=fp)
         f0 = pyworld.stonemask(x, f0, t, sr)
+        # envelopes and synthesis only where output is wanted, plus enough frames before it for the
+        # synthesis to settle (a pulse response spans half an FFT, 512 samples): the rest of the
+        # context served F0 detection alone
+        first = max(start // self.hop_length - 6, 0)
+        last = min(-(-(start + out_len) // self.hop_length) + 2, len(f0))
+        f0, t = np.ascontiguousarray(f0[first:last]), np.ascontiguousarray(t[first:last])
         sp = pyworld.cheaptrick(x, f0, t, sr)
         ap = pyworld.d4c(x, f0, t, sr)
         semitones = controls.pitch + (self._auto_octaves(f0, centre) if controls.auto_transpose else 0.0)
         target = shift_f0(f0, semitones).astype(np.float64)
-        y = pyworld.synthesize(target, _warp_envelope(sp, warp), ap, sr, fp)
+        y = pyworld.synthesize(target, _warp_envelope(sp, warp), ap, sr, fp)  # starts at frame `first`
         out = np.zeros(out_len, dtype=np.float32)
-        piece = y[start:start + out_len]
+        offset = start - first * self.hop_length
+        piece = y[offset:offset + out_len]
         out[:len(piece)] = piece
-        frames = slice(start // self.hop_length, (start + out_len) // self.hop_length)
+        frames = slice(offset // self.hop_length, (offset + out_len) // self.hop_length)
         return ConvertResult(out, f0[frames].astype(np.float32), target[frames].astype(np.float32))
 
     def _auto_octaves(self, f0: np.ndarray, centre: float) -> float:

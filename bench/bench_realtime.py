@@ -1,0 +1,105 @@
+"""Live engine benchmark: per preset, minutes of simulated streaming (realtime=False, deadlines modelled
+from measured compute) with the stand-in converter (no model loaded).
+
+Reports block size, algorithmic latency, compute p50/p99 as a fraction of the block, xruns, dropped
+blocks, peak RSS and RSS growth between the end of the first minute and the end.
+
+    .venv/bin/python bench/bench_realtime.py [--minutes 10] [--presets low-latency balanced safe] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+from realtime.presets import load_preset  # noqa: E402
+from realtime.simulate import simulate  # noqa: E402
+from realtime.standin import StandInConverter  # noqa: E402
+
+RATE = 48000
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def sung_phrases(seconds: float = 20.0) -> np.ndarray:
+    """A looped test signal: sung-like phrases (vibrato, glides, harmonics) separated by pauses."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    f0 = 180 * 2 ** ((4 * np.floor(t / 2.5) % 12 + 0.3 * np.sin(2 * np.pi * 5.5 * t)) / 12)
+    phase = 2 * np.pi * np.cumsum(f0) / RATE
+    x = sum(0.25 / k * np.sin(k * phase) for k in range(1, 8))
+    envelope = ((t % 2.5) < 2.0).astype(np.float64)
+    envelope = np.convolve(envelope, np.hanning(960) / np.hanning(960).sum(), mode="same")
+    noise = 0.003 * np.random.default_rng(0).standard_normal(len(t))
+    return (x * envelope + noise).astype(np.float32)
+
+
+def bench_preset(name: str, minutes: float) -> dict:
+    audio = sung_phrases()
+    rss: list[tuple[float, float]] = []
+
+    def watch(engine):
+        finish = engine.finish_block
+
+        def finish_and_sample(work):
+            out = finish(work)
+            if engine._out_pos % (engine.block * 200) < engine.block:
+                rss.append((engine._out_pos / 24000.0, rss_mb()))
+            return out
+
+        engine.finish_block = finish_and_sample
+
+    wall = time.perf_counter()
+    report, _ = simulate(StandInConverter(), load_preset(name), audio, RATE, 256, compare=False,
+                         duration_s=60.0 * minutes, loop=True, on_engine=watch)
+    wall = time.perf_counter() - wall
+    after_first_minute = [m for s, m in rss if s >= 60.0] or [m for _, m in rss]
+    return {
+        "preset": name, "block_ms": report.block_ms, "latency_ms": round(report.latency_ms, 1),
+        "compute_p50_fraction": round(report.compute_p50_ms / report.block_ms, 3),
+        "compute_p99_fraction": round(report.compute_p99_fraction, 3),
+        "compute_p50_ms": round(report.compute_p50_ms, 2), "compute_p99_ms": round(report.compute_p99_ms, 2),
+        "compute_max_ms": round(report.compute_max_ms, 2),
+        "xruns": report.xruns, "drops": report.drops, "blocks": report.blocks, "minutes": minutes,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rss_growth_mb": round(after_first_minute[-1] - after_first_minute[0], 2), "wall_s": round(wall, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--presets", nargs="+", default=["low-latency", "balanced", "safe"])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    for name in args.presets:
+        row = bench_preset(name, args.minutes)
+        rows.append(row)
+        if not args.json:
+            print(f"{row['preset']:12s} block {row['block_ms']:5.1f} ms  latency {row['latency_ms']:6.1f} ms  "
+                  f"compute p50 {100 * row['compute_p50_fraction']:4.0f} %  p99 {100 * row['compute_p99_fraction']:4.0f} % "
+                  f"of block (max {row['compute_max_ms']:.1f} ms)  xruns {row['xruns']}  drops {row['drops']}  "
+                  f"peak RSS {row['peak_rss_mb']:.0f} MB  growth {row['rss_growth_mb']:+.2f} MB  "
+                  f"({row['minutes']:g} min simulated in {row['wall_s']:.0f} s)", flush=True)
+    if args.json:
+        print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
