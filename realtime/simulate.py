@@ -40,10 +40,10 @@ class SimulationReport:
 def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate: int = 48000,
              blocksize: int = 256, jitter_ms: float = 0.0, stalls=(), compare: bool = True,
              duration_s: float | None = None, loop: bool = False, controls: dict | None = None,
-             on_engine=None) -> tuple[SimulationReport, np.ndarray]:
+             on_engine=None, compute_ms: float | None = None) -> tuple[SimulationReport, np.ndarray]:
     """Stream `audio` (at `samplerate`) through a fresh engine; returns the report and what the device played."""
     backend = SimulatedBackend(audio, samplerate=samplerate, blocksize=blocksize, jitter_ms=jitter_ms,
-                               stalls=stalls, loop=loop, duration_s=duration_s)
+                               stalls=stalls, loop=loop, duration_s=duration_s, compute_ms=compute_ms)
     engine = Engine(converter, preset, backend)
     for name, value in (controls or {}).items():
         getattr(engine, f"set_{name}")(value)

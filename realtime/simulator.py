@@ -37,7 +37,7 @@ def parse_stall(text: str) -> tuple[float, float]:
 class SimulatedBackend:
     def __init__(self, input_audio_or_path, samplerate: int = 48000, blocksize: int = 256, jitter_ms: float = 0.0,
                  stalls=(), realtime: bool = False, loop: bool = False, seed: int = 0,
-                 duration_s: float | None = None) -> None:
+                 duration_s: float | None = None, compute_ms: float | None = None) -> None:
         self.samplerate, self.blocksize = int(samplerate), int(blocksize)
         if isinstance(input_audio_or_path, (str, Path)):
             from core.audio.io import load_audio
@@ -52,12 +52,17 @@ class SimulatedBackend:
         self.stalls = sorted((float(ms) / 1000.0, float(at)) for ms, at in stalls)
         self.realtime, self.loop = realtime, loop
         self.duration_s = duration_s
+        # None: the virtual worker takes the compute time actually measured; a number: exactly that
+        # long per block (deterministic deadlines for tests, whatever else loads the machine)
+        self.compute_s = None if compute_ms is None else float(compute_ms) / 1000.0
         self.device_latency_ms = 0.0
         self._rng = np.random.default_rng(seed)
+        # loop without a duration runs until stop(); its output is not kept (only the last period)
+        self.endless = loop and duration_s is None
         n = int(round(duration_s * self.samplerate)) if duration_s is not None else len(audio)
         self.n_callbacks = -(-n // self.blocksize)
-        self.output = np.zeros(self.n_callbacks * self.blocksize, dtype=np.float32)
-        self.callback_lateness_ms: list[float] = []
+        self.output = np.zeros(self.blocksize if self.endless else self.n_callbacks * self.blocksize, dtype=np.float32)
+        self.callback_lateness_ms: deque[float] = deque(maxlen=10000)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -108,36 +113,47 @@ class SimulatedBackend:
     def _simulate(self, engine) -> None:
         D, R = self.blocksize, self.samplerate
         stalls = list(self.stalls)
-        jitter = self._rng.uniform(0, self.jitter_s, self.n_callbacks) if self.jitter_s else np.zeros(self.n_callbacks)
-        times = np.maximum.accumulate((np.arange(1, self.n_callbacks + 1) * D / R) + jitter)
+        period = D / R
+        last = [0.0]
+
+        def callback_time(i: int) -> float:  # nominal time plus jitter, never before the previous callback
+            t = (i + 1) * period + (float(self._rng.uniform(0, self.jitter_s)) if self.jitter_s else 0.0)
+            last[0] = max(last[0], t)
+            return last[0]
+
+        n_callbacks = float("inf") if self.endless else self.n_callbacks
+        next_time = callback_time(0)
+        prev_time = 0.0
         wall0 = time.perf_counter()
         worker_free = 0.0
         k = 0
 
         def callback() -> None:
-            nonlocal k
+            nonlocal k, next_time, prev_time
             if self.realtime:
-                ahead = times[k] - (time.perf_counter() - wall0)
+                ahead = next_time - (time.perf_counter() - wall0)
                 if ahead > 0:
                     time.sleep(ahead)
                 self.callback_lateness_ms.append(max(0.0, -ahead) * 1000.0)
-            engine.device_io(self._input_period(k), self.output[k * D:(k + 1) * D])
+            out = self.output if self.endless else self.output[k * D:(k + 1) * D]
+            engine.device_io(self._input_period(k), out)
             k += 1
+            prev_time, next_time = next_time, callback_time(k)
 
-        while k < self.n_callbacks and not self._stop.is_set():
+        while k < n_callbacks and not self._stop.is_set():
             if not engine.block_ready():
                 callback()
                 continue
-            start = max(worker_free, times[k - 1] if k else 0.0)
+            start = max(worker_free, prev_time)
             work = engine.compute_block()
             if work is None:
                 callback()
                 continue
-            finish = start + work[3]
+            finish = start + (work[3] if self.compute_s is None else self.compute_s)
             while stalls and stalls[0][1] <= start:
                 finish += stalls.pop(0)[0]
             # the device keeps running while the worker computes
-            while k < self.n_callbacks and times[k] < finish:
+            while k < n_callbacks and next_time < finish:
                 callback()
             engine.out_ring.write(engine.finish_block(work))
             worker_free = finish

@@ -14,6 +14,7 @@ from realtime.simulator import SimulatedBackend
 from realtime.standin import StandInConverter
 
 RATE = 48000
+FIXED_MS = 5.0  # modelled worker time per block: deadlines independent of what else loads the machine
 
 
 def sung(seconds: float = 3.0, rate: int = RATE, f0: float = 220.0) -> np.ndarray:
@@ -32,6 +33,7 @@ def lag_of(output: np.ndarray, reference: np.ndarray) -> int:
 
 
 def run_engine(audio, preset="balanced", **backend_kwargs):
+    backend_kwargs.setdefault("compute_ms", FIXED_MS)
     backend = SimulatedBackend(audio, samplerate=RATE, blocksize=256, **backend_kwargs)
     engine = Engine(StandInConverter(), load_preset(preset), backend)
     return engine, backend
@@ -51,7 +53,8 @@ def test_reported_latency_equals_measured_in_bypass(preset):
 
 def test_streamed_matches_offline_conversion():
     x = sung(3.0)
-    report, played = simulate(StandInConverter(), load_preset("balanced"), x, RATE, 256, controls={"pitch": 2.0})
+    report, played = simulate(StandInConverter(), load_preset("balanced"), x, RATE, 256, controls={"pitch": 2.0},
+                              compute_ms=FIXED_MS)
     # stated tolerance: log-mel L1 < 0.15 (log10 units) after the first second; the WORLD stand-in
     # re-synthesises each window with its own pulse phase, so SOLA may shift by up to its search window
     assert report.offline_logmel_distance < 0.15
@@ -63,7 +66,8 @@ def test_streamed_matches_offline_conversion():
 
 def test_no_discontinuities_at_block_boundaries_beyond_offline():
     x = sung(3.0)
-    report, played = simulate(StandInConverter(), load_preset("low-latency"), x, RATE, 256, compare=False)
+    report, played = simulate(StandInConverter(), load_preset("low-latency"), x, RATE, 256, compare=False,
+                              compute_ms=FIXED_MS)
     from realtime.offline import offline_convert
     converter = StandInConverter()
     reference = offline_convert(converter, to_rate(x, RATE, MODEL_RATE), engine_controls())
@@ -123,7 +127,7 @@ def test_live_controls_change_the_output_without_restart():
         engine.compute_block = lambda: (later(), original())[1]
 
     _, played = simulate(StandInConverter(), load_preset("balanced"), x, RATE, 256, compare=False,
-                         on_engine=pitch_up_halfway)
+                         on_engine=pitch_up_halfway, compute_ms=FIXED_MS)
 
     def dominant(segment):
         spectrum = np.abs(np.fft.rfft(segment * np.hanning(len(segment))))
@@ -171,3 +175,55 @@ def test_snapshot_has_history_and_stats():
     assert np.any(snap.f0_in_hz > 150) and snap.compute_p99_ms >= snap.compute_p50_ms > 0
     assert snap.latency_ms == pytest.approx(engine.latency_ms) and snap.xruns == 0
     assert snap.converter.startswith("stand-in")
+
+
+def test_block_size_change_mid_stream_realigns_and_keeps_playing():
+    x = sung(4.0)
+
+    def switch_halfway(engine):
+        original = engine.compute_block
+
+        def compute():
+            if engine.block == 960 and engine._in_pos > 1.5 * MODEL_RATE:
+                engine._running = True  # as when streaming: the change goes through the worker
+                engine.set_preset(load_preset("low-latency"))
+            return original()
+        engine.compute_block = compute
+        engine.set_bypass(True)
+
+    engine_box = []
+    _, played = simulate(StandInConverter(), load_preset("balanced"), x, RATE, 256, compare=False,
+                         on_engine=lambda e: (switch_halfway(e), engine_box.append(e)), compute_ms=FIXED_MS)
+    engine = engine_box[0]
+    assert engine.block == 480
+    d = engine.latency_samples  # the new, shorter latency
+    tail = slice(int(2.8 * RATE), int(3.9 * RATE))
+    assert np.max(np.abs(played[tail] - x[tail.start - d:tail.stop - d])) < 0.02
+
+
+def test_endless_loop_runs_until_stopped():
+    engine, backend = run_engine(sung(0.5), "low-latency", loop=True)
+    engine.start()
+    assert not engine.wait(0.5)  # still running: no end of input when looping
+    engine.stop()
+    assert not engine.running and backend.error is None
+    assert engine.snapshot().compute_p50_ms > 0
+
+
+def test_worker_slower_than_real_time_drops_instead_of_queueing():
+    x = sung(3.0)
+    engine, backend = run_engine(x, "balanced", compute_ms=60.0)  # 60 ms of work per 40 ms block
+    engine.set_bypass(True)
+    played = backend.run(engine)
+    assert engine.xruns > 0 and engine.drops > 0
+    assert engine.in_ring.fill < engine.in_ring.capacity // 4  # input never piles up
+    # whatever plays is the input at exactly the stated latency (faded at the seams), or silence:
+    # nothing queued, nothing replayed
+    d = engine.latency_samples
+    segment = slice(int(1.5 * RATE), int(2.9 * RATE))
+    out, expected = played[segment], x[segment.start - d:segment.stop - d]
+    matching = np.abs(out - expected) < 0.01
+    silent = np.abs(out) < 0.01
+    assert np.mean(matching | silent) > 0.97
+    assert np.mean(matching & ~silent) > 0.05  # some blocks still get through, aligned
+    assert np.max(np.abs(played)) <= 1.0
