@@ -227,3 +227,20 @@ def test_worker_slower_than_real_time_drops_instead_of_queueing():
     assert np.mean(matching | silent) > 0.97
     assert np.mean(matching & ~silent) > 0.05  # some blocks still get through, aligned
     assert np.max(np.abs(played)) <= 1.0
+
+
+def test_effects_in_the_chain_and_a_failing_plugin_reported():
+    chain = [{"plugin": "input_gain", "db": 0.0}, {"plugin": "compressor", "threshold_db": -20.0},
+             {"plugin": "converter"}, {"plugin": "reverb", "room_size": 0.3}, {"plugin": "limiter"}]
+    preset = load_preset("balanced").with_changes(chain=chain)
+    backend = SimulatedBackend(sung(2.0), samplerate=RATE, blocksize=256, compute_ms=FIXED_MS)
+    engine = Engine(StandInConverter(), preset, backend)
+
+    def explode(block):
+        raise RuntimeError("effect crashed")
+
+    engine.chain.find("reverb").process = explode
+    played = backend.run(engine)
+    assert engine.xruns == 0
+    assert np.max(np.abs(played[-RATE // 2:])) > 0.05  # the stream went on without the reverb
+    assert any("reverb" in m and "bypassed" in m for m in engine.snapshot().messages)
