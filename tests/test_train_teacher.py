@@ -1,0 +1,75 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.checkpoint import with_prefix
+from core.data.preprocess import preprocess
+from core.errors import UserError
+from core.features.content import CONTENT_PREFIX, encoder_from_tensors
+from core.model.model_file import load_model
+from core.train.teacher import RunOptions, train_teacher
+from tests.test_data_fixtures import MICRO, make_corpus, micro_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    root = make_corpus(tmp_path_factory.mktemp("data"), singers=2, files=3)
+    out = tmp_path_factory.mktemp("cache")
+    preprocess(root, out, micro_config(), progress=False, log=lambda m: None)
+    return out
+
+
+def test_teacher_file_holds_encoder_and_leakage_is_measured(cache, tmp_path):
+    messages = []
+    summary = train_teacher(cache, tmp_path / "t.safetensors", micro_config(),
+                            RunOptions(steps=3, checkpoint_every=3, progress=False, tensorboard=True),
+                            log=messages.append)
+    leakage = summary["leakage"]
+    assert 0.0 <= leakage["accuracy"] <= 1.0 and leakage["chance"] == pytest.approx(0.5, abs=0.2)
+    assert any("speaker probe" in m for m in messages)
+    bundle = load_model(tmp_path / "t.safetensors")
+    assert bundle.teacher is not None and bundle.singers.names == ["singer0", "singer1"]
+    encoder = encoder_from_tensors(with_prefix(bundle.extra_parts["content"], CONTENT_PREFIX),
+                                   bundle.metadata["content"], bundle.config.audio)
+    codes = encoder.encode(torch.zeros(24000), 187)
+    assert codes.shape == (187, MICRO["features.content_dim"])
+    assert bundle.metadata["training"]["leakage"]["accuracy"] == leakage["accuracy"]
+    assert "val_mel_l1" in summary["validation"]
+    assert any((tmp_path / "t.logs").iterdir())  # TensorBoard events
+
+
+def test_cache_for_another_front_end_is_a_clear_error(cache, tmp_path):
+    with pytest.raises(UserError, match="mels"):
+        train_teacher(cache, tmp_path / "t.safetensors", micro_config().replace({"audio.n_mels": 64}),
+                      RunOptions(steps=1, progress=False, tensorboard=False))
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "cli.main", "train", "teacher", str(tmp_path / "none"),
+                             "--out", str(tmp_path / "x.safetensors")], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "preprocess" in result.stderr
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_train_all_end_to_end(tmp_path):
+    root = make_corpus(tmp_path / "data", singers=2, files=4)
+    sets = sum((["--set", f"{k}={v}"] for k, v in MICRO.items()), [])
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "train", "all", str(root), str(tmp_path / "out"), "--json", "--no-progress",
+         "--vocoder-steps", "30", "--teacher-steps", "60", "--student-steps", "30", "--threads", "1", *sets],
+        cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    bundle = load_model(tmp_path / "out" / "model.safetensors")
+    assert {"teacher", "student", "content", "vocoder"} <= set(bundle.metadata["parts"])
+    import json
+
+    report = json.loads(result.stdout)
+    for stage in ("teacher", "student"):
+        assert report["stages"][stage]["last_loss"] < report["stages"][stage]["first_loss"]
