@@ -35,6 +35,7 @@ class LoopSettings:
     progress: bool = True
     max_minutes: float | None = None
     name: str = "train"
+    log: Callable[[str], None] | None = None  # a line per checkpoint when there is no progress bar
 
 
 def try_resume(state: TrainState, path: Path, resume: bool, log: Callable[[str], None] = print) -> bool:
@@ -90,6 +91,11 @@ def run_loop(state: TrainState, step_fn: Callable[[int], dict[str, float]], sett
                     save_state(settings.checkpoint_path, state)
                     if validate is not None:
                         validation = validate(writer, step)
+                    if settings.log is not None and not settings.progress:
+                        recent = [v for _, v in history[-settings.checkpoint_every:]]
+                        figures = "".join(f" {k} {v:.4f}" for k, v in validation.items())
+                        settings.log(f"{settings.name} step {step} loss {sum(recent) / len(recent):.4f}{figures} "
+                                     f"({elapsed:.0f} s)")
                 runtime.barrier()
             if out_of_time:
                 break

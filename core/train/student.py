@@ -119,7 +119,7 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
 
         settings = LoopSettings(options.steps, ckpt, options.checkpoint_every or cfg.train.checkpoint_every,
                                 options.log_every or cfg.train.log_every, logs if options.tensorboard else None,
-                                options.progress, options.max_minutes, "student")
+                                options.progress, options.max_minutes, "student", log)
         summary = run_loop(state, step_fn, settings, runtime, validate)
         if runtime.distributed:
             summary["rank_weight_divergence"] = weight_divergence(student, runtime)

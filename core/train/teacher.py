@@ -177,7 +177,7 @@ def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunO
 
         settings = LoopSettings(options.steps, ckpt, options.checkpoint_every or cfg.train.checkpoint_every,
                                 options.log_every or cfg.train.log_every, logs if options.tensorboard else None,
-                                options.progress, options.max_minutes, "teacher")
+                                options.progress, options.max_minutes, "teacher", log)
         summary = run_loop(state, step_fn, settings, runtime, validate)
         if runtime.distributed:
             summary["rank_weight_divergence"] = weight_divergence(system, runtime)
