@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     parser.add_argument("--min-seconds", type=float, default=2.5, help="shortest clip (default 2.5)")
     parser.add_argument("--max-seconds", type=float, default=8.0, help="longest clip (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
-    parser.add_argument("--list-singers", action="store_true", help="list the singers and whether their voice is installed")
+    parser.add_argument("--list-singers", action="store_true",
+                        help="list the singers and whether their voice is installed")
     add_json_flag(parser)
     parser.set_defaults(func=run)
 

@@ -27,6 +27,8 @@ from core.errors import UserError
 
 MANIFEST_FORMAT = "comosvc-synthetic-corpus"
 MANIFEST_VERSION = 1
+# Bump when the rendering changes, so re-runs redo clips made by an older generator.
+GENERATOR_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def _render_job(job: tuple[SyntheticSinger, int, CorpusSpec, Path]) -> str:
     entry = {
         "path": f"{singer.name}/{index}.wav", "singer": singer.name, "engine": singer.voice.engine,
         "voice": singer.voice.voice, "sentence": clip.sentence, "seed": spec.seed, "index": index,
+        "generator": GENERATOR_VERSION,
         "min_seconds": spec.min_seconds, "max_seconds": spec.max_seconds,
         "duration": round(len(clip.audio) / spec.sample_rate, 4), "sample_rate": spec.sample_rate,
         "hop_length": spec.hop_length, "frame_rate": spec.sample_rate / spec.hop_length,
@@ -126,7 +129,8 @@ def _is_done(singer: SyntheticSinger, index: int, spec: CorpusSpec, out: Path) -
         entry = json.loads(sidecar.read_text())
     except (OSError, ValueError):
         return False
-    wanted = {"seed": spec.seed, "min_seconds": spec.min_seconds, "max_seconds": spec.max_seconds,
+    wanted = {"generator": GENERATOR_VERSION, "seed": spec.seed,
+              "min_seconds": spec.min_seconds, "max_seconds": spec.max_seconds,
               "voice": singer.voice.voice, "sample_rate": spec.sample_rate, "hop_length": spec.hop_length}
     return all(entry.get(key) == value for key, value in wanted.items())
 

@@ -22,6 +22,7 @@ _SPLIT_RUN_S = 0.35  # spoken voiced runs longer than this carry two notes
 _GAP_STRETCH = 1.15  # consonants lengthen a little when sung
 _BEAT_RANGE_S = (0.16, 0.55)
 _PEAK = 0.9
+_REST_LOG_POWER = np.log(1e-12)  # WORLD spectral power of a rest; speech is ~1e-8..1e-2
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,20 @@ def render_clip(singer: SyntheticSinger, rng: np.random.Generator, sample_rate: 
     midi, beats = random_tune(rng, len(pieces), singer.low_midi, singer.high_midi)
     target = float(rng.uniform(min_seconds, max_seconds))
     gaps_s = _GAP_STRETCH * frame_s * (len(f0) - sum(b - a for a, b in pieces))
-    beat_s = float(np.clip((target - gaps_s) / sum(beats), *_BEAT_RANGE_S))
+    rests = _phrase_rests(rng, len(pieces))
+    beat_s = float(np.clip((target - gaps_s) / (sum(beats) + sum(rests)), *_BEAT_RANGE_S))
 
-    source_pos, notes, sung = _time_map(pieces, len(f0), [b * beat_s for b in beats], midi, frame_s)
+    source_pos, notes, sung = _time_map(pieces, len(f0), [b * beat_s for b in beats], midi, frame_s,
+                                        [r * beat_s for r in rests])
+    resting = np.isnan(source_pos)
+    source_pos = np.where(resting, 0.0, source_pos)
     style = random_style(rng)
     n_out = len(source_pos)
     world_f0 = np.where(sung, sung_f0(notes, style, np.arange(n_out) * frame_s), 0.0)
     out_sp = _formant_scale(_interp_frames(np.log(sp), source_pos), singer.formant_scale)
     out_ap = np.clip(_interp_frames(ap, source_pos), 0.0, 1.0)
+    out_sp[resting] = _REST_LOG_POWER  # a breath between phrases: near silence
+    out_ap[resting] = 1.0
     audio = pyworld.synthesize(world_f0, np.exp(out_sp), out_ap, sample_rate, frame_ms)
     audio = np.pad(audio, (0, max(0, n_out * hop - len(audio))))[: n_out * hop]
 
@@ -97,10 +104,22 @@ def _note_pieces(runs: list[tuple[int, int]], split_len: int) -> list[tuple[int,
     return pieces
 
 
-def _time_map(pieces: list[tuple[int, int]], n_src: int, note_s: list[float], midi: list[int], frame_s: float):
+def _phrase_rests(rng: np.random.Generator, n_notes: int) -> list[float]:
+    """Rest length in beats after each note: sometimes half a beat or a beat after every fourth note."""
+    rests = [0.0] * n_notes
+    for i in range(3, n_notes - 1, 4):
+        if rng.random() < 0.6:
+            rests[i] = float(rng.choice((0.5, 1.0)))
+    return rests
+
+
+def _time_map(pieces: list[tuple[int, int]], n_src: int, note_s: list[float], midi: list[int], frame_s: float,
+              rest_s: list[float]):
     """Output->source frame positions: voiced pieces stretched to their note, gaps lightly stretched.
 
-    Returns (fractional source position per output frame, notes in output seconds, sung mask per output frame).
+    A rest after a note is inserted in the middle of the following gap (between the words' consonants).
+    Returns (fractional source position per output frame, NaN in rests; notes in output seconds;
+    sung mask per output frame).
     """
     positions: list[np.ndarray] = []
     sung: list[np.ndarray] = []
@@ -116,16 +135,26 @@ def _time_map(pieces: list[tuple[int, int]], n_src: int, note_s: list[float], mi
         sung.append(np.full(length, is_note))
         out_len += length
 
-    for (a, b), seconds, pitch in zip(pieces, note_s, midi):
-        gap = a - cursor
-        span(cursor, a, int(round(gap * _GAP_STRETCH)), False)
+    def rest(length: int) -> None:
+        nonlocal out_len
+        positions.append(np.full(length, np.nan))
+        sung.append(np.zeros(length, dtype=bool))
+        out_len += length
+
+    rest_before = [0.0] + list(rest_s[:-1])
+    for (a, b), seconds, pitch, pause in zip(pieces, note_s, midi, rest_before):
+        middle = (cursor + a) // 2
+        span(cursor, middle, int(round((middle - cursor) * _GAP_STRETCH)), False)
+        if pause > 0:
+            rest(int(round(pause / frame_s)))
+        span(middle, a, int(round((a - middle) * _GAP_STRETCH)), False)
         length = max(1, int(round(seconds / frame_s)))
         start = out_len
         span(a, b, length, True)
         notes.append(Note(start * frame_s, (start + length) * frame_s, float(pitch)))
         cursor = b
     span(cursor, n_src, int(round((n_src - cursor) * _GAP_STRETCH)), False)
-    return np.clip(np.concatenate(positions), 0, n_src - 1), notes, np.concatenate(sung)
+    return np.clip(np.concatenate(positions), 0, n_src - 1), notes, np.concatenate(sung)  # clip keeps NaN
 
 
 def _interp_frames(features: np.ndarray, positions: np.ndarray) -> np.ndarray:
