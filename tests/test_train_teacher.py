@@ -60,10 +60,12 @@ def test_cli_errors_are_one_line(tmp_path):
 @pytest.mark.slow
 def test_train_all_end_to_end(tmp_path):
     root = make_corpus(tmp_path / "data", singers=2, files=4)
-    sets = sum((["--set", f"{k}={v}"] for k, v in MICRO.items()), [])
+    overrides = {**MICRO, "train.teacher_lr": 1e-3, "train.student_lr": 1e-4}
+    sets = sum((["--set", f"{k}={v}"] for k, v in overrides.items()), [])
     result = subprocess.run(
         [sys.executable, "-m", "cli.main", "train", "all", str(root), str(tmp_path / "out"), "--json", "--no-progress",
-         "--vocoder-steps", "30", "--teacher-steps", "60", "--student-steps", "30", "--threads", "1", *sets],
+         "--vocoder-steps", "30", "--teacher-steps", "300", "--student-steps", "100", "--batch-size", "8",
+         "--threads", "1", *sets],
         cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     bundle = load_model(tmp_path / "out" / "model.safetensors")
