@@ -1,0 +1,110 @@
+"""QApplication set-up and the two ways to run the app: interactive, or a timed screenshot."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import UserError
+
+
+def ensure_display() -> None:
+    """Fall back to Qt's offscreen platform where there is no display (CI, SSH)."""
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def get_app():
+    from PyQt6.QtWidgets import QApplication
+
+    from gui.theme import apply_dark_theme
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(["comosvc"])
+        app.setApplicationName("CoMoSVC Live")
+        app.setOrganizationName("comosvc")
+    apply_dark_theme(app)
+    return app
+
+
+def build_window(settings_path: str | None = None, simulate_input: np.ndarray | None = None,
+                 device_source=None):
+    """The main window wired to a real engine (simulator when `simulate_input` is given, else the devices)."""
+    from gui.controller import EngineController, ModelLoader
+    from gui.engine_factory import build_engine, make_converter
+    from gui.main_window import MainWindow
+    from gui.settings import SettingsStore
+
+    store = SettingsStore(settings_path)
+    settings = store.load()
+    controller = EngineController(lambda s: build_engine(s, simulate_input), settings)
+    return MainWindow(controller, store, ModelLoader(make_converter), device_source=device_source)
+
+
+def run_interactive(settings_path: str | None = None, simulate: str | None = None) -> int:
+    app = get_app()
+    audio = None
+    if simulate is not None:
+        audio = load_simulation_input(simulate, 48000)
+    window = build_window(settings_path, audio)
+    window.show()
+    return int(app.exec())
+
+
+def load_simulation_input(path: str | None, sample_rate: int) -> np.ndarray:
+    from gui.engine_factory import demo_input
+
+    if not path:
+        return demo_input(sample_rate)
+    from core.audio.io import load_audio
+
+    return load_audio(path, sample_rate)
+
+
+def take_screenshot(path: str, seconds: float = 2.5, settings_path: str | None = None,
+                    simulate: str | None = None, window=None) -> Path:
+    """Run the window against the simulator for `seconds`, then save a PNG of it."""
+    from PyQt6.QtCore import QEventLoop, QTimer
+
+    out = Path(path)
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--screenshot needs a .png path, got '{path}'")
+    if not out.parent.exists():
+        raise UserError(f"folder does not exist: {out.parent}")
+    app = get_app()
+    if window is None:
+        window = build_window(settings_path, load_simulation_input(simulate, 48000), _SimulatorDevices())
+    window.show()
+    window.controller.start()
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+    app.processEvents()
+    image = window.grab()
+    window.controller.shutdown()
+    tmp = out.with_name(out.stem + ".tmp.png")
+    if not image.save(str(tmp), "PNG"):
+        raise UserError(f"could not write {out}")
+    os.replace(tmp, out)
+    window.close()
+    return out
+
+
+class _SimulatorDevices:
+    """What the audio panel shows when the engine runs on the simulator rather than a sound card."""
+
+    def host_apis(self) -> list[str]:
+        return ["Simulator"]
+
+    def devices(self) -> list:
+        from realtime.devices import DeviceInfo
+
+        return [DeviceInfo(0, "Simulated input (demo phrase)", "Simulator", 1, 0, 48000.0, True, False),
+                DeviceInfo(1, "Simulated output", "Simulator", 0, 2, 48000.0, False, True)]
+
+    def check_rate(self, device, rate: int, kind: str) -> str | None:
+        return None

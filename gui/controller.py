@@ -1,0 +1,265 @@
+"""The only part of the GUI that talks to the engine.
+
+Slow work (building the engine, loading a model, opening devices, stopping)
+runs on a plain worker thread; results come back to the GUI thread as Qt
+signals (queued across threads). A QTimer polls engine.snapshot() at ~30 fps:
+the GUI never sees audio buffers or the audio callback.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+
+from core.errors import UserError
+from gui.settings import GuiSettings
+
+EngineBuilder = Callable[[GuiSettings], object]
+SNAPSHOT_INTERVAL_MS = 33
+
+
+class EngineController(QObject):
+    snapshot_ready = pyqtSignal(object)   # EngineSnapshot
+    running_changed = pyqtSignal(bool)
+    busy_changed = pyqtSignal(bool)       # starting or stopping in the background
+    error = pyqtSignal(str)
+    info = pyqtSignal(str)
+    singers_changed = pyqtSignal(list)
+    recording_changed = pyqtSignal(bool)
+    _started = pyqtSignal(object)         # engine, from the worker thread
+    _stopped = pyqtSignal()
+
+    def __init__(self, build_engine: EngineBuilder, settings: GuiSettings | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._build_engine = build_engine
+        self.settings = settings or GuiSettings()
+        self.engine = None
+        self._busy = False
+        self._seen_messages: tuple[str, ...] = ()
+        self._timer = QTimer(self)
+        self._timer.setInterval(SNAPSHOT_INTERVAL_MS)
+        self._timer.timeout.connect(self._poll)
+        self._started.connect(self._on_started)
+        self._stopped.connect(self._on_stopped)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.engine is not None and bool(self.engine.running)
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.busy_changed.emit(busy)
+
+    def start(self) -> None:
+        if self._busy or self.running:
+            return
+        self._set_busy(True)
+        settings = self.settings
+        threading.Thread(target=self._start_in_background, args=(settings,), name="gui-engine-start",
+                         daemon=True).start()
+
+    def _start_in_background(self, settings: GuiSettings) -> None:
+        try:
+            engine = self._build_engine(settings)
+            self._apply_all(engine, settings)
+            engine.start()
+        except UserError as exc:
+            self.error.emit(str(exc))
+            self._started.emit(None)
+            return
+        except Exception as exc:  # noqa: BLE001 - the window must survive any engine failure
+            self.error.emit(f"could not start the engine: {type(exc).__name__}: {exc}")
+            self._started.emit(None)
+            return
+        self._started.emit(engine)
+
+    def _on_started(self, engine) -> None:
+        self._set_busy(False)
+        if engine is None:
+            self.running_changed.emit(False)
+            return
+        self.engine = engine
+        self._seen_messages = ()
+        self.singers_changed.emit(list(engine.singers))
+        self._timer.start()
+        self.running_changed.emit(True)
+        self.info.emit("running")
+
+    def stop(self) -> None:
+        if self._busy or self.engine is None:
+            return
+        self._set_busy(True)
+        engine = self.engine
+        threading.Thread(target=self._stop_in_background, args=(engine,), name="gui-engine-stop",
+                         daemon=True).start()
+
+    def _stop_in_background(self, engine) -> None:
+        try:
+            engine.stop_recording()
+            engine.stop()
+        except Exception as exc:  # noqa: BLE001
+            self.error.emit(f"stopping the engine failed: {exc}")
+        self._stopped.emit()
+
+    def _on_stopped(self) -> None:
+        self._timer.stop()
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            self.snapshot_ready.emit(engine.snapshot())
+        self._set_busy(False)
+        self.running_changed.emit(False)
+        self.recording_changed.emit(False)
+        self.info.emit("stopped")
+
+    def toggle(self) -> None:
+        self.stop() if self.engine is not None else self.start()
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Stop synchronously (window closing): the audio must not outlive the window."""
+        self._timer.stop()
+        if self.engine is not None:
+            try:
+                self.engine.stop_recording()
+                self.engine.stop()
+            except Exception:  # noqa: BLE001
+                pass
+            self.engine = None
+        deadline = time.monotonic() + timeout_s
+        while self._busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    # ---- snapshot polling ----------------------------------------------------------------------
+    def _poll(self) -> None:
+        if self.engine is None:
+            return
+        snap = self.engine.snapshot()
+        new = [m for m in snap.messages if m not in self._seen_messages]
+        self._seen_messages = tuple(snap.messages)
+        for message in new:
+            self.error.emit(message)
+        if not snap.running and not self._busy and not self.engine.running:
+            # the backend ended by itself (device lost): tidy up, keep the window usable
+            self.error.emit("the audio engine stopped (device lost?); press Start to try again")
+            self.stop()
+        self.snapshot_ready.emit(snap)
+
+    # ---- live controls (each remembered in settings, applied to a running engine) -----------------
+    def _apply_all(self, engine, s: GuiSettings) -> None:
+        if s.singer and s.singer in engine.singers:
+            engine.set_singer(s.singer)
+        engine.set_pitch(s.pitch)
+        engine.set_auto_transpose(s.auto_transpose)
+        if s.f0_method in getattr(getattr(engine, "converter", None), "f0_methods", [s.f0_method]):
+            engine.set_f0_method(s.f0_method)
+        engine.set_gate_threshold(s.gate_db)
+        engine.set_input_gain(s.input_gain_db)
+        engine.set_output_gain(s.output_gain_db)
+
+    def _update(self, setter: str, field: str, value) -> None:
+        self.settings = replace(self.settings, **{field: value})
+        if self.engine is None:
+            return
+        try:
+            getattr(self.engine, setter)(value)
+        except UserError as exc:
+            self.error.emit(str(exc))
+
+    def set_singer(self, name: str) -> None:
+        if name:
+            self._update("set_singer", "singer", name)
+
+    def set_pitch(self, semitones: float) -> None:
+        self._update("set_pitch", "pitch", round(float(semitones), 1))
+
+    def set_auto_transpose(self, on: bool) -> None:
+        self._update("set_auto_transpose", "auto_transpose", bool(on))
+
+    def set_f0_method(self, name: str) -> None:
+        if name:
+            self._update("set_f0_method", "f0_method", name)
+
+    def set_gate_threshold(self, db: float) -> None:
+        self._update("set_gate_threshold", "gate_db", float(db))
+
+    def set_input_gain(self, db: float) -> None:
+        self._update("set_input_gain", "input_gain_db", float(db))
+
+    def set_output_gain(self, db: float) -> None:
+        self._update("set_output_gain", "output_gain_db", float(db))
+
+    def set_bypass(self, on: bool) -> None:
+        if self.engine is not None:
+            self.engine.set_bypass(bool(on))
+
+    def update_settings(self, **changes) -> None:
+        """Settings that only take effect at the next start (devices, model) or via a preset rebuild."""
+        self.settings = replace(self.settings, **changes)
+
+    def apply_preset(self) -> None:
+        """Rebuild the running chain with the current preset fields (the engine re-aligns with a fade)."""
+        if self.engine is None:
+            return
+        from gui.engine_factory import make_preset
+
+        try:
+            self.engine.set_preset(make_preset(self.settings))
+        except UserError as exc:
+            self.error.emit(str(exc))
+
+    def start_recording(self, folder: str) -> None:
+        if self.engine is None:
+            self.error.emit("start the engine before recording")
+            self.recording_changed.emit(False)
+            return
+        target = os.path.join(folder, time.strftime("take-%Y%m%d-%H%M%S"))
+        try:
+            self.engine.start_recording(target)
+        except (UserError, OSError) as exc:
+            self.error.emit(f"cannot record: {exc}")
+            self.recording_changed.emit(False)
+            return
+        self.recording_changed.emit(True)
+        self.info.emit(f"recording into {target}")
+
+    def stop_recording(self) -> list[str]:
+        paths = self.engine.stop_recording() if self.engine is not None else []
+        self.recording_changed.emit(False)
+        if paths:
+            self.info.emit("wrote " + ", ".join(paths))
+        return paths
+
+
+class ModelLoader(QObject):
+    """Loads a converter off the GUI thread; the result (or a message) comes back as a signal."""
+
+    loaded = pyqtSignal(object, str)    # converter, path
+    failed = pyqtSignal(str)
+
+    def __init__(self, make_converter: Callable[[str], object], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._make_converter = make_converter
+
+    def load(self, path: str) -> None:
+        threading.Thread(target=self._load, args=(path,), name="gui-model-load", daemon=True).start()
+
+    def _load(self, path: str) -> None:
+        try:
+            converter = self._make_converter(path)
+        except UserError as exc:
+            self.failed.emit(f"model failed to load: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - a broken file must not take the window down
+            self.failed.emit(f"model failed to load: {type(exc).__name__}: {exc}")
+            return
+        self.loaded.emit(converter, path)

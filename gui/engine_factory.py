@@ -1,0 +1,61 @@
+"""Builds a real realtime.Engine from the GUI's settings: converter, preset and backend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.errors import UserError
+from gui.settings import GuiSettings
+
+
+def make_converter(model: str):
+    """The converter for the chosen model; the stand-in where no model is chosen or can be run yet."""
+    from cli.commands.simulate import make_converter as cli_make_converter
+
+    return cli_make_converter(model or None)
+
+
+def make_preset(settings: GuiSettings):
+    """The named preset with the advanced fields the user set on top."""
+    from realtime.presets import load_preset
+
+    base = load_preset(settings.preset)
+    try:
+        return base.with_changes(block_ms=settings.block_ms, crossfade_ms=settings.crossfade_ms,
+                                 lookahead_ms=settings.lookahead_ms, sola_search_ms=settings.sola_search_ms)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"preset '{settings.preset}' with these advanced values is invalid: {exc}") from None
+
+
+def make_backend(settings: GuiSettings, simulate_input: np.ndarray | None):
+    """The simulator (looping the given audio in real time) or the sound devices."""
+    if simulate_input is not None:
+        from realtime.simulator import SimulatedBackend
+
+        return SimulatedBackend(simulate_input, samplerate=settings.sample_rate, blocksize=settings.device_block,
+                                realtime=True, loop=True)
+    from realtime.devices import SoundDeviceBackend
+
+    return SoundDeviceBackend(settings.input_device or None, settings.output_device or None, settings.sample_rate,
+                              blocksize=settings.device_block, monitor_device=settings.monitor_device or None,
+                              monitor_gain_db=settings.monitor_gain_db)
+
+
+def build_engine(settings: GuiSettings, simulate_input: np.ndarray | None = None, converter=None):
+    """A ready-to-start engine; raises UserError with a message for the window when something is refused."""
+    from realtime.engine import Engine
+
+    converter = converter if converter is not None else make_converter(settings.model)
+    return Engine(converter, make_preset(settings), make_backend(settings, simulate_input))
+
+
+def demo_input(sample_rate: int, seconds: float = 4.0) -> np.ndarray:
+    """A sung-like test phrase (harmonic tone with vibrato, a few notes, breaths) for the simulator."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    notes = np.array([220.0, 246.9, 277.2, 246.9])
+    note = notes[(t // (seconds / len(notes))).astype(int) % len(notes)]
+    f0 = note * 2 ** (0.3 / 12 * np.sin(2 * np.pi * 5.5 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+    voice = sum(np.sin(k * phase) / k for k in range(1, 12))
+    envelope = np.clip(np.sin(np.pi * ((t % (seconds / len(notes))) / (seconds / len(notes)))) * 3, 0, 1)
+    return (0.25 * voice * envelope).astype(np.float32)

@@ -1,0 +1,109 @@
+"""The app's settings: one plain dataclass, stored as JSON between runs, with named user presets."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from core.errors import UserError
+
+
+@dataclass(frozen=True)
+class GuiSettings:
+    host_api: str = ""
+    input_device: str = ""          # device name; "" = system default
+    output_device: str = ""
+    monitor_device: str = ""        # "" = no separate monitor output
+    monitor_gain_db: float = 0.0
+    sample_rate: int = 48000
+    device_block: int = 256
+    model: str = ""                 # model file path; "" = default model (or the stand-in where none)
+    singer: str = ""
+    pitch: float = 0.0
+    auto_transpose: bool = False
+    f0_method: str = "dio"
+    preset: str = "balanced"
+    block_ms: float = 40.0
+    crossfade_ms: float = 10.0
+    lookahead_ms: float = 16.0
+    sola_search_ms: float = 10.0
+    gate_db: float = -50.0
+    input_gain_db: float = 0.0
+    output_gain_db: float = 0.0
+    record_folder: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GuiSettings":
+        """Known keys only, each coerced to its field's type; a bad value keeps the default."""
+        defaults = cls()
+        values = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            kind = type(getattr(defaults, f.name))
+            try:
+                values[f.name] = kind(data[f.name])
+            except (TypeError, ValueError):
+                continue
+        return replace(defaults, **values)
+
+
+def default_settings_path() -> Path:
+    override = os.environ.get("COMOSVC_GUI_SETTINGS")
+    if override:
+        return Path(override)
+    base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    return base / "comosvc" / "gui.json"
+
+
+class SettingsStore:
+    """Last-used settings plus named presets in one JSON file (written atomically)."""
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = Path(path) if path is not None else default_settings_path()
+
+    def _read(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}  # first run or a damaged file: start from defaults rather than refuse to open
+        return data if isinstance(data, dict) else {}
+
+    def _write(self, data: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def load(self) -> GuiSettings:
+        return GuiSettings.from_dict(self._read().get("last", {}))
+
+    def save(self, settings: GuiSettings) -> None:
+        data = self._read()
+        data["last"] = settings.to_dict()
+        self._write(data)
+
+    def preset_names(self) -> list[str]:
+        presets = self._read().get("presets", {})
+        return sorted(presets) if isinstance(presets, dict) else []
+
+    def save_preset(self, name: str, settings: GuiSettings) -> None:
+        name = name.strip()
+        if not name:
+            raise UserError("a preset needs a name")
+        data = self._read()
+        presets = data.get("presets") if isinstance(data.get("presets"), dict) else {}
+        presets[name] = settings.to_dict()
+        data["presets"] = presets
+        self._write(data)
+
+    def load_preset(self, name: str) -> GuiSettings:
+        presets = self._read().get("presets", {})
+        if not isinstance(presets, dict) or name not in presets:
+            raise UserError(f"no saved preset '{name}'; saved: {', '.join(self.preset_names()) or 'none'}")
+        return GuiSettings.from_dict(presets[name])
