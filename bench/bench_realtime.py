@@ -57,7 +57,7 @@ def bench_preset(name: str, minutes: float) -> dict:
 
         def finish_and_sample(work):
             out = finish(work)
-            if engine._out_pos % (engine.block * 200) < engine.block:
+            if engine._out_pos % (2 * 24000) < engine.block:  # every ~2 s of audio
                 rss.append((engine._out_pos / 24000.0, rss_mb()))
             return out
 
@@ -65,7 +65,8 @@ def bench_preset(name: str, minutes: float) -> dict:
 
     wall = time.perf_counter()
     report, _ = simulate(StandInConverter(), load_preset(name), audio, RATE, 256, compare=False,
-                         duration_s=60.0 * minutes, loop=True, on_engine=watch)
+                         duration_s=60.0 * minutes, loop=True, on_engine=watch,
+                         keep_output=False)
     wall = time.perf_counter() - wall
     after_first_minute = [m for s, m in rss if s >= 60.0] or [m for _, m in rss]
     return {

@@ -40,10 +40,12 @@ class SimulationReport:
 def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate: int = 48000,
              blocksize: int = 256, jitter_ms: float = 0.0, stalls=(), compare: bool = True,
              duration_s: float | None = None, loop: bool = False, controls: dict | None = None,
-             on_engine=None, compute_ms: float | None = None) -> tuple[SimulationReport, np.ndarray]:
+             on_engine=None, compute_ms: float | None = None,
+             keep_output: bool = True) -> tuple[SimulationReport, np.ndarray]:
     """Stream `audio` (at `samplerate`) through a fresh engine; returns the report and what the device played."""
     backend = SimulatedBackend(audio, samplerate=samplerate, blocksize=blocksize, jitter_ms=jitter_ms,
-                               stalls=stalls, loop=loop, duration_s=duration_s, compute_ms=compute_ms)
+                               stalls=stalls, loop=loop, duration_s=duration_s, compute_ms=compute_ms,
+                               keep_output=keep_output)
     engine = Engine(converter, preset, backend)
     for name, value in (controls or {}).items():
         getattr(engine, f"set_{name}")(value)
@@ -61,7 +63,7 @@ def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate
     times = np.asarray(compute) if compute else np.zeros(1)
     block_ms = 1000.0 * engine.block / MODEL_RATE
     distance = lag = corr = measured = None
-    if compare and not loop and duration_s is None:
+    if compare and keep_output and not loop and duration_s is None:
         audio_24k = to_rate(audio, samplerate, MODEL_RATE)
         reference = offline_convert(converter, audio_24k, engine._controls())
         streamed_24k = to_rate(played, samplerate, MODEL_RATE)

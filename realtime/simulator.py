@@ -37,7 +37,8 @@ def parse_stall(text: str) -> tuple[float, float]:
 class SimulatedBackend:
     def __init__(self, input_audio_or_path, samplerate: int = 48000, blocksize: int = 256, jitter_ms: float = 0.0,
                  stalls=(), realtime: bool = False, loop: bool = False, seed: int = 0,
-                 duration_s: float | None = None, compute_ms: float | None = None) -> None:
+                 duration_s: float | None = None, compute_ms: float | None = None,
+                 keep_output: bool = True) -> None:
         self.samplerate, self.blocksize = int(samplerate), int(blocksize)
         if isinstance(input_audio_or_path, (str, Path)):
             from core.audio.io import load_audio
@@ -59,9 +60,11 @@ class SimulatedBackend:
         self._rng = np.random.default_rng(seed)
         # loop without a duration runs until stop(); its output is not kept (only the last period)
         self.endless = loop and duration_s is None
+        self.keep_output = keep_output and not self.endless
         n = int(round(duration_s * self.samplerate)) if duration_s is not None else len(audio)
         self.n_callbacks = -(-n // self.blocksize)
-        self.output = np.zeros(self.blocksize if self.endless else self.n_callbacks * self.blocksize, dtype=np.float32)
+        self.output = np.zeros(self.n_callbacks * self.blocksize if self.keep_output else self.blocksize,
+                               dtype=np.float32)
         self.callback_lateness_ms: deque[float] = deque(maxlen=10000)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -135,7 +138,7 @@ class SimulatedBackend:
                 if ahead > 0:
                     time.sleep(ahead)
                 self.callback_lateness_ms.append(max(0.0, -ahead) * 1000.0)
-            out = self.output if self.endless else self.output[k * D:(k + 1) * D]
+            out = self.output[k * D:(k + 1) * D] if self.keep_output else self.output
             engine.device_io(self._input_period(k), out)
             k += 1
             prev_time, next_time = next_time, callback_time(k)
