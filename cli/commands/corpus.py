@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
             for line in skipped:
                 print(f"(missing) {line}")
         return 0
+    import signal
+
+    # A terminated run exits through the pool's clean-up, so no worker outlives it; writes are atomic.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     spec = CorpusSpec(singers=args.singers, clips_per_singer=args.clips_per_singer, seed=args.seed,
                       min_seconds=args.min_seconds, max_seconds=args.max_seconds)
     summary = build_corpus(args.out, spec, workers=args.workers, log=lambda m: print(m, file=sys.stderr))
