@@ -117,8 +117,12 @@ def _log(args: argparse.Namespace):
 
 
 def _report(args: argparse.Namespace, summary: dict, what: str) -> int:
+    import os
+
     from cli.output import print_json
 
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
     if args.json:
         print_json(summary)
     else:
