@@ -1,0 +1,155 @@
+"""The window against a recording fake engine: controls reach the engine, errors show, shortcuts work."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PyQt6.QtCore import Qt  # noqa: E402
+
+from gui.controller import EngineController, ModelLoader  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+from gui.settings import GuiSettings, SettingsStore  # noqa: E402
+from tests.gui_fakes import FakeDevices, FakeEngine  # noqa: E402
+
+
+def _failing_loader(path: str):
+    from core.errors import UserError
+
+    raise UserError(f"{path} is not a model file")
+
+
+@pytest.fixture
+def window_and_engine(qtbot, tmp_path):
+    engine = FakeEngine()
+    controller = EngineController(lambda settings: engine, GuiSettings())
+    window = MainWindow(controller, SettingsStore(tmp_path / "gui.json"), ModelLoader(_failing_loader),
+                        device_source=FakeDevices())
+    qtbot.addWidget(window)
+    window.show()
+    yield window, engine
+    controller.shutdown()
+
+
+def _start(qtbot, window) -> None:
+    window.transport.start_button.click()
+    qtbot.waitUntil(lambda: window.controller.running, timeout=3000)
+
+
+def test_window_builds_with_every_panel(window_and_engine):
+    window, _ = window_and_engine
+    assert window.audio.host_api.count() == 2
+    assert window.audio.input_device.findText("USB interface") >= 0
+    assert window.voice.pitch.minimum() == -24 and window.voice.pitch.maximum() == 24
+    assert window.voice.pitch.singleStep() == pytest.approx(0.1)
+    assert window.performance.preset.findText("balanced") >= 0
+    for button, key in ((window.transport.start_button, "Space"), (window.transport.bypass_button, "B"),
+                        (window.transport.record_button, "R")):
+        assert f"({key})" in button.toolTip()
+
+
+def test_singer_pitch_gate_and_gains_reach_the_running_engine(qtbot, window_and_engine):
+    window, engine = window_and_engine
+    _start(qtbot, window)
+    assert window.voice.singer.findText("tenor") >= 0  # the engine's singers were listed
+    window.voice.singer.setCurrentText("tenor")
+    window.voice.pitch.setValue(3.7)
+    window.performance.gate.setValue(-42)
+    window.performance.input_gain.setValue(4.5)
+    window.performance.output_gain.setValue(-3.0)
+    window.voice.auto_transpose.setChecked(True)
+    window.voice.f0_method.setCurrentText("harvest")
+    window.transport.bypass_button.click()
+    assert engine.last("singer") == "tenor"
+    assert engine.last("pitch") == pytest.approx(3.7)
+    assert window.voice.pitch_slider.value() == 37
+    assert engine.last("gate") == -42
+    assert engine.last("input_gain") == 4.5 and engine.last("output_gain") == -3.0
+    assert engine.last("auto_transpose") is True and engine.last("f0_method") == "harvest"
+    assert engine.last("bypass") is True
+
+
+def test_settings_made_while_stopped_are_applied_at_start(qtbot, window_and_engine):
+    window, engine = window_and_engine
+    window.voice.pitch.setValue(-5.0)
+    window.performance.gate.setValue(-30)
+    assert engine.calls == []
+    _start(qtbot, window)
+    assert engine.last("pitch") == pytest.approx(-5.0) and engine.last("gate") == -30
+
+
+def test_keyboard_shortcuts_move_pitch_and_toggle_start(qtbot, window_and_engine):
+    window, engine = window_and_engine
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.controller.running, timeout=3000)
+    qtbot.keyClick(window, Qt.Key.Key_Up)
+    qtbot.keyClick(window, Qt.Key.Key_Up, Qt.KeyboardModifier.ShiftModifier)
+    assert window.voice.pitch.value() == pytest.approx(13.0)
+    assert engine.last("pitch") == pytest.approx(13.0)
+    qtbot.keyClick(window, Qt.Key.Key_B)
+    assert engine.last("bypass") is True
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not window.controller.running and not window.controller.busy, timeout=3000)
+    assert not engine.running
+
+
+def test_snapshots_update_the_status_bar_and_meters(qtbot, window_and_engine):
+    window, _ = window_and_engine
+    _start(qtbot, window)
+    qtbot.waitUntil(lambda: window.live.frames_drawn >= 3, timeout=3000)
+    assert "95" in window.latency_label.text()
+    assert window.performance.input_meter.level_db == pytest.approx(-20.0)
+
+
+def test_start_error_shows_in_the_window_and_it_stays_usable(qtbot, tmp_path):
+    attempts = []
+
+    def builder(settings):
+        attempts.append(settings)
+        return FakeEngine(start_error="output device refuses 44100 Hz" if len(attempts) == 1 else None)
+
+    controller = EngineController(builder, GuiSettings())
+    window = MainWindow(controller, SettingsStore(tmp_path / "gui.json"), ModelLoader(_failing_loader),
+                        device_source=FakeDevices())
+    qtbot.addWidget(window)
+    window.transport.start_button.click()
+    qtbot.waitUntil(lambda: "refuses 44100" in window.message_area.text(), timeout=3000)
+    qtbot.waitUntil(lambda: not controller.busy, timeout=3000)
+    assert not controller.running and not window.transport.start_button.isChecked()
+    window.transport.start_button.click()  # second try works
+    qtbot.waitUntil(lambda: controller.running, timeout=3000)
+    controller.shutdown()
+
+
+def test_failed_model_load_and_refused_rate_are_reported(qtbot, window_and_engine):
+    window, _ = window_and_engine
+    window._model_chosen("/nowhere/broken.safetensors")
+    qtbot.waitUntil(lambda: "model failed to load" in window.message_area.text(), timeout=3000)
+    window.audio.sample_rate.setCurrentText("44100")
+    assert "refuses 44100" in window.audio.rate_status.text()
+    window.audio.sample_rate.setCurrentText("48000")
+    assert "accepted" in window.audio.rate_status.text()
+    assert window.controller.settings.sample_rate == 48000
+
+
+def test_host_api_filters_devices(window_and_engine):
+    window, _ = window_and_engine
+    window.audio.host_api.setCurrentText("JACK")
+    names = [window.audio.input_device.itemText(i) for i in range(window.audio.input_device.count())]
+    assert "system" in names and "USB interface" not in names
+
+
+def test_named_preset_round_trip_through_the_window(qtbot, window_and_engine):
+    window, engine = window_and_engine
+    _start(qtbot, window)
+    window.voice.pitch.setValue(7.0)
+    window.performance.gate.setValue(-35)
+    window.save_named_preset("song two")
+    window.voice.pitch.setValue(0.0)
+    window.performance.gate.setValue(-60)
+    window.load_named_preset("song two")
+    assert window.voice.pitch.value() == pytest.approx(7.0)
+    assert engine.last("pitch") == pytest.approx(7.0) and engine.last("gate") == -35
+    window.load_named_preset("missing")
+    assert "no saved preset 'missing'" in window.message_area.text()
