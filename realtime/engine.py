@@ -30,6 +30,7 @@ from realtime.plugins import ConverterPlugin, GainPlugin, GatePlugin, PluginChai
 from realtime.presets import Preset
 from realtime.recorder import StreamRecorder
 from realtime.resampler import StreamingResampler
+from realtime.ring import SampleRing
 from realtime.snapshot import EngineSnapshot, empty_snapshot
 from realtime.sola import fade_curves
 from realtime.stats import History, Scope
@@ -76,8 +77,6 @@ class Engine:
         self._messages: deque[str] = deque(maxlen=20)
         self._snapshot = empty_snapshot(MODEL_RATE, preset.block_ms)
         capacity = int(self.device_rate * 4)
-        from realtime.ring import SampleRing
-
         self.in_ring = SampleRing(capacity)
         self.out_ring = SampleRing(capacity)
         # device-side counters (written only by device_io)
@@ -133,7 +132,7 @@ class Engine:
     def _measure_compute(self) -> None:
         """Time the converter on a voiced tone (silence is cheaper than singing) so that the output
         fill target starts from measured compute."""
-        n = len(self.converter_plugin._window)
+        n = self.converter_plugin.window_length
         phase = 2 * np.pi * 220.0 * np.arange(n) / MODEL_RATE
         window = (0.2 * np.sin(phase) + 0.05 * np.sin(3 * phase)).astype(np.float32)
         times = []

@@ -181,6 +181,10 @@ class ConverterPlugin(Plugin):
         self.converter.prepare(block_size, self.context, self.lookahead)
 
     @property
+    def window_length(self) -> int:
+        return len(self._window)
+
+    @property
     def latency_samples(self) -> int:
         return self.search + self.crossfade + self.lookahead + int(self.converter.extra_latency_samples)
 
@@ -196,7 +200,8 @@ class ConverterPlugin(Plugin):
                 or converter.extra_latency_samples != self.converter.extra_latency_samples:
             raise UserError("the new converter has another rate or latency; restart the engine to switch to it")
         converter.prepare(self.block_size, self.context, self.lookahead)
-        fade_in, fade_out = fade_curves(self.block_size, "equal-power")
+        # both converters render the same input, aligned: correlated, so equal-gain keeps the level
+        fade_in, fade_out = fade_curves(self.block_size, "equal-gain")
         with self._swap_lock:
             self._pending = (converter, fade_in, fade_out)
 
@@ -222,7 +227,7 @@ class ConverterPlugin(Plugin):
             out = out * fade_out + new_out * fade_in
             self.converter = new_converter
             if self.sola is not None:  # continue from the new converter's tail
-                self.sola._tail = new_chunk[self.sola.last_offset + n:self.sola.last_offset + n + self.crossfade].copy()
+                self.sola.continue_from(new_chunk)
         block[:] = out
 
 

@@ -55,6 +55,11 @@ class SolaCrossfader:
         self._tail = chunk[offset + self.block:offset + self.block + self.crossfade].copy()
         return out
 
+    def continue_from(self, chunk: np.ndarray) -> None:
+        """Take the tail from another chunk aligned like the last one (after a converter swap)."""
+        start = self.last_offset + self.block
+        self._tail = chunk[start:start + self.crossfade].copy()
+
     def _best_offset(self, chunk: np.ndarray) -> int:
         if self.search == 0 or self.crossfade == 0:
             return 0

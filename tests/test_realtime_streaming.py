@@ -157,3 +157,30 @@ def test_pedalboard_effect_and_unknown_plugin():
         make_plugin({"plugin": "flanger9000"}, None)
     with pytest.raises(UserError, match="vst3"):
         make_plugin({"plugin": "vst3"}, None)
+
+
+def test_converter_hot_swap_crossfades_in_place():
+    from realtime.plugins import ConverterPlugin
+    from realtime.standin import StandInConverter
+
+    sr, block = 24000, 960
+    t = np.arange(sr * 2) / sr
+    x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+
+    def run(swap_at=None):
+        plugin = ConverterPlugin(StandInConverter(), context=2400, lookahead=384, crossfade=240, search=240)
+        plugin.prepare(sr, block)
+        out = []
+        for k in range(len(x) // block):
+            if k == swap_at:
+                plugin.swap(StandInConverter())
+            chunk = x[k * block:(k + 1) * block].copy()
+            plugin.process(chunk)
+            out.append(chunk)
+        return np.concatenate(out), plugin
+
+    plain, _ = run()
+    swapped, plugin = run(swap_at=20)
+    assert plugin.converter is not None and plugin._pending is None
+    # the same converter swapped in: the crossfade must be inaudible (equal output), not a seam
+    assert np.max(np.abs(swapped - plain)) < 0.3 * 0.05
