@@ -12,7 +12,7 @@ from PyQt6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 from gui.theme import ACCENT, DANGER, RUNNING, WARNING
 from gui.widgets import LevelMeter
 
-SCOPE_POINTS = 2000  # waveforms are decimated to this many min/max points before plotting
+SCOPE_POINTS = 1200  # waveforms are decimated to this many min/max points before plotting
 
 
 def decimate_envelope(wave: np.ndarray, points: int = SCOPE_POINTS) -> tuple[np.ndarray, np.ndarray]:

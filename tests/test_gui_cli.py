@@ -1,0 +1,30 @@
+"""`comosvc gui`: bad arguments give one line and a non-zero exit, and nothing is written."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from cli.main import main  # noqa: E402
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--screenshot", "{tmp}/shot.jpg"], "needs a .png path"),
+    (["--screenshot", "{tmp}/missing/shot.png"], "folder does not exist"),
+    (["--screenshot", "{tmp}/shot.png", "--seconds", "0"], "--seconds must be between"),
+])
+def test_bad_screenshot_arguments(tmp_path, capsys, args, message):
+    code = main(["gui", *[a.format(tmp=tmp_path) for a in args]])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.rglob("*.png"))
+
+
+def test_screenshot_command_writes_a_png(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COMOSVC_GUI_SETTINGS", str(tmp_path / "gui.json"))
+    out = tmp_path / "shot.png"
+    assert main(["gui", "--screenshot", str(out), "--seconds", "0.5"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "wrote" in capsys.readouterr().out
