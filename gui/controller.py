@@ -148,7 +148,8 @@ class EngineController(QObject):
         self._seen_messages = tuple(snap.messages)
         for message in new:
             self.error.emit(message)
-        if not snap.running and not self._busy and not self.engine.running:
+        ended = getattr(self.engine, "wait", None)
+        if not self._busy and (not self.engine.running or (ended is not None and ended(0))):
             # the backend ended by itself (device lost): tidy up, keep the window usable
             self.error.emit("the audio engine stopped (device lost?); press Start to try again")
             self.stop()

@@ -153,3 +153,13 @@ def test_named_preset_round_trip_through_the_window(qtbot, window_and_engine):
     assert engine.last("pitch") == pytest.approx(7.0) and engine.last("gate") == -35
     window.load_named_preset("missing")
     assert "no saved preset 'missing'" in window.message_area.text()
+
+
+def test_engine_that_stops_by_itself_is_reported_and_can_be_restarted(qtbot, window_and_engine):
+    window, engine = window_and_engine
+    _start(qtbot, window)
+    engine._running = False  # the device went away under the engine
+    qtbot.waitUntil(lambda: "device lost" in window.message_area.text(), timeout=3000)
+    qtbot.waitUntil(lambda: not window.controller.running and not window.controller.busy, timeout=3000)
+    assert not window.transport.start_button.isChecked()
+    _start(qtbot, window)
