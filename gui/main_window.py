@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         central_layout.addWidget(self.message_area)
         self.setCentralWidget(central)
         self._build_status_bar()
+        controller.update_settings(model=self.voice.model_path())  # the default model, preselected
         self._connect()
         self._install_shortcuts()
         self.transport.show_running(False)

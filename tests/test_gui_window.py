@@ -163,3 +163,37 @@ def test_engine_that_stops_by_itself_is_reported_and_can_be_restarted(qtbot, win
     qtbot.waitUntil(lambda: not window.controller.running and not window.controller.busy, timeout=3000)
     assert not window.transport.start_button.isChecked()
     _start(qtbot, window)
+
+
+def test_default_model_is_preselected_and_the_stand_in_stays_offered(qtbot, tmp_path, monkeypatch):
+    import gui.panels.voice as voice
+
+    default = tmp_path / "default.safetensors"
+    other = tmp_path / "other.safetensors"
+    monkeypatch.setattr(voice, "find_models", lambda: ([other, default], default))
+    controller = EngineController(lambda settings: FakeEngine(), GuiSettings())
+    window = MainWindow(controller, SettingsStore(tmp_path / "gui.json"), ModelLoader(_failing_loader),
+                        device_source=FakeDevices())
+    qtbot.addWidget(window)
+    assert window.voice.model.currentText() == "default (default)"
+    assert controller.settings.model == str(default)
+    assert window.voice.model.findData("") >= 0
+
+
+def test_record_button_records_into_a_take_folder_while_running(qtbot, window_and_engine, tmp_path):
+    window, engine = window_and_engine
+    assert not window.transport.record_button.isEnabled()  # nothing to record while stopped
+    window.controller.update_settings(record_folder=str(tmp_path))
+    _start(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    assert engine.last("record").startswith(str(tmp_path / "take-"))
+    assert window.transport.record_button.isChecked()
+
+
+def test_closing_the_window_saves_the_settings(qtbot, window_and_engine):
+    window, _ = window_and_engine
+    window.voice.pitch.setValue(-2.5)
+    window.audio.output_device.setCurrentText("Headphones")
+    window.close()
+    saved = window.store.load()
+    assert saved.pitch == pytest.approx(-2.5) and saved.output_device == "Headphones"

@@ -13,6 +13,7 @@ from gui.settings import GuiSettings
 PITCH_RANGE = 24.0
 PITCH_STEP = 0.1
 NO_MODEL = "no model found (stand-in converter)"
+STAND_IN = "stand-in converter (no model)"
 F0_METHODS = ("dio", "harvest", "crepe", "crepe-full", "fcpe")
 
 
@@ -95,8 +96,8 @@ class VoicePanel(QGroupBox):
             self.model.addItem(label, str(path))
         if chosen and self.model.findData(chosen) < 0 and Path(chosen).is_file():
             self.model.addItem(Path(chosen).stem, chosen)
-        if self.model.count() == 0:
-            self.model.addItem(NO_MODEL, "")
+        # the stand-in is always offered: the way back to a working engine when a model will not load
+        self.model.addItem(NO_MODEL if self.model.count() == 0 else STAND_IN, "")
         wanted = chosen or (str(default) if default else "")
         self.model.setCurrentIndex(max(self.model.findData(wanted), 0))
 
