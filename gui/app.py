@@ -41,7 +41,10 @@ def build_window(settings_path: str | None = None, simulate_input: np.ndarray | 
 
     store = SettingsStore(settings_path)
     settings = store.load()
-    controller = EngineController(lambda s: build_engine(s, simulate_input), settings)
+    def builder(s):
+        return build_engine(s, simulate_input, controller.preloaded_converter(s.model))
+
+    controller = EngineController(builder, settings)
     return MainWindow(controller, store, ModelLoader(make_converter), device_source=device_source)
 
 

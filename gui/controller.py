@@ -40,6 +40,7 @@ class EngineController(QObject):
         self._build_engine = build_engine
         self.settings = settings or GuiSettings()
         self.engine = None
+        self.preloaded: tuple[str, object] | None = None  # (model path, converter) loaded ahead of Start
         self._busy = False
         self._seen_messages: tuple[str, ...] = ()
         self._timer = QTimer(self)
@@ -49,6 +50,12 @@ class EngineController(QObject):
         self._stopped.connect(self._on_stopped)
 
     # ---- lifecycle -------------------------------------------------------------------------
+    def preloaded_converter(self, model: str):
+        """The converter already loaded for `model`, so Start does not load it twice; None if there is none."""
+        if self.preloaded is not None and self.preloaded[0] == model:
+            return self.preloaded[1]
+        return None
+
     @property
     def running(self) -> bool:
         return self.engine is not None and bool(self.engine.running)

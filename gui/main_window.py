@@ -50,7 +50,8 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
-        scroll.setMinimumWidth(470)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(left.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(scroll)
         splitter.addWidget(self.live)
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         controller.update_settings(model=self.voice.model_path())  # the default model, preselected
         self._connect()
         self._install_shortcuts()
+        self.model_loader.load(self.voice.model_path())  # off the GUI thread: lists the singers before Start
         self.transport.show_running(False)
         self.resize(1400, 860)
 
@@ -180,6 +182,7 @@ class MainWindow(QMainWindow):
 
     def _model_loaded(self, converter, path: str) -> None:
         self.controller.update_settings(model=path)
+        self.controller.preloaded = (path, converter)
         self.voice.set_singers(list(converter.singers), self.controller.settings.singer)
         if self.controller.engine is not None:
             self.controller.engine.swap_converter(converter)

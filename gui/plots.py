@@ -65,6 +65,7 @@ class LiveView(QWidget):
         self.compute_curve = self.compute.plot(pen=pg.mkPen(RUNNING), fillLevel=0, brush=(46, 204, 113, 60))
         self.budget_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(DANGER, width=2, style=pg.QtCore.Qt.PenStyle.DashLine))
         self.compute.addItem(self.budget_line)
+        self.compute.setYRange(0, 50, padding=0)
 
         self.in_meter, self.out_meter = LevelMeter(), LevelMeter()
         self.in_db, self.out_db = QLabel("-∞ dB"), QLabel("-∞ dB")

@@ -15,8 +15,11 @@ from tests.gui_fakes import FakeDevices, FakeEngine  # noqa: E402
 
 
 def _failing_loader(path: str):
+    """The stand-in ("") loads; every model file fails."""
     from core.errors import UserError
 
+    if not path:
+        return type("StandIn", (), {"singers": ["alto", "tenor"], "description": "fake stand-in"})()
     raise UserError(f"{path} is not a model file")
 
 
@@ -37,8 +40,10 @@ def _start(qtbot, window) -> None:
     qtbot.waitUntil(lambda: window.controller.running, timeout=3000)
 
 
-def test_window_builds_with_every_panel(window_and_engine):
+def test_window_builds_with_every_panel(qtbot, window_and_engine):
     window, _ = window_and_engine
+    qtbot.waitUntil(lambda: window.voice.singer.count() == 2, timeout=3000)  # singers known before Start
+    assert window.message_area.text() == ""
     assert window.audio.host_api.count() == 2
     assert window.audio.input_device.findText("USB interface") >= 0
     assert window.voice.pitch.minimum() == -24 and window.voice.pitch.maximum() == 24
