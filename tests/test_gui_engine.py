@@ -37,6 +37,12 @@ def test_start_stop_on_the_simulator_with_live_snapshots(qtbot, sim_window):
     assert snap.running and len(snap.input_wave) > 0 and snap.latency_ms > 0
     window.voice.pitch.setValue(12.0)  # the real engine accepts the control while running
     assert window.controller.engine._pitch == pytest.approx(12.0)
+    block_before = window.controller.engine.snapshot().block_ms
+    window.performance.preset.setCurrentText("safe" if block_before < 60 else "low-latency")
+    wanted = window.performance.advanced["block_ms"].value()
+    assert wanted != pytest.approx(block_before)
+    qtbot.waitUntil(lambda: window.controller.engine.snapshot().block_ms == pytest.approx(wanted, abs=0.5),
+                    timeout=10000)  # the running engine switched block size without a restart
     window.transport.start_button.click()
     qtbot.waitUntil(lambda: not window.controller.running and not window.controller.busy, timeout=10000)
     assert window.controller.engine is None and window.state_label.text() == "stopped"
