@@ -48,12 +48,19 @@ def build_window(settings_path: str | None = None, simulate_input: np.ndarray | 
     return MainWindow(controller, store, ModelLoader(make_converter), device_source=device_source)
 
 
+def has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_interactive(settings_path: str | None = None, simulate: str | None = None) -> int:
+    if not has_display():
+        raise UserError("no display to open the window on (DISPLAY is not set); "
+                        "use 'comosvc gui --screenshot out.png' or 'comosvc live' here")
+    audio = load_simulation_input(simulate, 48000) if simulate is not None else None
     app = get_app()
-    audio = None
-    if simulate is not None:
-        audio = load_simulation_input(simulate, 48000)
-    window = build_window(settings_path, audio)
+    window = build_window(settings_path, audio, _SimulatorDevices() if audio is not None else None)
     window.show()
     return int(app.exec())
 

@@ -28,3 +28,17 @@ def test_screenshot_command_writes_a_png(tmp_path, capsys, monkeypatch):
     assert main(["gui", "--screenshot", str(out), "--seconds", "0.5"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "wrote" in capsys.readouterr().out
+
+
+def test_no_display_is_one_clear_line(monkeypatch, capsys):
+    monkeypatch.setattr("sys.platform", "linux")
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["gui"]) != 0
+    assert "no display" in capsys.readouterr().err
+
+
+def test_missing_simulation_input_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "shot.png"
+    assert main(["gui", "--screenshot", str(out), "--simulate", str(tmp_path / "none.wav")]) != 0
+    assert "not found" in capsys.readouterr().err and not out.exists()
