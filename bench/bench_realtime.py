@@ -75,6 +75,9 @@ def bench_preset(name: str, minutes: float) -> dict:
         "compute_p99_fraction": round(report.compute_p99_fraction, 3),
         "compute_p50_ms": round(report.compute_p50_ms, 2), "compute_p99_ms": round(report.compute_p99_ms, 2),
         "compute_max_ms": round(report.compute_max_ms, 2),
+        "cpu_p50_fraction": round(report.cpu_p50_ms / report.block_ms, 3),
+        "cpu_p99_fraction": round(report.cpu_p99_ms / report.block_ms, 3),
+        "load_average": round(__import__("os").getloadavg()[0], 2),
         "xruns": report.xruns, "drops": report.drops, "blocks": report.blocks, "minutes": minutes,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "rss_growth_mb": round(after_first_minute[-1] - after_first_minute[0], 2), "wall_s": round(wall, 1),
@@ -94,7 +97,8 @@ def main() -> int:
         if not args.json:
             print(f"{row['preset']:12s} block {row['block_ms']:5.1f} ms  latency {row['latency_ms']:6.1f} ms  "
                   f"compute p50 {100 * row['compute_p50_fraction']:4.0f} %  p99 {100 * row['compute_p99_fraction']:4.0f} % "
-                  f"of block (max {row['compute_max_ms']:.1f} ms)  xruns {row['xruns']}  drops {row['drops']}  "
+                  f"of block (max {row['compute_max_ms']:.1f} ms; thread CPU p50 {100 * row['cpu_p50_fraction']:.0f} % "
+                  f"p99 {100 * row['cpu_p99_fraction']:.0f} %)  load {row['load_average']:.1f}  xruns {row['xruns']}  drops {row['drops']}  "
                   f"peak RSS {row['peak_rss_mb']:.0f} MB  growth {row['rss_growth_mb']:+.2f} MB  "
                   f"({row['minutes']:g} min simulated in {row['wall_s']:.0f} s)", flush=True)
     if args.json:

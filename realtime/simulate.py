@@ -26,6 +26,8 @@ class SimulationReport:
     compute_p99_ms: float
     compute_max_ms: float
     compute_p99_fraction: float    # p99 compute / block duration
+    cpu_p50_ms: float              # the worker thread's CPU time per block (excludes time lost to other processes)
+    cpu_p99_ms: float
     xruns: int
     drops: int
     blocks: int
@@ -52,15 +54,18 @@ def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate
     if on_engine is not None:
         on_engine(engine)
     compute: list[float] = []
+    cpu: list[float] = []
     step = engine.finish_block
 
     def finish_and_record(work):
         compute.append(work[3] * 1000.0)
+        cpu.append(work[4] * 1000.0)
         return step(work)
 
     engine.finish_block = finish_and_record
     played = backend.run(engine)
     times = np.asarray(compute) if compute else np.zeros(1)
+    cpu_times = np.asarray(cpu) if cpu else np.zeros(1)
     block_ms = 1000.0 * engine.block / MODEL_RATE
     distance = lag = corr = measured = None
     if compare and keep_output and not loop and duration_s is None:
@@ -76,6 +81,7 @@ def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate
         block_ms=block_ms, latency_ms=engine.latency_ms, measured_latency_ms=measured,
         compute_p50_ms=float(np.percentile(times, 50)), compute_p99_ms=float(np.percentile(times, 99)),
         compute_max_ms=float(times.max()), compute_p99_fraction=float(np.percentile(times, 99) / block_ms),
+        cpu_p50_ms=float(np.percentile(cpu_times, 50)), cpu_p99_ms=float(np.percentile(cpu_times, 99)),
         xruns=engine.xruns, drops=engine.drops, blocks=len(compute),
         offline_logmel_distance=distance, offline_lag_samples=lag, offline_correlation=corr)
     return report, played
