@@ -1,0 +1,157 @@
+"""Offline conversion: the live ConversionStream run over a whole file in large blocks.
+
+Differences from live use, all for quality, none in the model path:
+- the F0 is extracted once over the whole file and its unvoiced gaps are filled
+  by interpolation (the paper's offline method), then passed to the stream;
+- the lookahead is `exact_lookahead`, so the result equals full-sequence
+  inference and does not depend on the block size;
+- the stream's constant delay is dropped, so output sample i is the conversion
+  of input sample i.
+Memory stays bounded on long files: the stream only keeps its history, and the
+blocks are `block_seconds` long.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.audio.resample import resample
+from core.convert.stream import ConversionStream, exact_lookahead, parse_steps
+from core.errors import UserError
+
+SILENCE_PEAK = 1e-4  # below this peak (-80 dBFS) a file is treated as silence
+
+
+@dataclass
+class ConversionReport:
+    singer: str
+    steps: str
+    f0_method: str
+    pitch_semitones: float
+    auto_transpose_semitones: float | None
+    input_seconds: float
+    output_rate: int
+    silent: bool
+    seconds_taken: float
+    real_time_factor: float
+    source_f0_median_hz: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def auto_transpose_semitones(source_median_hz: float | None, target_median_hz: float | None) -> float | None:
+    """Whole semitones that move the source's median F0 to the target's, or None if either is unknown."""
+    if not source_median_hz or not target_median_hz or source_median_hz <= 0 or target_median_hz <= 0:
+        return None
+    return float(round(12.0 * math.log2(target_median_hz / source_median_hz)))
+
+
+def convert_audio(
+    model,
+    audio: np.ndarray,
+    sample_rate: int,
+    singer: str,
+    pitch: float = 0.0,
+    steps: str | int = "1",
+    f0_method: str | None = None,
+    auto_transpose: bool = False,
+    out_rate: int | None = None,
+    block_seconds: float = 10.0,
+) -> tuple[np.ndarray, int, ConversionReport]:
+    """Convert mono `audio` at `sample_rate` to `singer`; returns (audio, rate, report)."""
+    began = time.perf_counter()
+    model.singers.id(singer)  # unknown singer: UserError listing the names, before any work
+    kind, n_steps = parse_steps(steps)
+    method = f0_method or model.config.features.f0_method
+    rate = model.sample_rate
+    out_rate = int(out_rate or rate)
+    if out_rate <= 0:
+        raise UserError(f"output rate must be positive, got {out_rate}")
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    source = resample(audio, int(sample_rate), rate) if int(sample_rate) != rate else audio
+    length = len(source)
+    report = ConversionReport(
+        singer=singer, steps=f"{kind}-{n_steps}" if kind == "teacher" else str(n_steps), f0_method=method,
+        pitch_semitones=float(pitch), auto_transpose_semitones=None, input_seconds=length / rate,
+        output_rate=out_rate, silent=False, seconds_taken=0.0, real_time_factor=0.0,
+    )
+    if length == 0 or float(np.max(np.abs(source))) < SILENCE_PEAK:
+        report.silent = True
+        report.notes.append("the input is silent; the output is silence")
+        converted = np.zeros(length, np.float32)
+    else:
+        converted = _convert_voiced(model, source, singer, pitch, str(steps), method, auto_transpose, block_seconds, report)
+    if out_rate != rate:
+        converted = resample(converted, rate, out_rate)
+    report.seconds_taken = time.perf_counter() - began
+    report.real_time_factor = report.seconds_taken / max(report.input_seconds, 1e-9)
+    return converted.astype(np.float32, copy=False), out_rate, report
+
+
+def _convert_voiced(model, source: np.ndarray, singer: str, pitch: float, steps: str, method: str,
+                    auto_transpose: bool, block_seconds: float, report: ConversionReport) -> np.ndarray:
+    hop = model.hop_length
+    length = len(source)
+    padded = np.pad(source, (0, (-length) % hop))
+    track = model.pitch_extractor(method).extract(padded, len(padded) // hop)
+    voiced_f0 = track.f0[track.voiced & (track.f0 > 0)]
+    report.source_f0_median_hz = float(np.median(voiced_f0)) if len(voiced_f0) else None
+    if auto_transpose:
+        shift = auto_transpose_semitones(report.source_f0_median_hz, model.singer_median(singer))
+        if shift is None:
+            report.notes.append("auto-transpose skipped: no voiced frames or no F0 median for this singer")
+        else:
+            report.auto_transpose_semitones = shift
+            pitch = float(pitch) + shift
+    report.pitch_semitones = float(pitch)
+    block_frames = max(1, int(block_seconds * model.sample_rate) // hop)
+    stream = ConversionStream(
+        model, singer=singer, pitch=pitch, steps=steps, f0_method=method,
+        lookahead_frames=exact_lookahead(model, steps), f0_track=track, max_block_frames=block_frames,
+    )
+    latency = stream.latency_samples
+    total = length + latency
+    total += (-total) % hop
+    out = np.zeros(total, np.float32)
+    block = block_frames * hop
+    for pos in range(0, total, block):
+        chunk = padded[pos:pos + block]
+        want = min(block, total - pos)
+        if len(chunk) < want:
+            chunk = np.pad(chunk, (0, want - len(chunk)))
+        out[pos:pos + want] = stream.push(chunk)
+    return out[latency:latency + length].copy()
+
+
+def output_path(input_path: str | os.PathLike, singer: str, out_dir: str | os.PathLike | None) -> Path:
+    """DIR/<stem>_<singer>.wav (DIR defaults to the input's folder)."""
+    source = Path(input_path)
+    folder = Path(out_dir) if out_dir is not None else source.parent
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in singer)
+    return folder / f"{source.stem}_{safe}.wav"
+
+
+def convert_file(
+    model,
+    input_path: str | os.PathLike,
+    singer: str,
+    out_dir: str | os.PathLike | None = None,
+    **options,
+) -> tuple[Path, ConversionReport]:
+    """Read any audio file, convert it, write DIR/<stem>_<singer>.wav atomically."""
+    from core.audio.io import load_audio, save_audio
+
+    source = load_audio(input_path, model.sample_rate)
+    converted, rate, report = convert_audio(model, source, model.sample_rate, singer, **options)
+    target = output_path(input_path, singer, out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_audio(target, converted, rate)
+    return target, report

@@ -1,0 +1,265 @@
+"""THE streaming conversion (24 kHz): the live engine and offline conversion both run this.
+
+Per push of n new frames (n * hop samples) the stream computes n output frames
+that lie `lookahead` frames in the past, over a window of frames
+
+    [ feature left context R | model context C | n output frames | lookahead L ]
+
+taken from a preallocated history of the input audio. Content codes, loudness
+and (live) F0 are computed on the window; the acoustic model samples the window
+anchored at its absolute frame index (so its noise does not depend on how the
+input was cut into blocks); the n output frames are denormalised to log10 mels
+and vocoded by ONE vocoder stream that carries its state from push to push.
+
+Exactness vs latency: with `lookahead >= exact_lookahead(model, steps)` (the
+model's context plus the features' own look-ahead) every frame is computed from
+exactly the inputs full-sequence inference would use, so the output does not
+depend on the block sizes at all. A smaller lookahead (the live default) cuts
+latency: the last frames of each window then see edge-padded features and a
+truncated model context, a small approximation at each block join that the
+vocoder's carried state keeps free of clicks.
+
+The output is the conversion of the input delayed by `latency_samples`
+(lookahead * hop plus the vocoder's own latency), a constant.
+
+Live F0 uses no future: the extractor runs on the newest frames plus a short
+past window and unvoiced gaps hold the last voiced F0 (UnvoicedHold). Offline
+passes a precomputed whole-file PitchTrack instead. Pitch shift is applied to
+F0 as frames enter the history, so a change applies from the next frame on.
+The key-shift condition is 0 (the formant is kept).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import torch
+
+from core.audio.mel import denormalize
+from core.errors import UserError
+from core.features.loudness import frame_rms
+from core.features.pitch import PitchTrack, UnvoicedHold, interpolate_unvoiced, shift_f0
+from core.model.conditioning import ConditionInputs
+
+MAX_CONSISTENCY_STEPS = 4
+CONSISTENCY_STEPS = (1, 2, 4)
+PITCH_WINDOW_FRAMES = 48  # past frames the live pitch extractor sees (~256 ms: DIO needs a few periods)
+_TEACHER_RE = re.compile(r"^teacher-(\d+)$")
+
+
+def parse_steps(steps: int | str) -> tuple[str, int]:
+    """("consistency", k) for 1/2/4, ("teacher", N) for "teacher-N"; UserError otherwise."""
+    text = str(steps).strip()
+    match = _TEACHER_RE.match(text)
+    if match and int(match.group(1)) >= 1:
+        return "teacher", int(match.group(1))
+    if text.isdigit() and int(text) in CONSISTENCY_STEPS:
+        return "consistency", int(text)
+    raise UserError(f"unknown steps '{steps}'; use 1, 2, 4 or teacher-N (e.g. teacher-50)")
+
+
+def _content_reach(encoder: object, hop: int) -> tuple[int, int]:
+    """(past, future) frames one content code depends on, beyond the mel's own reach."""
+    field = getattr(encoder, "receptive_field", None)
+    if isinstance(field, tuple):
+        return int(field[0]), int(field[1])
+    if isinstance(field, int):  # samples, centred (HuBERT-like): approximate both sides
+        half = math.ceil(field / hop / 2)
+        return half, half
+    return 0, 0
+
+
+def feature_reach(model) -> tuple[int, int]:
+    """(left, right) frames of audio the per-frame features of one frame depend on."""
+    audio = model.config.audio
+    mel_reach = math.ceil(audio.win_length / audio.hop_length / 2) + 1
+    past, future = _content_reach(model.content_encoder, audio.hop_length)
+    return past + mel_reach + 1, future + mel_reach + 1
+
+
+def model_context(model, kind: str, steps: int) -> int:
+    """Model context each side: exact for consistency steps; teacher ODEs are capped (approximate)."""
+    generator = model.generator if kind == "consistency" else model.teacher
+    return min(generator.context_for(steps), model.generator.context_for(MAX_CONSISTENCY_STEPS))
+
+
+def exact_lookahead(model, steps: int | str = 1) -> int:
+    """The smallest lookahead (frames) for which the stream equals full-sequence inference."""
+    kind, n = parse_steps(steps)
+    return model_context(model, kind, n) + feature_reach(model)[1]
+
+
+class ConversionStream:
+    """Push blocks of 24 kHz audio (multiples of hop), get converted blocks of the same length."""
+
+    def __init__(
+        self,
+        model,
+        singer: str | None = None,
+        pitch: float = 0.0,
+        steps: int | str = 1,
+        f0_method: str | None = None,
+        lookahead_frames: int | None = None,
+        f0_track: PitchTrack | None = None,
+        seed: int = 0,
+        max_block_frames: int = 64,
+    ) -> None:
+        self.model = model
+        self.hop = model.hop_length
+        self.seed = int(seed)
+        self._left, self._feature_right = feature_reach(model)
+        self._max_context = model.generator.context_for(MAX_CONSISTENCY_STEPS)
+        self.lookahead = exact_lookahead(model, 1) if lookahead_frames is None else int(lookahead_frames)
+        if self.lookahead < 0:
+            raise ValueError("lookahead_frames must be >= 0")
+        self._singer_id = 0
+        self.set_singer(singer if singer is not None else model.singers.names[0])
+        self._semitones = 0.0
+        self.set_pitch(pitch)
+        self.set_steps(steps)
+        self._extractor = None
+        self.set_f0_method(f0_method)
+        self._track_cond: np.ndarray | None = None
+        self._track_voc: np.ndarray | None = None
+        if f0_track is not None:
+            self.set_f0_track(f0_track)
+        self._hold = UnvoicedHold()
+        self._vocoder_stream = model.vocoder.stream()
+        self._allocate(max(1, int(max_block_frames)))
+        self.reset()
+
+    # ----- live controls -----------------------------------------------------------------
+    def set_singer(self, name: str) -> None:
+        self._singer_id = self.model.singers.id(name)
+        self.singer = name
+
+    def set_pitch(self, semitones: float) -> None:
+        value = float(semitones)
+        if not math.isfinite(value):
+            raise UserError(f"pitch must be a finite number of semitones, got {semitones}")
+        self._semitones = value
+
+    def set_steps(self, steps: int | str) -> None:
+        kind, n = parse_steps(steps)
+        if kind == "teacher" and self.model.teacher is None:
+            raise UserError("this model file holds no teacher; use --steps 1, 2 or 4")
+        self._kind, self._steps = kind, n
+        self._context = model_context(self.model, kind, n)
+
+    def set_f0_method(self, name: str | None) -> None:
+        self._extractor = self.model.pitch_extractor(name)
+
+    def set_f0_track(self, track: PitchTrack | None) -> None:
+        """Use a precomputed F0 (frame k = input frame k) instead of live extraction."""
+        if track is None:
+            self._track_cond = self._track_voc = None
+            return
+        voiced = np.asarray(track.voiced, bool) & (np.asarray(track.f0) > 0)
+        self._track_cond = interpolate_unvoiced(track.f0, voiced)
+        self._track_voc = np.where(voiced, track.f0, 0.0).astype(np.float32)
+
+    @property
+    def latency_samples(self) -> int:
+        return self.lookahead * self.hop + int(getattr(self.model.vocoder, "latency_samples", 0))
+
+    @property
+    def pitch(self) -> float:
+        return self._semitones
+
+    # ----- state -------------------------------------------------------------------------
+    def _allocate(self, block_frames: int) -> None:
+        """History for the largest window a block of `block_frames` needs (plus the pitch window)."""
+        self._block_cap = block_frames
+        frames = self._left + self._max_context + self.lookahead + block_frames + PITCH_WINDOW_FRAMES
+        old = getattr(self, "_audio", None)
+        self._cap = frames
+        audio = np.zeros(frames * self.hop, np.float32)
+        f0_cond = np.zeros(frames, np.float32)
+        f0_voc = np.zeros(frames, np.float32)
+        if old is not None:  # keep the newest history when growing
+            keep = min(len(self._f0_cond), frames)
+            audio[-keep * self.hop:] = self._audio[-keep * self.hop:]
+            f0_cond[-keep:] = self._f0_cond[-keep:]
+            f0_voc[-keep:] = self._f0_voc[-keep:]
+        self._audio, self._f0_cond, self._f0_voc = audio, f0_cond, f0_voc
+
+    def reset(self) -> None:
+        """Forget all input, as if freshly made (controls are kept)."""
+        self._audio.fill(0.0)
+        self._f0_cond.fill(0.0)
+        self._f0_voc.fill(0.0)
+        self._hold.reset()
+        self._vocoder_stream.reset()
+        # Absolute frame index of the next input frame; starts past the zero history so
+        # every window's anchored-noise offset is >= 0.
+        self._origin = self._left + self._max_context + self.lookahead
+        self._frames = self._origin
+
+    # ----- conversion --------------------------------------------------------------------
+    def push(self, block: np.ndarray) -> np.ndarray:
+        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        if len(block) % self.hop:
+            raise ValueError(f"block length {len(block)} is not a multiple of hop {self.hop}")
+        n = len(block) // self.hop
+        if n == 0:
+            return np.zeros(0, np.float32)
+        if n > self._block_cap:
+            self._allocate(n)
+        with torch.inference_mode():
+            self._append(block, n)
+            return self._convert(n)
+
+    def _append(self, block: np.ndarray, n: int) -> None:
+        samples = n * self.hop
+        self._audio[:-samples] = self._audio[samples:]
+        self._audio[-samples:] = block
+        self._f0_cond[:-n] = self._f0_cond[n:]
+        self._f0_voc[:-n] = self._f0_voc[n:]
+        cond, voc = self._new_f0(n)
+        self._f0_cond[-n:] = shift_f0(cond, self._semitones)
+        self._f0_voc[-n:] = shift_f0(voc, self._semitones)
+        self._frames += n
+
+    def _new_f0(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._track_cond is not None:
+            first = self._frames - self._origin
+            index = np.arange(first, first + n)
+            total = len(self._track_cond)
+            if total == 0:
+                return np.zeros(n, np.float32), np.zeros(n, np.float32)
+            inside = index < total
+            safe = np.minimum(index, total - 1)
+            # Past the track's end (the flush): hold the condition, vocode as unvoiced.
+            return self._track_cond[safe], np.where(inside, self._track_voc[safe], 0.0).astype(np.float32)
+        frames = n + PITCH_WINDOW_FRAMES
+        track = self._extractor.extract(self._audio[-frames * self.hop:], frames)
+        f0, voiced = track.f0[-n:], track.voiced[-n:]
+        return self._hold.process(f0, voiced), np.where(voiced, f0, 0.0).astype(np.float32)
+
+    def _convert(self, n: int) -> np.ndarray:
+        context = self._context
+        right = min(context, self.lookahead)
+        # Window (buffer-relative frames): [start, end) holds features; model frames [m0, m1).
+        end = self._cap
+        out1 = end - self.lookahead
+        out0 = out1 - n
+        m0, m1 = out0 - context, out1 + right
+        start = m0 - self._left
+        audio = torch.from_numpy(self._audio[start * self.hop:end * self.hop])
+        frames = end - start
+        content = self.model.content_encoder.encode(audio, frames)[m0 - start:m1 - start]
+        loudness = frame_rms(audio, self.hop, frames)[m0 - start:m1 - start]
+        f0 = torch.from_numpy(self._f0_cond[m0:m1].copy())
+        inputs = ConditionInputs.single(content, f0, loudness, self._singer_id, 0.0)
+        offset = self._frames - (end - m0)  # absolute index of buffer frame m0
+        if self._kind == "consistency":
+            mel = self.model.generator.window(inputs, offset, context, right, self.seed, self._steps)
+        else:
+            full = self.model.teacher.sample_teacher(inputs, self._steps, offset, self.seed)
+            mel = full[:, :, context:full.shape[-1] - right]
+        log_mel = denormalize(mel[0], self.model.config.audio)
+        f0_voc = torch.from_numpy(self._f0_voc[out0:out1].copy())
+        audio_out = self._vocoder_stream.process(log_mel, f0_voc)
+        return audio_out.detach().cpu().numpy().astype(np.float32, copy=False)
