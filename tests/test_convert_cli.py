@@ -1,0 +1,71 @@
+"""`comosvc convert`: files written, --json report, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from cli.main import main
+from convert_fixtures import build_tiny_model, sung_tone
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("convert_cli") / "tiny.safetensors"
+    build_tiny_model(path)
+    return path
+
+
+def test_convert_writes_files_and_reports_json(model_path: Path, tmp_path: Path, capsys) -> None:
+    stereo = np.stack([sung_tone(0.3, 44100), sung_tone(0.3, 44100)], axis=1)
+    source = tmp_path / "take one.flac"
+    sf.write(source, stereo, 44100)
+    out_dir = tmp_path / "out"
+    code = main(["convert", str(source), "--model", str(model_path), "--singer", "bass", "--out", str(out_dir),
+                 "--pitch", "-3", "--rate", "44100", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    target = out_dir / "take one_bass.wav"
+    assert report["files"][0]["output"] == str(target)
+    assert report["files"][0]["pitch_semitones"] == -3.0
+    audio, rate = sf.read(target)
+    assert rate == 44100 and abs(len(audio) - len(stereo)) <= 1 and np.isfinite(audio).all()
+    assert [p.name for p in out_dir.iterdir()] == [target.name]  # no temporary left behind
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--singer", "tenor"], "known singers: alto, bass"),
+        (["--singer", "alto", "--steps", "3"], "unknown steps"),
+        (["--singer", "alto", "--model", "/nonexistent/model.safetensors"], "model file not found"),
+    ],
+)
+def test_errors_are_one_line(model_path: Path, tmp_path: Path, capsys, extra: list[str], message: str) -> None:
+    source = tmp_path / "in.wav"
+    sf.write(source, sung_tone(0.1), 24000)
+    args = ["convert", str(source), "--out", str(tmp_path / "out")]
+    if "--model" not in extra:
+        args += ["--model", str(model_path)]
+    code = main(args + extra)
+    err = capsys.readouterr().err
+    assert code != 0 and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_input_and_corrupt_model(model_path: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all")
+    assert main(["convert", str(bad), "--model", str(model_path), "--singer", "alto"]) != 0
+    assert "Traceback" not in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(model_path.read_bytes()[:1000])
+    good = tmp_path / "in.wav"
+    sf.write(good, sung_tone(0.1), 24000)
+    assert main(["convert", str(good), "--model", str(corrupt), "--singer", "alto"]) != 0
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
