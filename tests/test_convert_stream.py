@@ -162,3 +162,19 @@ def test_teacher_steps_run_on_the_same_windows(model: VoiceModel) -> None:
     audio = sung_tone(0.2)
     out, _, report = convert_audio(model, audio, 24000, "alto", steps="teacher-2")
     assert report.steps == "teacher-2" and len(out) == len(audio) and np.isfinite(out).all()
+
+
+def test_live_controls_change_mid_stream(model: VoiceModel, tone: np.ndarray) -> None:
+    stream = ConversionStream(model, "alto", lookahead_frames=3)
+    blocks = [tone[p:p + 6 * HOP] for p in range(0, 36 * HOP, 6 * HOP)]
+    outputs = [stream.push(blocks[0])]
+    for change, block in zip(
+        (lambda: stream.set_singer("bass"), lambda: stream.set_steps(4), lambda: stream.set_steps(2),
+         lambda: stream.set_f0_method("harvest"), lambda: stream.push(np.zeros(100 * HOP, np.float32))),
+        blocks[1:],
+    ):
+        change()
+        outputs.append(stream.push(block))
+    assert all(len(o) == 6 * HOP and np.isfinite(o).all() for o in outputs)
+    with pytest.raises(UserError, match="alto, bass"):
+        stream.set_singer("tenor")
