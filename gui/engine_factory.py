@@ -10,9 +10,9 @@ from gui.settings import GuiSettings
 
 def make_converter(model: str):
     """The converter for the chosen model; the stand-in where no model is chosen or can be run yet."""
-    from cli.commands.simulate import make_converter as cli_make_converter
+    from realtime.model_converter import make_converter as realtime_make_converter
 
-    return cli_make_converter(model or None)
+    return realtime_make_converter(model or None)
 
 
 def make_preset(settings: GuiSettings):

@@ -19,8 +19,10 @@ from realtime.resampler import StreamingResampler
 
 def offline_convert(converter: Converter, audio_24k: np.ndarray, controls: ConverterControls) -> np.ndarray:
     """The converter over the whole signal as one window (what a file conversion would do)."""
-    converter.reset()
     audio = np.asarray(audio_24k, dtype=np.float32)
+    if hasattr(converter, "offline"):  # a model converter: its own offline path (core.convert)
+        return np.asarray(converter.offline(audio, controls), dtype=np.float32)
+    converter.reset()
     result = converter.convert(audio, 0, len(audio), controls).audio
     converter.reset()
     return np.asarray(result, dtype=np.float32)

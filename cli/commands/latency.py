@@ -11,8 +11,8 @@ def register(subparsers) -> None:
         help="measure the device round trip with a chirp (needs a cable or loopback) next to the engine latency",
         description="Play short chirps on the output, record the input (connect them with a cable or a "
         "loopback), cross-correlate, and print the measured round trip next to the engine's algorithmic "
-        "latency for the preset; their sum is what a singer hears. The engine figure uses the stand-in "
-        "converter (no model loaded) until a trained model is available.",
+        "latency for the preset; their sum is what a singer hears. The engine figure is for the chosen "
+        "model (default: the default model, or the stand-in converter where there is none).",
     )
     parser.add_argument("--input", help="input device (index or part of its name)")
     parser.add_argument("--output", help="output device (index or part of its name)")
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     parser.add_argument("--lead-in", type=float, default=0.5, metavar="S",
                         help="seconds of silence before the probe, e.g. to make connections (default 0.5)")
     parser.add_argument("--preset", default="balanced", help="preset for the engine latency (default: balanced)")
-    parser.add_argument("--model", help="model file (not yet supported: the stand-in converter is used)")
+    parser.add_argument("--model", help="model file or name (default: the default model; the WORLD stand-in where there is none)")
     add_json_flag(parser)
     parser.set_defaults(func=run)
 

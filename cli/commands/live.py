@@ -15,7 +15,7 @@ def register(subparsers) -> None:
         "live",
         help="real-time conversion from an input to an output device (until Ctrl-C)",
         description="Run the live engine on audio devices and print a status line (latency, compute p50/p99, "
-        "xruns, input level). Until a trained model is available this uses the stand-in converter "
+        "xruns, input level). Without --model it uses the default model, or where there is none the stand-in converter "
         "(no model loaded). See 'comosvc devices' for device names and indices.",
     )
     parser.add_argument("--input", help="input device (index or part of its name; default: system default)")
@@ -23,10 +23,10 @@ def register(subparsers) -> None:
     parser.add_argument("--samplerate", type=int, help="device rate (default: the input device's default)")
     parser.add_argument("--device-block", type=int, default=256, help="device buffer in samples (default 256)")
     parser.add_argument("--preset", default="balanced", help="preset name or YAML/JSON file (default: balanced)")
-    parser.add_argument("--model", help="model file (not yet supported: the stand-in converter is used)")
+    parser.add_argument("--model", help="model file or name (default: the default model; the WORLD stand-in where there is none)")
     parser.add_argument("--singer", help="target singer name")
     parser.add_argument("--pitch", type=float, default=0.0, help="pitch shift in semitones (fractional allowed)")
-    parser.add_argument("--f0-method", help="F0 method (stand-in: dio or harvest)")
+    parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
     parser.add_argument("--gate", type=float, help="gate threshold in dBFS")
     parser.add_argument("--bypass", action="store_true", help="start in bypass (dry, latency-aligned)")
     parser.add_argument("--record", metavar="DIR", help="record input.wav and output.wav into DIR")

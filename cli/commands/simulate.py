@@ -13,16 +13,16 @@ def register(subparsers) -> None:
         description="Stream IN through the same engine as 'comosvc live', against a simulated device "
         "(optional callback jitter and injected worker stalls), write what the device would have played, "
         "and report per-block compute p50/p99/max, latency, xruns and the distance to converting the "
-        "whole file offline. Until a trained model is available this uses the stand-in converter "
+        "whole file offline. Without --model it uses the default model, or where there is none the stand-in converter "
         "(no model loaded): WORLD re-synthesis with the pitch shift and a formant change per singer.",
     )
     parser.add_argument("input", help="audio file to stream")
     parser.add_argument("--preset", default="balanced", help="preset name or YAML/JSON file (default: balanced)")
     parser.add_argument("--output", "-o", help="write the played output here (WAV at the device rate)")
-    parser.add_argument("--model", help="model file (not yet supported: the stand-in converter is used)")
+    parser.add_argument("--model", help="model file or name (default: the default model; the WORLD stand-in where there is none)")
     parser.add_argument("--singer", help="target singer name")
     parser.add_argument("--pitch", type=float, default=0.0, help="pitch shift in semitones (fractional allowed)")
-    parser.add_argument("--f0-method", help="F0 method (stand-in: dio or harvest)")
+    parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
     parser.add_argument("--samplerate", type=int, default=48000, help="simulated device rate (default 48000)")
     parser.add_argument("--device-block", type=int, default=256, help="simulated device period in samples")
     parser.add_argument("--jitter", type=float, default=0.0, metavar="MS", help="callback jitter, up to MS late")
@@ -33,13 +33,10 @@ def register(subparsers) -> None:
 
 
 def make_converter(model: str | None):
-    """The converter for live commands: the stand-in until a trained model can be loaded."""
-    if model:
-        raise UserError("loading a model into the live engine is not available yet; "
-                        "leave out --model to use the stand-in converter")
-    from realtime.standin import StandInConverter
+    """The converter for live commands (see realtime.model_converter.make_converter)."""
+    from realtime.model_converter import make_converter as realtime_make_converter
 
-    return StandInConverter()
+    return realtime_make_converter(model)
 
 
 def controls_from_args(args) -> dict:

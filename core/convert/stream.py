@@ -168,6 +168,11 @@ class ConversionStream:
     def pitch(self) -> float:
         return self._semitones
 
+    def recent_f0(self, frames: int) -> np.ndarray:
+        """The F0 (Hz, shifted, 0 unvoiced) the vocoder got for the last `frames` output frames."""
+        end = self._cap - self.lookahead
+        return self._f0_voc[max(end - int(frames), 0):end].copy()
+
     # ----- state -------------------------------------------------------------------------
     def _allocate(self, block_frames: int) -> None:
         """History for the largest window a block of `block_frames` needs (plus the pitch window)."""

@@ -1,0 +1,154 @@
+"""The real converter plugin: a trained model's ConversionStream behind the Converter interface.
+
+The engine hands a sliding window each block; this converter only needs the
+newest block from it, because `core.convert.ConversionStream` keeps its own
+input history (feature context, model context, lookahead) and its vocoder's
+state. The stream converts whole mel frames (hop = 128 samples at 24 kHz),
+while an engine block need not be a multiple of the hop (40 ms = 960 samples
+= 7.5 frames), so two small FIFOs regroup samples into frames and back. The
+output FIFO starts with `hop - gcd(block, hop)` samples of silence: just
+enough that every block can be answered, and a constant part of the latency.
+
+`make_converter` is the one place the CLI and the GUI turn a model choice into
+a converter: a model file, the default model where none is named, or the WORLD
+stand-in where no model exists.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from core.convert import ConversionStream, VoiceModel, convert_audio
+from core.models import default_model_path
+from realtime.converter import ConverterControls, ConvertResult
+
+F0_METHODS = ["dio", "harvest", "fcpe", "crepe", "crepe-full"]
+AUTO_TRANSPOSE_SMOOTHING = 0.02  # per voiced frame: the running source pitch follows within ~50 frames
+
+
+class _Fifo:
+    """A preallocated sample FIFO (worker-side only)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.data = np.zeros(capacity, np.float32)
+        self.size = 0
+
+    def push(self, samples: np.ndarray) -> None:
+        n = len(samples)
+        if self.size + n > len(self.data):
+            grown = np.zeros(max(2 * len(self.data), self.size + n), np.float32)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : self.size + n] = samples
+        self.size += n
+
+    def pop(self, n: int) -> np.ndarray:
+        out = self.data[:n].copy()
+        self.data[: self.size - n] = self.data[n : self.size]
+        self.size -= n
+        return out
+
+
+class ModelConverter:
+    """Converter (realtime.converter.Converter) running a trained model, stateful, no SOLA."""
+
+    uses_sola = False
+
+    def __init__(self, model: VoiceModel, steps: int | str = 1) -> None:
+        self.model = model
+        self.sample_rate = model.sample_rate
+        self.hop_length = model.hop_length
+        self.singers = list(model.singers.names)
+        self.f0_methods = list(F0_METHODS)
+        self.description = f"model {os.path.basename(model.path or 'in memory')} ({model.config.name})"
+        self._steps = steps
+        self.stream: ConversionStream | None = None
+        self.extra_latency_samples = 0
+        self._applied = ConverterControls(singer=None, pitch=math.nan)
+        self._source_log_f0: float | None = None
+
+    def prepare(self, block: int, context: int, lookahead: int) -> None:
+        hop = self.hop_length
+        lookahead_frames = -(-int(lookahead) // hop)
+        self._pad = hop - math.gcd(int(block), hop)
+        self.stream = self._make_stream(lookahead_frames, -(-int(block) // hop) + 1)
+        # The engine adds its window lookahead; the rest of our delay is reported as extra.
+        self.extra_latency_samples = self.stream.latency_samples + self._pad - int(lookahead)
+        self._input = _Fifo(int(block) + hop)
+        self._output = _Fifo(int(block) + 2 * hop)
+        self._applied = ConverterControls(singer=None, pitch=math.nan)
+        self.reset()
+
+    def _make_stream(self, lookahead_frames: int, max_block_frames: int) -> ConversionStream:
+        return ConversionStream(self.model, steps=self._steps, lookahead_frames=lookahead_frames,
+                                max_block_frames=max_block_frames)
+
+    def reset(self) -> None:
+        if self.stream is None:
+            return
+        self.stream.reset()
+        self._input.size = 0
+        self._output.size = 0
+        self._output.push(np.zeros(self._pad, np.float32))
+        self._source_log_f0 = None
+
+    def _apply(self, controls: ConverterControls) -> None:
+        stream = self.stream
+        if controls.singer != self._applied.singer and controls.singer in self.model.singers.names:
+            stream.set_singer(controls.singer)
+        if controls.f0_method != self._applied.f0_method:
+            stream.set_f0_method(controls.f0_method)
+        pitch = controls.pitch + (self._auto_transpose() if controls.auto_transpose else 0.0)
+        if pitch != stream.pitch:
+            stream.set_pitch(pitch)
+        self._applied = controls
+
+    def _auto_transpose(self) -> float:
+        """Whole octaves that move the singer's running pitch toward the target singer's median."""
+        target = self.model.singer_median(self.stream.singer)
+        if target is None or self._source_log_f0 is None:
+            return 0.0
+        return 12.0 * round((math.log2(target) - self._source_log_f0))
+
+    def _track_source(self, f0_in: np.ndarray) -> None:
+        voiced = f0_in[f0_in > 0]
+        for value in np.log2(voiced):
+            if self._source_log_f0 is None:
+                self._source_log_f0 = float(value)
+            else:
+                self._source_log_f0 += AUTO_TRANSPOSE_SMOOTHING * (float(value) - self._source_log_f0)
+
+    def convert(self, window: np.ndarray, out_start: int, out_len: int,
+                controls: ConverterControls) -> ConvertResult:
+        self._apply(controls)
+        self._input.push(window[len(window) - out_len:])
+        frames = self._input.size // self.hop_length
+        if frames:
+            self._output.push(self.stream.push(self._input.pop(frames * self.hop_length)))
+        audio = self._output.pop(out_len)
+        f0_target = self.stream.recent_f0(max(1, out_len // self.hop_length))
+        f0_in = np.where(f0_target > 0, f0_target * 2.0 ** (-self.stream.pitch / 12.0), 0.0).astype(np.float32)
+        self._track_source(f0_in)
+        return ConvertResult(audio=audio, f0_in=f0_in, f0_target=f0_target)
+
+
+    def offline(self, audio_24k: np.ndarray, controls: ConverterControls) -> np.ndarray:
+        """The whole-file reference: offline conversion with the same stream (exact lookahead, whole-file F0)."""
+        singer = controls.singer if controls.singer in self.singers else self.singers[0]
+        audio, _, _ = convert_audio(self.model, audio_24k, self.sample_rate, singer, pitch=controls.pitch,
+                                    steps=self._steps, f0_method=controls.f0_method)
+        return audio
+
+
+def make_converter(model: str | None):
+    """The converter for a model choice: a file or name, else the default model, else the stand-in."""
+    if model:
+        return ModelConverter(VoiceModel.load(model))
+    if default_model_path() is not None:
+        return ModelConverter(VoiceModel.load(None))
+    from realtime.standin import StandInConverter
+
+    return StandInConverter()
