@@ -51,6 +51,8 @@ def train_all(data: str | Path, out: str | Path, cfg: Config, options: RunOption
     from core.train.student import train_student
     from core.train.teacher import train_teacher
     from core.train.vocoder import train_vocoder
+    from core.convert.voice_model import SINGER_F0_KEY
+    from core.train.singer_stats import singer_f0_medians
     from core.vocoder.files import embed_vocoder, load_vocoder_file
 
     out = Path(out)
@@ -97,6 +99,7 @@ def train_all(data: str | Path, out: str | Path, cfg: Config, options: RunOption
         parts = {**bundle.extra_parts, "vocoder": state}
         metadata = {k: v for k, v in bundle.metadata.items() if k in bundle.extra_parts or k == "training"}
         metadata["vocoder"] = meta
+        metadata[SINGER_F0_KEY] = singer_f0_medians(cache)  # for conversion's auto-transpose
         save_model(out / "model.safetensors", bundle.config, bundle.singers, teacher=bundle.teacher,
                    student=bundle.student, extra_parts=parts, extra_metadata=metadata)
         return {"model": str(out / "model.safetensors")}
