@@ -1,0 +1,240 @@
+"""Quality benchmark of a conversion model file: F0 fidelity, singer similarity, student vs teacher,
+content leakage and end-to-end speed.
+
+    .venv/bin/python bench/bench_quality.py --model M --sources FILE [FILE ...] --targets-dir CORPUS
+        [--pitch 0] [--steps 1 teacher-50] [--max-seconds 6] [--json]
+
+For each held-out source file, each singer of the model with a folder CORPUS/<singer>/*.wav, and
+each --steps value, the source is converted (core.convert.convert_audio, the offline path) and:
+- F0 fidelity (DIO on both sides, one extractor for evaluation): intended F0 = source F0 shifted by
+  --pitch; on frames voiced in both: FPC = Pearson correlation of F0 in Hz (the paper's; not log),
+  signed and absolute median error in cents, share of frames off by > 50 cents. Aggregates: FPC is
+  the mean over pairs, the cents figures are pooled over all pairs' frames.
+- Singer similarity (Resemblyzer): cosine of the output to the mean embedding of up to 5 of the
+  target singer's own recordings, against the cosine of the source to the same target; the gain and
+  the share of pairs where the output is closer than the source.
+- Student vs teacher: the figures per --steps value, relative difference to the reference (the first
+  teacher-N value, else the last one given).
+- Content leakage: core.train.leakage's linear speaker-ID probe on the model's content code over the
+  evaluated singers' recordings, with chance (most common singer's share of scored frames).
+- Speed: end-to-end RTF = conversion wall time (F0, content, acoustic model, vocoder) / audio
+  seconds, one warm-up conversion excluded, torch on --threads threads.
+Files are cut to --max-seconds. Singers without a folder are skipped and listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.errors import UserError  # noqa: E402
+
+MAX_TARGET_FILES = 5
+MAX_PROBE_CLIPS = 8
+EVAL_F0_METHOD = "dio"
+
+
+def _wavs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".wav")
+
+
+def _cut(audio: np.ndarray, rate: int, max_seconds: float) -> np.ndarray:
+    return audio[: int(max_seconds * rate)] if max_seconds and max_seconds > 0 else audio
+
+
+def _track(extractor, audio: np.ndarray, hop: int):
+    return extractor.extract(audio, len(audio) // hop)
+
+
+def _leakage(model, target_audio: dict[str, list[np.ndarray]], rate: int) -> dict:
+    """Speaker-ID probe on the content code; singers with one recording have it split in halves."""
+    from core.train.leakage import probe_encoder
+
+    clips, speakers = [], []
+    for singer, audios in target_audio.items():
+        pieces = list(audios)
+        if len(pieces) == 1:
+            half = len(pieces[0]) // 2
+            pieces = [pieces[0][:half], pieces[0][half:]]
+        pieces = [p for p in pieces if len(p) >= rate // 4][:MAX_PROBE_CLIPS]
+        if len(pieces) >= 2:
+            clips += pieces
+            speakers += [singer] * len(pieces)
+    if len(set(speakers)) < 2:
+        return {"accuracy": None, "chance": None, "note": "needs recordings of at least 2 singers"}
+    result = probe_encoder(model.content_encoder, clips, speakers, model.hop_length).to_dict()
+    result["clips"] = len(clips)
+    return result
+
+
+def evaluate(args) -> dict:
+    import torch
+
+    from core.audio.io import load_audio
+    from core.convert import VoiceModel, convert_audio, parse_steps
+    from core.convert import evaluate as ev
+    from core.features.pitch import get_pitch_extractor, shift_f0
+
+    torch.set_num_threads(max(1, int(args.threads)))
+    for steps in args.steps:
+        parse_steps(steps)  # a clear error before any work
+    model = VoiceModel.load(args.model)
+    rate, hop = model.sample_rate, model.hop_length
+    targets_dir = Path(args.targets_dir)
+    if not targets_dir.is_dir():
+        raise UserError(f"targets folder not found: {targets_dir}")
+    notes: list[str] = []
+    singers, missing = [], []
+    for singer in model.singers.names:
+        folder = targets_dir / singer
+        if folder.is_dir() and _wavs(folder):
+            singers.append(singer)
+        else:
+            missing.append(singer)
+            notes.append(f"singer '{singer}' skipped: no {folder}/*.wav")
+    if not singers:
+        raise UserError(f"no singer of the model has recordings in {targets_dir} (looked for {', '.join(missing)})")
+
+    extractor = get_pitch_extractor(EVAL_F0_METHOD, sample_rate=rate, hop_length=hop,
+                                    f0_floor=model.config.features.f0_floor, f0_ceil=model.config.features.f0_ceil)
+    embedder = ev.SpeakerEmbedder()
+
+    target_audio = {s: [_cut(load_audio(p, rate), rate, args.max_seconds) for p in _wavs(targets_dir / s)[:MAX_PROBE_CLIPS]]
+                    for s in singers}
+    target_embedding = {s: ev.SpeakerEmbedder.mean_embedding([embedder.embed(a, rate) for a in target_audio[s][:MAX_TARGET_FILES]])
+                        for s in singers}
+
+    sources = []
+    for path in args.sources:
+        audio = _cut(load_audio(path, rate), rate, args.max_seconds)
+        audio = audio[: len(audio) - len(audio) % hop]
+        if len(audio) == 0 or float(np.max(np.abs(audio))) < 1e-4:
+            notes.append(f"source {path} skipped: silent or shorter than one frame")
+            continue
+        track = _track(extractor, audio, hop)
+        sources.append({"path": str(path), "audio": audio, "f0": shift_f0(track.f0, args.pitch), "voiced": track.voiced,
+                        "embedding": embedder.embed(audio, rate)})
+    if not sources:
+        raise UserError("no usable source file")
+
+    pairs, by_steps = [], {}
+    for steps in args.steps:
+        warm = sources[0]["audio"][: min(len(sources[0]["audio"]), rate)]
+        convert_audio(model, warm, rate, singers[0], pitch=args.pitch, steps=steps)  # warm-up, not timed
+        rows, cents, taken, seconds = [], [], 0.0, 0.0
+        for source in sources:
+            for singer in singers:
+                out, _, report = convert_audio(model, source["audio"], rate, singer, pitch=args.pitch, steps=steps)
+                taken += report.seconds_taken
+                seconds += report.input_seconds
+                out_track = _track(extractor, out, hop)
+                fid = ev.f0_fidelity(source["f0"], source["voiced"], out_track.f0, out_track.voiced)
+                cents.append(ev.cents_of(source["f0"], source["voiced"], out_track.f0, out_track.voiced))
+                src_cos = ev.cosine(source["embedding"], target_embedding[singer])
+                out_cos = ev.cosine(embedder.embed(out, rate), target_embedding[singer])
+                rows.append({"source": source["path"], "singer": singer, "steps": steps, "seconds": report.input_seconds,
+                             "rtf": report.real_time_factor, **fid, "source_cosine": src_cos,
+                             "output_cosine": out_cos, "cosine_gain": out_cos - src_cos})
+        pairs += rows
+        by_steps[steps] = {
+            "pairs": len(rows),
+            "fpc_mean": ev.mean_or_none([r["fpc"] for r in rows]),
+            **ev.cents_summary(cents),
+            "voiced_recall_mean": ev.mean_or_none([r["voiced_recall"] for r in rows]),
+            "source_cosine_mean": ev.mean_or_none([r["source_cosine"] for r in rows]),
+            "output_cosine_mean": ev.mean_or_none([r["output_cosine"] for r in rows]),
+            "cosine_gain_mean": ev.mean_or_none([r["cosine_gain"] for r in rows]),
+            "closer_share": float(np.mean([r["output_cosine"] > r["source_cosine"] for r in rows])),
+            "rtf": taken / max(seconds, 1e-9),
+            "audio_seconds": seconds,
+        }
+
+    reference = next((s for s in args.steps if str(s).startswith("teacher")), args.steps[-1])
+    compared = ("fpc_mean", "cents_abs_median", "off_50c_share", "output_cosine_mean", "cosine_gain_mean",
+                "closer_share", "rtf")
+    relative = {s: {k: ev.relative_difference(by_steps[s][k], by_steps[reference][k]) for k in compared}
+                for s in args.steps if s != reference}
+
+    return {
+        "model": model.path, "sources": [s["path"] for s in sources], "targets_dir": str(targets_dir),
+        "pitch": float(args.pitch), "steps": list(args.steps), "max_seconds": args.max_seconds,
+        "threads": int(args.threads), "f0_method": EVAL_F0_METHOD, "fpc_scale": "hz",
+        "singers": singers, "missing_singers": missing, "notes": notes,
+        "pairs": pairs, "by_steps": by_steps,
+        "student_vs_teacher": {"reference": reference, "relative_difference": relative},
+        "leakage": _leakage(model, target_audio, rate),
+    }
+
+
+def _fmt(value, spec: str = ".3f") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return format(value, spec)
+
+
+def print_table(result: dict) -> None:
+    print(f"model {result['model']}  pitch {result['pitch']:+g} st  F0 by {result['f0_method']} (FPC on Hz)  "
+          f"max {result['max_seconds']:g} s per file")
+    for note in result["notes"]:
+        print(f"  note: {note}")
+    print("  voiced: share of the source's voiced frames voiced in the output; FPC and cents on frames voiced in both")
+    print(f"{'source':28s} {'singer':10s} {'steps':11s} {'voiced':>6s} {'FPC':>6s} {'|c|med':>7s} {'>50c':>5s} "
+          f"{'src cos':>7s} {'out cos':>7s} {'gain':>6s} {'RTF':>6s}")
+    for r in result["pairs"]:
+        print(f"{Path(r['source']).name[:28]:28s} {r['singer'][:10]:10s} {r['steps']:11s} {_fmt(r['voiced_recall'], '.2f'):>6s} "
+              f"{_fmt(r['fpc']):>6s} "
+              f"{_fmt(r['cents_abs_median'], '.1f'):>7s} {_fmt(r['off_50c_share'], '.2f'):>5s} "
+              f"{_fmt(r['source_cosine']):>7s} {_fmt(r['output_cosine']):>7s} {_fmt(r['cosine_gain'], '+.3f'):>6s} "
+              f"{_fmt(r['rtf']):>6s}")
+    print()
+    print(f"{'steps':11s} {'pairs':>5s} {'voiced':>6s} {'FPC':>6s} {'|c|med':>7s} {'>50c':>5s} {'src cos':>7s} {'out cos':>7s} "
+          f"{'gain':>6s} {'closer':>6s} {'RTF':>6s}")
+    for steps, s in result["by_steps"].items():
+        print(f"{steps:11s} {s['pairs']:5d} {_fmt(s['voiced_recall_mean'], '.2f'):>6s} {_fmt(s['fpc_mean']):>6s} {_fmt(s['cents_abs_median'], '.1f'):>7s} "
+              f"{_fmt(s['off_50c_share'], '.2f'):>5s} {_fmt(s['source_cosine_mean']):>7s} "
+              f"{_fmt(s['output_cosine_mean']):>7s} {_fmt(s['cosine_gain_mean'], '+.3f'):>6s} "
+              f"{_fmt(s['closer_share'], '.2f'):>6s} {_fmt(s['rtf']):>6s}")
+    svt = result["student_vs_teacher"]
+    for steps, rel in svt["relative_difference"].items():
+        parts = ", ".join(f"{k} {_fmt(v, '+.1%')}" for k, v in rel.items())
+        print(f"{steps} vs {svt['reference']} (relative): {parts}")
+    leak = result["leakage"]
+    if leak.get("accuracy") is None:
+        print(f"content leakage: not measured ({leak.get('note')})")
+    else:
+        print(f"content leakage: speaker-ID probe accuracy {leak['accuracy']:.3f} (chance {leak['chance']:.3f}; "
+              f"per clip {leak['clip_accuracy']:.3f}) over {leak['n_speakers']} singers, {leak['clips']} clips")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="model file or name (default: the default model)")
+    parser.add_argument("--sources", nargs="+", required=True, help="held-out source recordings")
+    parser.add_argument("--targets-dir", required=True, help="corpus folder with <singer>/*.wav")
+    parser.add_argument("--pitch", type=float, default=0.0, help="transpose in semitones")
+    parser.add_argument("--steps", nargs="+", default=["1", "teacher-50"])
+    parser.add_argument("--max-seconds", type=float, default=6.0, help="cut every file to this length (0: no cut)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = parser.parse_args(argv)
+    try:
+        result = evaluate(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

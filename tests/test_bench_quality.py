@@ -1,0 +1,112 @@
+"""bench/bench_quality.py on a tiny random model: JSON fields, ranges, missing singer, bad model path."""
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convert_fixtures import build_tiny_model, sung_tone
+from core.audio.io import save_audio
+from core.convert.evaluate import f0_fidelity, relative_difference
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "bench" / "bench_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quality")
+    build_tiny_model(root / "tiny.safetensors")
+    sources = []
+    for i, hz in enumerate((220.0, 262.0)):
+        path = root / f"src{i}.wav"
+        save_audio(path, sung_tone(1.0, hz=hz), 24000)
+        sources.append(str(path))
+    targets = root / "targets"
+    (targets / "alto").mkdir(parents=True)  # no "bass" folder: reported as missing
+    (targets / "other").mkdir()  # a singer the model does not know: ignored
+    for i, hz in enumerate((330.0, 350.0)):
+        save_audio(targets / "alto" / f"a{i}.wav", sung_tone(1.0, hz=hz), 24000)
+    save_audio(targets / "other" / "o0.wav", sung_tone(1.0, hz=150.0), 24000)
+    return root, sources, targets
+
+
+def _finite(value):
+    return value is None or (isinstance(value, (int, float)) and math.isfinite(value))
+
+
+def test_json_fields_and_ranges(setup, capsys):
+    root, sources, targets = setup
+    code = _bench().main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
+                          "--targets-dir", str(targets), "--steps", "1", "teacher-2", "--max-seconds", "1", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["singers"] == ["alto"]
+    assert result["missing_singers"] == ["bass"]
+    assert any("bass" in note for note in result["notes"])
+    assert result["fpc_scale"] == "hz" and result["f0_method"] == "dio"
+    assert len(result["pairs"]) == 2 * 1 * 2  # sources x singers x steps
+    for pair in result["pairs"]:
+        for key in ("fpc", "cents_median", "cents_abs_median", "off_50c_share", "voiced_recall",
+                    "source_cosine", "output_cosine", "cosine_gain", "rtf"):
+            assert key in pair and _finite(pair[key]), (key, pair[key])
+        assert -1.0 <= pair["source_cosine"] <= 1.0 and -1.0 <= pair["output_cosine"] <= 1.0
+        assert pair["fpc"] is None or -1.0 <= pair["fpc"] <= 1.0
+        assert pair["off_50c_share"] is None or 0.0 <= pair["off_50c_share"] <= 1.0
+        assert pair["rtf"] > 0
+    assert set(result["by_steps"]) == {"1", "teacher-2"}
+    for summary in result["by_steps"].values():
+        assert summary["pairs"] == 2 and summary["rtf"] > 0
+        assert 0.0 <= summary["closer_share"] <= 1.0
+        assert all(_finite(v) for v in summary.values())
+    svt = result["student_vs_teacher"]
+    assert svt["reference"] == "teacher-2" and set(svt["relative_difference"]) == {"1"}
+    assert all(_finite(v) for v in svt["relative_difference"]["1"].values())
+    # One evaluated singer: the probe needs two, so it says why instead of a figure.
+    assert result["leakage"]["accuracy"] is None and result["leakage"]["note"]
+
+
+def test_table_and_leakage_with_two_singers(setup, capsys):
+    root, sources, targets = setup
+    bass = targets / "bass"
+    bass.mkdir(exist_ok=True)
+    save_audio(bass / "b0.wav", sung_tone(1.0, hz=110.0), 24000)
+    try:
+        code = _bench().main(["--model", str(root / "tiny.safetensors"), "--sources", sources[0],
+                              "--targets-dir", str(targets), "--steps", "1", "--max-seconds", "1"])
+        out = capsys.readouterr().out
+    finally:
+        (bass / "b0.wav").unlink()
+        bass.rmdir()
+    assert code == 0
+    assert "content leakage: speaker-ID probe accuracy" in out and "FPC" in out
+
+
+def test_bad_model_path_is_a_clear_error(setup, capsys):
+    root, sources, targets = setup
+    code = _bench().main(["--model", str(root / "missing.safetensors"), "--sources", *sources,
+                          "--targets-dir", str(targets), "--json"])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "missing.safetensors" in err and "Traceback" not in err
+
+
+def test_f0_fidelity_figures():
+    f0 = np.array([200.0, 210.0, 220.0, 0.0, 230.0], np.float32)
+    voiced = f0 > 0
+    same = f0_fidelity(f0, voiced, f0, voiced)
+    assert same["fpc"] == pytest.approx(1.0) and same["cents_abs_median"] == pytest.approx(0.0, abs=1e-6)
+    assert same["off_50c_share"] == 0.0 and same["voiced_recall"] == 1.0
+    sharp = f0_fidelity(f0, voiced, f0 * 2 ** (100 / 1200), voiced)
+    assert sharp["cents_median"] == pytest.approx(100.0, abs=1e-3) and sharp["off_50c_share"] == 1.0
+    assert f0_fidelity(f0, voiced, np.zeros(5), np.zeros(5, bool))["fpc"] is None
+    assert relative_difference(0.9, 1.0) == pytest.approx(-0.1) and relative_difference(1.0, 0.0) is None
