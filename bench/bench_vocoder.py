@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.audio.io import load_audio  # noqa: E402
 from core.audio.mel import MelSpectrogram  # noqa: E402
 from core.config import load_config  # noqa: E402
-from core.features.pitch import get_pitch_extractor  # noqa: E402
+from core.features.pitch import pitch_extractor_from_config  # noqa: E402
 from core.train.vocoder import find_audio_files  # noqa: E402
 from core.vocoder.evaluate import analyse, score_resynthesis  # noqa: E402
 from core.vocoder.files import load_vocoder_file  # noqa: E402
@@ -58,8 +58,7 @@ def published_nsf(layout: str) -> NsfHifiganVocoder:
 def bench_one(name: str, vocoder, files: list[Path], config, with_quality: bool, max_seconds: float) -> dict:
     front = vocoder.front_end() if hasattr(vocoder, "front_end") else config.audio
     mel = MelSpectrogram(front)
-    pitch = get_pitch_extractor("dio", front.sample_rate, front.hop_length, config.features.f0_floor,
-                                config.features.f0_ceil, config.features.f0_silence_db)
+    pitch = pitch_extractor_from_config(config.features, front, "dio")
     refs, total = [], 0.0
     for f in files:
         if total >= max_seconds:

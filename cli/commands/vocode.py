@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from core.audio.mel import MelSpectrogram
     from core.config import load_config
     from core.errors import UserError
-    from core.features.pitch import get_pitch_extractor, shift_f0
+    from core.features.pitch import pitch_extractor_from_config, shift_f0
     from core.vocoder.evaluate import analyse, score_resynthesis
     from core.vocoder.registry import load_vocoder, vocoder_for_front_end
 
@@ -60,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if len(audio) < front.hop_length:
         raise UserError(f"{args.input} is shorter than one frame ({front.hop_length} samples)")
     mel = MelSpectrogram(front)
-    pitch = get_pitch_extractor(args.f0, front.sample_rate, front.hop_length, config.features.f0_floor,
-                                config.features.f0_ceil, config.features.f0_silence_db)
+    pitch = pitch_extractor_from_config(config.features, front, args.f0)
     ref = analyse(audio, mel, pitch, front.hop_length)
     f0 = shift_f0(ref.f0, args.key) if args.key else ref.f0
     started = time.perf_counter()

@@ -29,7 +29,7 @@ from core.data.cache import CACHE_FORMAT, ClipFeatures, read_manifest, save_clip
 from core.data.slicing import SliceSettings, find_segments, frame_energy, read_segment
 from core.errors import UserError
 from core.features.loudness import frame_rms
-from core.features.pitch import get_pitch_extractor, interpolate_unvoiced, shift_f0
+from core.features.pitch import interpolate_unvoiced, pitch_extractor_from_config, shift_f0
 
 MIN_SECONDS = 2.1
 PEAK = 0.95
@@ -67,8 +67,7 @@ class FeatureExtractor:
         a, f = cfg.audio, cfg.features
         self.cfg = cfg
         self.mel = MelSpectrogram(a)
-        self.pitch = get_pitch_extractor(f0_method or f.f0_method, a.sample_rate, a.hop_length, f.f0_floor,
-                                         f.f0_ceil, f.f0_silence_db)
+        self.pitch = pitch_extractor_from_config(f, a, f0_method or f.f0_method)
         self.builtin = content_path is None and f.content_encoder == "builtin"
         self.encoder = None if self.builtin else content_encoder_for(cfg, content_path)
         self.perturb_copies = perturb_copies

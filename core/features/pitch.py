@@ -23,19 +23,13 @@ __all__ = [
 ]
 
 
-def get_pitch_extractor(
-    name: str,
-    sample_rate: int = 24000,
-    hop_length: int = 128,
-    f0_floor: float = 50.0,
-    f0_ceil: float = 1100.0,
-    silence_db: float = -60.0,
-    device: str | torch.device = "cpu",
-) -> PitchExtractor:
-    """A pitch extractor by method name; neural models load once, here."""
-    device = _usable_device(device)
-    kwargs = dict(sample_rate=sample_rate, hop_length=hop_length, f0_floor=f0_floor, f0_ceil=f0_ceil,
-                  silence_db=silence_db, device=device)
+def get_pitch_extractor(name: str, device: str | torch.device = "cpu", **settings) -> PitchExtractor:
+    """A pitch extractor by method name; neural models load once, here.
+
+    `settings` (sample_rate, hop_length, f0_floor, f0_ceil, silence_db) default to
+    PitchExtractor's; pitch_extractor_from_config takes them from a config.
+    """
+    kwargs = dict(settings, device=_usable_device(device))
     if name in ("dio", "harvest"):
         from core.features.pitch_world import WorldPitch
 

@@ -25,7 +25,7 @@ from core.audio.io import load_audio
 from core.audio.mel import MelSpectrogram
 from core.config import Config, load_config
 from core.errors import UserError
-from core.features.pitch import get_pitch_extractor, interpolate_unvoiced
+from core.features.pitch import interpolate_unvoiced, pitch_extractor_from_config
 from core.vocoder.builtin import BuiltinShape, BuiltinVocoder, BuiltinVocoderModel
 from core.vocoder.evaluate import Analysis, analyse, score_resynthesis
 from core.vocoder.files import load_vocoder_file, save_vocoder
@@ -64,8 +64,7 @@ def prepare(files: list[Path], config: Config, f0_method: str = "dio") -> list[A
     """Audio, log10 mel and f0 of each file (short files, under two crops, are skipped)."""
     a = config.audio
     mel = MelSpectrogram(a)
-    pitch = get_pitch_extractor(f0_method, a.sample_rate, a.hop_length, config.features.f0_floor,
-                                config.features.f0_ceil, config.features.f0_silence_db)
+    pitch = pitch_extractor_from_config(config.features, a, f0_method)
     return [analyse(load_audio(f, a.sample_rate), mel, pitch, a.hop_length) for f in files]
 
 
@@ -188,8 +187,7 @@ def evaluate_files(vocoder, files: list[Path], config: Config, f0_method: str = 
     """Resynthesis score of `vocoder` over audio files (input f0 and output f0 by the same extractor)."""
     a = config.audio
     mel = MelSpectrogram(a)
-    pitch = get_pitch_extractor(f0_method, a.sample_rate, a.hop_length, config.features.f0_floor,
-                                config.features.f0_ceil, config.features.f0_silence_db)
+    pitch = pitch_extractor_from_config(config.features, a, f0_method)
     pairs = []
     for f in files:
         ref = analyse(load_audio(f, a.sample_rate), mel, pitch, a.hop_length)
