@@ -24,7 +24,10 @@ def _failing_loader(path: str):
 
 
 @pytest.fixture
-def window_and_engine(qtbot, tmp_path):
+def window_and_engine(qtbot, tmp_path, monkeypatch):
+    # These tests drive the stand-in and failing model files; hide the shipped default model.
+    monkeypatch.setattr("core.models.default_model_path", lambda: None)
+    monkeypatch.setattr("core.models.list_models", lambda: ([], []))
     engine = FakeEngine()
     controller = EngineController(lambda settings: engine, GuiSettings())
     window = MainWindow(controller, SettingsStore(tmp_path / "gui.json"), ModelLoader(_failing_loader),
