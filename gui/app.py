@@ -89,6 +89,8 @@ def take_screenshot(path: str, seconds: float = 2.5, settings_path: str | None =
     if window is None:
         window = build_window(settings_path, load_simulation_input(simulate, 48000), _SimulatorDevices())
     window.show()
+    window.model_loader.wait()  # the picture shows the chosen model running, not a load in progress
+    app.processEvents()
     window.controller.start()
     loop = QEventLoop()
     QTimer.singleShot(int(seconds * 1000), loop.quit)

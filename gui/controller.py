@@ -257,9 +257,19 @@ class ModelLoader(QObject):
     def __init__(self, make_converter: Callable[[str], object], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._make_converter = make_converter
+        self._threads: list[threading.Thread] = []
 
     def load(self, path: str) -> None:
-        threading.Thread(target=self._load, args=(path,), name="gui-model-load", daemon=True).start()
+        thread = threading.Thread(target=self._load, args=(path,), name="gui-model-load", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def wait(self, timeout_s: float = 30.0) -> bool:
+        """Wait for loads in flight (a load still running in torch when Python exits aborts it)."""
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
 
     def _load(self, path: str) -> None:
         try:

@@ -254,4 +254,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         self.save_settings()
         self.controller.shutdown()
+        self.model_loader.wait()
         super().closeEvent(event)
