@@ -18,7 +18,7 @@ from torch import nn
 
 from core.audio.mel import normalize
 from core.config import Config
-from core.data.dataset import Batch, CachedDataset
+from core.data.dataset import Batch
 from core.errors import UserError
 from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
@@ -26,7 +26,7 @@ from core.model.losses import consistency_distillation_loss, ema_update, make_st
 from core.train.distributed import setup_runtime, teardown, weight_divergence
 from core.train.loop import LoopSettings, default_dirs, run_loop, try_resume
 from core.train.state import TrainState
-from core.train.teacher import RunOptions, check_cache, crop_frames, validate_acoustic
+from core.train.teacher import RunOptions, crop_frames, load_training_data, validate_acoustic
 
 
 class StudentSystem(nn.Module):
@@ -73,10 +73,7 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
     runtime = setup_runtime(options.device, options.amp)
     try:
         torch.manual_seed(options.seed)
-        train = CachedDataset(cache, "train")
-        val = CachedDataset(cache, "val", originals_only=True)
-        check_cache(train, cfg)
-        train.require("training")
+        train, val = load_training_data(cache, cfg)
         if train.singers.names != bundle.singers.names:
             raise UserError(f"the teacher was trained on singers {bundle.singers.names}, the cache has "
                             f"{train.singers.names}; distil with the teacher's own cache")

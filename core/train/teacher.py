@@ -134,6 +134,15 @@ def measure_leakage(encoder: nn.Module, data: CachedDataset, fallback: CachedDat
     return None
 
 
+def load_training_data(cache: str | Path, cfg: Config) -> tuple[CachedDataset, CachedDataset]:
+    """The cache's training and validation sets, checked against the config (teacher and student)."""
+    train = CachedDataset(cache, "train")
+    val = CachedDataset(cache, "val", originals_only=True)
+    check_cache(train, cfg)
+    train.require("training")
+    return train, val
+
+
 def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunOptions,
                   adversary_weight: float = 0.1, mel_eq_db: float = 6.0,
                   log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -142,10 +151,7 @@ def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunO
     runtime = setup_runtime(options.device, options.amp)
     try:
         torch.manual_seed(options.seed)
-        train = CachedDataset(cache, "train")
-        val = CachedDataset(cache, "val", originals_only=True)
-        check_cache(train, cfg)
-        train.require("training")
+        train, val = load_training_data(cache, cfg)
         system = build_teacher_system(cfg, train, adversary_weight, mel_eq_db).to(runtime.device)
         wrapped = runtime.wrap(system)
         optimizer = torch.optim.AdamW(system.parameters(), lr=cfg.train.teacher_lr, weight_decay=cfg.train.weight_decay)
