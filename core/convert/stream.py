@@ -127,6 +127,9 @@ class ConversionStream:
             self.set_f0_track(f0_track)
         self._hold = UnvoicedHold()
         self._vocoder_stream = model.vocoder.stream()
+        # Encoders that stream (the built-in one) run only on new frames; others re-encode the window.
+        make_stream = getattr(model.content_encoder, "stream", None)
+        self._content_stream = make_stream(1) if callable(make_stream) else None
         self._allocate(max(1, int(max_block_frames)))
         self.reset()
 
@@ -189,6 +192,8 @@ class ConversionStream:
             f0_cond[-keep:] = self._f0_cond[-keep:]
             f0_voc[-keep:] = self._f0_voc[-keep:]
         self._audio, self._f0_cond, self._f0_voc = audio, f0_cond, f0_voc
+        if self._content_stream is not None:
+            self._content_stream.ensure_capacity(frames)
 
     def reset(self) -> None:
         """Forget all input, as if freshly made (controls are kept)."""
@@ -197,6 +202,9 @@ class ConversionStream:
         self._f0_voc.fill(0.0)
         self._hold.reset()
         self._vocoder_stream.reset()
+        if self._content_stream is not None:  # it has heard the zero history too
+            self._content_stream.reset()
+            self._content_stream.push(torch.from_numpy(self._audio))
         # Absolute frame index of the next input frame; starts past the zero history so
         # every window's anchored-noise offset is >= 0.
         self._origin = self._left + self._max_context + self.lookahead
@@ -220,6 +228,8 @@ class ConversionStream:
         samples = n * self.hop
         self._audio[:-samples] = self._audio[samples:]
         self._audio[-samples:] = block
+        if self._content_stream is not None:
+            self._content_stream.push(torch.from_numpy(self._audio[-samples:]))
         self._f0_cond[:-n] = self._f0_cond[n:]
         self._f0_voc[:-n] = self._f0_voc[n:]
         cond, voc = self._new_f0(n)
@@ -254,7 +264,10 @@ class ConversionStream:
         start = m0 - self._left
         audio = torch.from_numpy(self._audio[start * self.hop:end * self.hop])
         frames = end - start
-        content = self.model.content_encoder.encode(audio, frames)[m0 - start:m1 - start]
+        if self._content_stream is not None:
+            content = self._content_stream.latest(end - m0)[:m1 - m0]
+        else:
+            content = self.model.content_encoder.encode(audio, frames)[m0 - start:m1 - start]
         loudness = frame_rms(audio, self.hop, frames)[m0 - start:m1 - start]
         f0 = torch.from_numpy(self._f0_cond[m0:m1].copy())
         inputs = ConditionInputs.single(content, f0, loudness, self._singer_id, 0.0)

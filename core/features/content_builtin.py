@@ -59,20 +59,25 @@ class BuiltinShape:
         return cls(**data)
 
 
-def moving_instance_norm(x: torch.Tensor, window: int, eps: float = 1e-5) -> torch.Tensor:
+def moving_instance_norm(x: torch.Tensor, window: int, eps: float = 1e-5, last: int | None = None) -> torch.Tensor:
     """(B, C, T): subtract each channel's mean and divide by its std over the last `window` frames.
 
     Causal: frame t uses frames max(0, t - window + 1) .. t; the first frames
     use what there is. Equivalent to instance norm when window >= T and t = T - 1.
+    `last` returns only the last frames (the streaming encoder's case). Running
+    sums in float64: float32 sums of squares lose near-constant channels' variance.
     """
-    frames = x.shape[-1]
-    padded = F.pad(x, (window - 1, 0))
-    sum_x = F.avg_pool1d(padded, window, stride=1) * window
-    sum_x2 = F.avg_pool1d(padded * padded, window, stride=1) * window
-    count = torch.clamp(torch.arange(1, frames + 1, device=x.device, dtype=x.dtype), max=window)
-    mean = sum_x / count
-    var = torch.clamp(sum_x2 / count - mean * mean, min=0.0)
-    return (x - mean) / torch.sqrt(var + eps)
+    total = x.shape[-1]
+    frames = total if last is None else int(last)
+    wide = x.double()
+    sums = F.pad(torch.cumsum(wide, dim=-1), (1, 0))
+    sums2 = F.pad(torch.cumsum(wide * wide, dim=-1), (1, 0))
+    ends = torch.arange(total - frames + 1, total + 1, device=x.device)
+    starts = torch.clamp(ends - window, min=0)
+    count = (ends - starts).to(torch.float64)
+    mean = (sums[..., ends] - sums[..., starts]) / count
+    var = torch.clamp((sums2[..., ends] - sums2[..., starts]) / count - mean * mean, min=0.0)
+    return ((wide[..., total - frames:] - mean) / torch.sqrt(var + eps)).to(x.dtype)
 
 
 class CausalConv(nn.Conv1d):
@@ -156,6 +161,12 @@ class BuiltinContentEncoder(nn.Module):
             return torch.zeros(n_frames, self.dim)
         codes = self.forward_mel(log_mel.unsqueeze(0))[0]
         return fit_frames(codes, n_frames)
+
+    def stream(self, capacity_frames: int):
+        """Incremental inference for live use (content_stream.BuiltinContentStream)."""
+        from core.features.content_stream import BuiltinContentStream
+
+        return BuiltinContentStream(self, capacity_frames)
 
     def file_parts(self) -> tuple[dict[str, torch.Tensor], dict]:
         """(state dict, metadata) for content.save_content_encoder."""
