@@ -177,3 +177,19 @@ def test_fcpe_prints_nothing_even_past_full_scale(extractors, capsys):
     track = extractors("fcpe").extract(loud)
     assert capsys.readouterr().out == ""  # stdout stays clean for --json output
     assert track.voiced[EDGE:-EDGE].mean() > 0.9
+
+
+def test_fcpe_int8_weights_track_like_the_float_model(extractors):
+    """The live default runs FCPE on int8 weights; it must agree with the float network."""
+    quantized = extractors("fcpe")
+    assert quantized.int8
+    float_model = get_pitch_extractor("fcpe", int8=False)
+    assert not float_model.int8
+    for name in ("low-glide", "mid-vibrato", "high-glide"):
+        f0_of_t, tilt = CASES[name]
+        audio = _voice(f0_of_t, tilt)
+        a, b = quantized.extract(audio), float_model.extract(audio)
+        both = a.voiced & b.voiced
+        assert both[EDGE:-EDGE].mean() > 0.9
+        cents = 1200 * np.abs(np.log2(a.f0[both] / b.f0[both]))
+        assert np.median(cents) < 5.0 and np.percentile(cents, 95) < 25.0, name
