@@ -26,8 +26,6 @@ from typing import Any, Callable
 from core.config import Config
 from core.train.teacher import RunOptions
 
-MAX_VOCODER_FILE_BYTES = 50 * 1024 * 1024  # longer recordings are left to the acoustic model's slices
-
 
 @dataclass(frozen=True)
 class Budget:
@@ -80,8 +78,8 @@ def train_all(data: str | Path, out: str | Path, cfg: Config, options: RunOption
 
     def vocoder_files() -> list[Path]:
         manifest = read_manifest(cache)
-        files = [Path(data) / rel for rel, s in manifest["sources"].items() if s["clips"]]
-        return [f for f in files if f.stat().st_size <= MAX_VOCODER_FILE_BYTES]
+        # train_vocoder skips files over its size cap (a long take still trains the acoustic model as slices).
+        return [Path(data) / rel for rel, s in manifest["sources"].items() if s["clips"]]
 
     stage("vocoder", lambda: train_vocoder(vocoder_files(), out / "vocoder.safetensors", budget.vocoder_steps, cfg,
                                            max_minutes=budget.vocoder_minutes, resume=options.resume,

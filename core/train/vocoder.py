@@ -32,6 +32,8 @@ from core.vocoder.files import load_vocoder_file, save_vocoder
 from core.vocoder.stft_loss import MultiResolutionSTFTLoss
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+# The trainer holds every file whole in memory; longer recordings (a 3-hour take) are skipped with a message.
+MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
 def find_audio_files(source: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
@@ -49,6 +51,23 @@ def find_audio_files(source: str | os.PathLike | Sequence[str | os.PathLike]) ->
     if not files:
         raise UserError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {source}")
     return files
+
+
+def drop_oversized(files: list[Path], log: Callable[[str], None] | None = print,
+                   max_bytes: int = MAX_FILE_BYTES) -> list[Path]:
+    """The files up to `max_bytes` (checked by size on disk, before reading); a line for each one left out."""
+    kept = []
+    for f in files:
+        size = f.stat().st_size if f.is_file() else 0  # a missing file is load_audio's to report
+        if size <= max_bytes:
+            kept.append(f)
+        elif log:
+            log(f"skipped {f}: {size / 2**20:.0f} MB, over the vocoder trainer's {max_bytes / 2**20:.0f} MB per file "
+                "(it loads whole files; split long recordings into shorter files)")
+    if not kept:
+        raise UserError(f"every training file is over {max_bytes / 2**20:.0f} MB (the vocoder trainer loads whole "
+                        "files); split long recordings into shorter files")
+    return kept
 
 
 def split_held_out(files: list[Path], every: int = 10) -> tuple[list[Path], list[Path]]:
@@ -134,7 +153,7 @@ def train_vocoder(
     v, a = config.vocoder, config.audio
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    train_files, held_files = split_held_out(find_audio_files(data), held_out_every)
+    train_files, held_files = split_held_out(drop_oversized(find_audio_files(data), log), held_out_every)
     train_data = prepare(train_files, config)
     if resume and Path(out_path).exists():
         vocoder = load_vocoder_file(out_path)
