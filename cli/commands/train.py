@@ -128,7 +128,11 @@ def _report(args: argparse.Namespace, summary: dict, what: str) -> int:
     else:
         first, last = summary.get("first_loss"), summary.get("last_loss")
         if first is not None:
-            print(f"{what}: {summary['steps']} steps in {summary['seconds'] / 60:.1f} min, loss {first:.4f} -> {last:.4f}")
+            start = summary.get("validation_start", {})
+            figures = "".join(f", {k} {start[k]:.4f} -> {v:.4f}" if k in start else f", {k} {v:.4f}"
+                              for k, v in summary.get("validation", {}).items())
+            print(f"{what}: {summary['steps']} steps in {summary['seconds'] / 60:.1f} min, loss {first:.4f} -> {last:.4f}"
+                  f"{figures}")
     return 0
 
 

@@ -1,0 +1,80 @@
+"""The student's validation probe: one-step output against the teacher's ODE solution from the same noise."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from core.audio.mel import denormalize
+from core.data.preprocess import preprocess
+from core.model.conditioning import ConditionInputs
+from core.model.losses import make_student
+from core.train.student import TeacherGap, content_of, load_teacher_file, train_student
+from core.train.teacher import RunOptions, load_training_data, train_teacher
+from tests.test_data_fixtures import make_corpus, micro_config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = make_corpus(tmp_path_factory.mktemp("data"), singers=2, files=3)
+    cache = tmp_path_factory.mktemp("cache")
+    preprocess(root, cache, micro_config(), progress=False, log=lambda m: None)
+    teacher = tmp_path_factory.mktemp("models") / "teacher.safetensors"
+    train_teacher(cache, teacher, micro_config(), RunOptions(steps=2, progress=False, tensorboard=False),
+                  log=lambda m: None)
+    return cache, teacher
+
+
+class _TeacherOde(nn.Module):
+    """A 'student' whose one step IS the teacher's (N - 1)-step Euler solution for that seed."""
+
+    def __init__(self, teacher, steps: int) -> None:
+        super().__init__()
+        self.teacher, self.steps = teacher, steps
+
+    def sample(self, inputs, steps=1, frame_offset=0, seed=0):
+        return self.teacher.sample_teacher(inputs, self.steps, frame_offset, seed)
+
+
+def test_gap_is_the_distance_to_the_teacher_ode_from_the_same_noise(trained):
+    cache, teacher_path = trained
+    bundle, encoder = load_teacher_file(teacher_path)
+    cfg = bundle.config
+    _, val = load_training_data(cache, cfg)
+    teacher = bundle.teacher.eval()
+    content_fn = lambda b: content_of(encoder, b)  # noqa: E731
+    gap = TeacherGap(teacher, val, cfg, content_fn, torch.device("cpu"), clips=2, seed=5)
+
+    student, _ = make_student(teacher)
+    student.train()
+    measured = gap(student)
+    assert student.training  # the probe leaves the mode as it found it
+    expected = []
+    for index in range(2):
+        batch = val.whole(index)
+        inputs = ConditionInputs(content_fn(batch), batch.f0, batch.loudness, batch.singer, batch.key_shift)
+        one = denormalize(student.sample(inputs, 1, seed=5), cfg.audio)
+        ode = denormalize(teacher.sample_teacher(inputs, cfg.edm.distill_steps - 1, seed=5), cfg.audio)
+        expected.append(float((one - ode).abs().mean()))
+    assert measured == pytest.approx(sum(expected) / 2, rel=1e-5)
+    assert measured > 0.01  # a fresh student (= the teacher in one step) is far from the ODE solution
+
+    # A student that reproduces the teacher's ODE solution for the same noise scores zero.
+    assert gap(_TeacherOde(teacher, cfg.edm.distill_steps - 1)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_student_run_reports_the_gap_at_start_and_at_checkpoints(trained, tmp_path):
+    cache, teacher_path = trained
+    lines = []
+    summary = train_student(cache, teacher_path, tmp_path / "s.safetensors",
+                            RunOptions(steps=2, checkpoint_every=2, progress=False, tensorboard=True),
+                            log=lines.append)
+    start, end = summary["validation_start"], summary["validation"]
+    assert start["step"] == 0
+    for figures in (start, end):
+        assert math.isfinite(figures["val_to_teacher_l1"]) and figures["val_to_teacher_l1"] > 0
+        assert "val_mel_l1" in figures
+    assert end["val_to_teacher_l1"] != start["val_to_teacher_l1"]  # two steps moved the student
+    assert any(line.startswith("student step 2 ") and "val_to_teacher_l1" in line for line in lines)
+    assert any((tmp_path / "s.logs").iterdir())
