@@ -1,10 +1,12 @@
 """Live engine benchmark: per preset, minutes of simulated streaming (realtime=False, deadlines modelled
-from measured compute) with the stand-in converter (no model loaded).
+from measured compute) with the default model (or --model FILE, or --model standin for the WORLD
+stand-in converter) and its configured F0 method (or --f0).
 
 Reports block size, algorithmic latency, compute p50/p99 as a fraction of the block, xruns, dropped
 blocks, peak RSS and RSS growth between the end of the first minute and the end.
 
-    .venv/bin/python bench/bench_realtime.py [--minutes 10] [--presets low-latency balanced safe] [--json]
+    .venv/bin/python bench/bench_realtime.py [--minutes 10] [--presets low-latency balanced safe]
+        [--model FILE|standin] [--f0 METHOD] [--json]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ torch.set_num_threads(1)
 
 from realtime.presets import load_preset  # noqa: E402
 from realtime.simulate import simulate  # noqa: E402
+from realtime.model_converter import make_converter  # noqa: E402
 from realtime.standin import StandInConverter  # noqa: E402
 
 RATE = 48000
@@ -48,8 +51,19 @@ def sung_phrases(seconds: float = 20.0) -> np.ndarray:
     return (x * envelope + noise).astype(np.float32)
 
 
-def bench_preset(name: str, minutes: float) -> dict:
+def make_bench_converter(model: str | None, f0_method: str | None):
+    """A fresh converter per preset: the stand-in, or a model's (its F0 method first, or --f0's)."""
+    if model == "standin":
+        return StandInConverter()
+    converter = make_converter(model)
+    if f0_method:
+        converter.f0_methods = [f0_method] + [m for m in converter.f0_methods if m != f0_method]
+    return converter
+
+
+def bench_preset(name: str, minutes: float, model: str | None = None, f0_method: str | None = None) -> dict:
     audio = sung_phrases()
+    converter = make_bench_converter(model, f0_method)
     rss: list[tuple[float, float]] = []
 
     def watch(engine):
@@ -64,13 +78,14 @@ def bench_preset(name: str, minutes: float) -> dict:
         engine.finish_block = finish_and_sample
 
     wall = time.perf_counter()
-    report, _ = simulate(StandInConverter(), load_preset(name), audio, RATE, 256, compare=False,
+    report, _ = simulate(converter, load_preset(name), audio, RATE, 256, compare=False,
                          duration_s=60.0 * minutes, loop=True, on_engine=watch,
                          keep_output=False)
     wall = time.perf_counter() - wall
     after_first_minute = [m for s, m in rss if s >= 60.0] or [m for _, m in rss]
     return {
-        "preset": name, "block_ms": report.block_ms, "latency_ms": round(report.latency_ms, 1),
+        "preset": name, "converter": getattr(converter, "description", type(converter).__name__),
+        "f0_method": converter.f0_methods[0] if converter.f0_methods else None, "block_ms": report.block_ms, "latency_ms": round(report.latency_ms, 1),
         "compute_p50_fraction": round(report.compute_p50_ms / report.block_ms, 3),
         "compute_p99_fraction": round(report.compute_p99_fraction, 3),
         "compute_p50_ms": round(report.compute_p50_ms, 2), "compute_p99_ms": round(report.compute_p99_ms, 2),
@@ -88,14 +103,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--presets", nargs="+", default=["low-latency", "balanced", "safe"])
+    parser.add_argument("--model", default=None, help="model file (default: the default model); 'standin' for WORLD")
+    parser.add_argument("--f0", default=None, help="F0 method (default: the model's configured one)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = []
     for name in args.presets:
-        row = bench_preset(name, args.minutes)
+        row = bench_preset(name, args.minutes, args.model, args.f0)
         rows.append(row)
         if not args.json:
-            print(f"{row['preset']:12s} block {row['block_ms']:5.1f} ms  latency {row['latency_ms']:6.1f} ms  "
+            print(f"{row['preset']:12s} {row['converter']} F0 {row['f0_method']}  block {row['block_ms']:5.1f} ms  latency {row['latency_ms']:6.1f} ms  "
                   f"compute p50 {100 * row['compute_p50_fraction']:4.0f} %  p99 {100 * row['compute_p99_fraction']:4.0f} % "
                   f"of block (max {row['compute_max_ms']:.1f} ms; thread CPU p50 {100 * row['cpu_p50_fraction']:.0f} % "
                   f"p99 {100 * row['cpu_p99_fraction']:.0f} %)  load {row['load_average']:.1f}  xruns {row['xruns']}  drops {row['drops']}  "

@@ -62,7 +62,9 @@ class ModelConverter:
         self.sample_rate = model.sample_rate
         self.hop_length = model.hop_length
         self.singers = list(model.singers.names)
-        self.f0_methods = list(F0_METHODS)
+        # The model's configured method first: the engine starts with f0_methods[0].
+        configured = model.config.features.f0_method
+        self.f0_methods = [configured] + [m for m in F0_METHODS if m != configured]
         self.description = f"model {os.path.basename(model.path or 'in memory')} ({model.config.name})"
         self._steps = steps
         self.stream: ConversionStream | None = None
