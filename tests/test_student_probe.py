@@ -1,6 +1,10 @@
 """The student's validation probe: one-step output against the teacher's ODE solution from the same noise."""
 
 import math
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +17,8 @@ from core.model.losses import make_student
 from core.train.student import TeacherGap, content_of, load_teacher_file, train_student
 from core.train.teacher import RunOptions, load_training_data, train_teacher
 from tests.test_data_fixtures import make_corpus, micro_config
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +84,15 @@ def test_student_run_reports_the_gap_at_start_and_at_checkpoints(trained, tmp_pa
     assert end["val_to_teacher_l1"] != start["val_to_teacher_l1"]  # two steps moved the student
     assert any(line.startswith("student step 2 ") and "val_to_teacher_l1" in line for line in lines)
     assert any((tmp_path / "s.logs").iterdir())
+
+
+def test_cli_prints_the_gap_from_start_to_end(trained, tmp_path):
+    cache, teacher_path = trained
+    result = subprocess.run([sys.executable, "-m", "cli.main", "train", "student", str(cache), "--teacher",
+                             str(teacher_path), "--out", str(tmp_path / "s.safetensors"), "--steps", "2",
+                             "--no-progress", "--no-tensorboard", "--threads", "1"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary_line = result.stdout.strip().splitlines()[-1]
+    match = re.search(r"val_to_teacher_l1 ([0-9.]+) -> ([0-9.]+)", summary_line)
+    assert match and float(match.group(1)) > 0 and float(match.group(2)) > 0

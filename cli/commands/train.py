@@ -128,12 +128,16 @@ def _report(args: argparse.Namespace, summary: dict, what: str) -> int:
     else:
         first, last = summary.get("first_loss"), summary.get("last_loss")
         if first is not None:
-            start = summary.get("validation_start", {})
-            figures = "".join(f", {k} {start[k]:.4f} -> {v:.4f}" if k in start else f", {k} {v:.4f}"
-                              for k, v in summary.get("validation", {}).items())
             print(f"{what}: {summary['steps']} steps in {summary['seconds'] / 60:.1f} min, loss {first:.4f} -> {last:.4f}"
-                  f"{figures}")
+                  f"{_validation_text(summary)}")
     return 0
+
+
+def _validation_text(summary: dict) -> str:
+    """', name start -> end' for each validation figure (start only where the stage measured one)."""
+    start = summary.get("validation_start", {})
+    return "".join(f", {k} {start[k]:.4f} -> {v:.4f}" if k in start else f", {k} {v:.4f}"
+                   for k, v in summary.get("validation", {}).items())
 
 
 def run_teacher(args: argparse.Namespace) -> int:
@@ -177,6 +181,6 @@ def run_all(args: argparse.Namespace) -> int:
         for name, result in report["stages"].items():
             losses = (f", loss {result['first_loss']:.4f} -> {result['last_loss']:.4f}"
                       if result.get("first_loss") is not None else "")
-            print(f"{name}: {result['wall_seconds'] / 60:.1f} min{losses}")
+            print(f"{name}: {result['wall_seconds'] / 60:.1f} min{losses}{_validation_text(result)}")
         print(f"model: {args.out}/model.safetensors")
     return 0
