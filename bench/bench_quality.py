@@ -2,12 +2,13 @@
 content leakage and end-to-end speed.
 
     .venv/bin/python bench/bench_quality.py --model M --sources FILE [FILE ...] --targets-dir CORPUS
-        [--pitch 0] [--steps 1 teacher-50] [--max-seconds 6] [--json]
+        [--pitch 0] [--auto-transpose] [--steps 1 teacher-50] [--max-seconds 6] [--json]
 
 For each held-out source file, each singer of the model with a folder CORPUS/<singer>/*.wav, and
 each --steps value, the source is converted (core.convert.convert_audio, the offline path) and:
 - F0 fidelity (DIO on both sides, one extractor for evaluation): intended F0 = source F0 shifted by
-  --pitch; on frames voiced in both: FPC = Pearson correlation of F0 in Hz (the paper's; not log),
+  --pitch (plus, with --auto-transpose, the whole semitones toward the target singer's median F0 that
+  the conversion chose); on frames voiced in both: FPC = Pearson correlation of F0 in Hz (the paper's; not log),
   signed and absolute median error in cents, share of frames off by > 50 cents. Aggregates: FPC is
   the mean over pairs, the cents figures are pooled over all pairs' frames.
 - Singer similarity (Resemblyzer): cosine of the output to the mean embedding of up to 5 of the
@@ -119,7 +120,7 @@ def evaluate(args) -> dict:
             notes.append(f"source {path} skipped: silent or shorter than one frame")
             continue
         track = _track(extractor, audio, hop)
-        sources.append({"path": str(path), "audio": audio, "f0": shift_f0(track.f0, args.pitch), "voiced": track.voiced,
+        sources.append({"path": str(path), "audio": audio, "f0_raw": track.f0, "voiced": track.voiced,
                         "embedding": embedder.embed(audio, rate)})
     if not sources:
         raise UserError("no usable source file")
@@ -127,19 +128,24 @@ def evaluate(args) -> dict:
     pairs, by_steps = [], {}
     for steps in args.steps:
         warm = sources[0]["audio"][: min(len(sources[0]["audio"]), rate)]
-        convert_audio(model, warm, rate, singers[0], pitch=args.pitch, steps=steps)  # warm-up, not timed
+        convert_audio(model, warm, rate, singers[0], pitch=args.pitch, steps=steps,
+                      auto_transpose=args.auto_transpose)  # warm-up, not timed
         rows, cents, taken, seconds = [], [], 0.0, 0.0
         for source in sources:
             for singer in singers:
-                out, _, report = convert_audio(model, source["audio"], rate, singer, pitch=args.pitch, steps=steps)
+                out, _, report = convert_audio(model, source["audio"], rate, singer, pitch=args.pitch, steps=steps,
+                                               auto_transpose=args.auto_transpose)
                 taken += report.seconds_taken
                 seconds += report.input_seconds
+                shift = args.pitch + (report.auto_transpose_semitones or 0.0)
+                intended = shift_f0(source["f0_raw"], shift)  # the source's F0 moved as the conversion moved it
                 out_track = _track(extractor, out, hop)
-                fid = ev.f0_fidelity(source["f0"], source["voiced"], out_track.f0, out_track.voiced)
-                cents.append(ev.cents_of(source["f0"], source["voiced"], out_track.f0, out_track.voiced))
+                fid = ev.f0_fidelity(intended, source["voiced"], out_track.f0, out_track.voiced)
+                cents.append(ev.cents_of(intended, source["voiced"], out_track.f0, out_track.voiced))
                 src_cos = ev.cosine(source["embedding"], target_embedding[singer])
                 out_cos = ev.cosine(embedder.embed(out, rate), target_embedding[singer])
-                rows.append({"source": source["path"], "singer": singer, "steps": steps, "seconds": report.input_seconds,
+                rows.append({"source": source["path"], "singer": singer, "steps": steps, "shift": shift,
+                             "seconds": report.input_seconds,
                              "rtf": report.real_time_factor, **fid, "source_cosine": src_cos,
                              "output_cosine": out_cos, "cosine_gain": out_cos - src_cos})
         pairs += rows
@@ -164,7 +170,7 @@ def evaluate(args) -> dict:
 
     return {
         "model": model.path, "sources": [s["path"] for s in sources], "targets_dir": str(targets_dir),
-        "pitch": float(args.pitch), "steps": list(args.steps), "max_seconds": args.max_seconds,
+        "pitch": float(args.pitch), "auto_transpose": bool(args.auto_transpose), "steps": list(args.steps), "max_seconds": args.max_seconds,
         "threads": int(args.threads), "f0_method": EVAL_F0_METHOD, "fpc_scale": "hz",
         "singers": singers, "missing_singers": missing, "notes": notes,
         "pairs": pairs, "by_steps": by_steps,
@@ -180,7 +186,8 @@ def _fmt(value, spec: str = ".3f") -> str:
 
 
 def print_table(result: dict) -> None:
-    print(f"model {result['model']}  pitch {result['pitch']:+g} st  F0 by {result['f0_method']} (FPC on Hz)  "
+    auto = " + auto-transpose" if result.get("auto_transpose") else ""
+    print(f"model {result['model']}  pitch {result['pitch']:+g} st{auto}  F0 by {result['f0_method']} (FPC on Hz)  "
           f"max {result['max_seconds']:g} s per file")
     for note in result["notes"]:
         print(f"  note: {note}")
@@ -219,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", nargs="+", required=True, help="held-out source recordings")
     parser.add_argument("--targets-dir", required=True, help="corpus folder with <singer>/*.wav")
     parser.add_argument("--pitch", type=float, default=0.0, help="transpose in semitones")
+    parser.add_argument("--auto-transpose", action="store_true",
+                        help="shift each conversion toward the target singer's median F0 (as `convert --auto-transpose`)")
     parser.add_argument("--steps", nargs="+", default=["1", "teacher-50"])
     parser.add_argument("--max-seconds", type=float, default=6.0, help="cut every file to this length (0: no cut)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")

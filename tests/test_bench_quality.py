@@ -110,3 +110,17 @@ def test_f0_fidelity_figures():
     assert sharp["cents_median"] == pytest.approx(100.0, abs=1e-3) and sharp["off_50c_share"] == 1.0
     assert f0_fidelity(f0, voiced, np.zeros(5), np.zeros(5, bool))["fpc"] is None
     assert relative_difference(0.9, 1.0) == pytest.approx(-0.1) and relative_difference(1.0, 0.0) is None
+
+
+def test_auto_transpose_moves_each_source_toward_the_target(setup, capsys):
+    root, sources, targets = setup
+    code = _bench().main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
+                          "--targets-dir", str(targets), "--steps", "1", "--max-seconds", "1",
+                          "--auto-transpose", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["auto_transpose"] is True
+    shifts = {Path(p["source"]).name: p["shift"] for p in result["pairs"]}
+    # The alto's median is 330 Hz: the 220 Hz source moves up further than the 262 Hz one.
+    assert shifts["src0.wav"] > shifts["src1.wav"] > 0
+    assert all(float(s).is_integer() for s in shifts.values())
