@@ -69,7 +69,7 @@ class ModelConverter:
         self._steps = steps
         self.stream: ConversionStream | None = None
         self.extra_latency_samples = 0
-        self._applied = ConverterControls(singer=None, pitch=math.nan)
+        self._applied = ConverterControls(singer=None, pitch=math.nan, f0_method="")  # nothing applied yet
         self._source_log_f0: float | None = None
 
     def prepare(self, block: int, context: int, lookahead: int) -> None:
@@ -81,7 +81,7 @@ class ModelConverter:
         self.extra_latency_samples = self.stream.latency_samples + self._pad - int(lookahead)
         self._input = _Fifo(int(block) + hop)
         self._output = _Fifo(int(block) + 2 * hop)
-        self._applied = ConverterControls(singer=None, pitch=math.nan)
+        self._applied = ConverterControls(singer=None, pitch=math.nan, f0_method="")  # nothing applied yet
         self.reset()
 
     def _make_stream(self, lookahead_frames: int, max_block_frames: int) -> ConversionStream:

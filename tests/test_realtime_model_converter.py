@@ -104,3 +104,12 @@ def test_make_converter_picks_a_model_or_the_stand_in(model, monkeypatch):
     assert isinstance(make_converter(model.path), ModelConverter)
     monkeypatch.setattr("realtime.model_converter.default_model_path", lambda: None)
     assert isinstance(make_converter(None), StandInConverter)
+
+
+def test_the_first_block_applies_every_control_even_the_default_f0_method(model):
+    converter = ModelConverter(model)
+    converter.prepare(block=768, context=4800, lookahead=384)
+    converter.stream.set_f0_method("harvest")  # the stream starts on some other method
+    window = np.concatenate([np.zeros(4800, np.float32), sung_tone(0.2)[: 768 + 384]])
+    converter.convert(window, 4800, 768, ConverterControls(singer="alto", pitch=0.0, f0_method="dio"))
+    assert converter.stream._extractor is model.pitch_extractor("dio")
