@@ -65,6 +65,7 @@ class Engine:
         self._pitch = 0.0
         self._auto_transpose = False
         self._f0_method = converter.f0_methods[0] if converter.f0_methods else "dio"
+        self._follow_preset_f0(preset)
         self._gate_threshold: float | None = None
         self._input_gain_db = 0.0
         self._output_gain_db = 0.0
@@ -405,8 +406,14 @@ class Engine:
     def set_bypass(self, on: bool) -> None:
         self._bypass = bool(on)
 
+    def _follow_preset_f0(self, preset: Preset) -> None:
+        """A preset that names a pitch tracker selects it (set_f0_method overrides it later)."""
+        if preset.f0_method in self.converter.f0_methods:
+            self._f0_method = preset.f0_method
+
     def set_preset(self, preset: Preset) -> None:
         """Applied by the worker at the next block: chain rebuilt, output re-aligned with a fade."""
+        self._follow_preset_f0(preset)
         if not self._running:
             self._build(preset, self.converter)
         else:

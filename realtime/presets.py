@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from core.errors import ConfigError
+from core.features.pitch import PITCH_METHODS
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "presets"
 _TIMES = ("block_ms", "context_ms", "lookahead_ms", "crossfade_ms", "sola_search_ms", "output_margin_ms")
@@ -29,6 +30,9 @@ class Preset:
     sola_search_ms: float   # SOLA offset search window
     output_margin_ms: float  # added to measured compute for the output fill target
     chain: list[dict] = field(default_factory=lambda: [{"plugin": "converter"}])
+    # The live pitch tracker this preset can afford (None: the model's configured one). On 2 CPU
+    # cores FCPE costs ~11 ms a block even on int8 weights, DIO ~4 ms (BENCHMARKS.md).
+    f0_method: str | None = None
 
     def samples(self, name: str, sample_rate: int) -> int:
         """One of the *_ms fields as a whole number of samples at `sample_rate`."""
@@ -95,4 +99,6 @@ def _validated(preset: Preset) -> Preset:
         raise ConfigError("chain must be a list of mappings, each with a 'plugin' key")
     if sum(p["plugin"] == "converter" for p in preset.chain) != 1:
         raise ConfigError("chain must contain exactly one 'converter'")
+    if preset.f0_method is not None and preset.f0_method not in PITCH_METHODS:
+        raise ConfigError(f"unknown f0_method '{preset.f0_method}'; choose one of: {', '.join(PITCH_METHODS)}")
     return preset

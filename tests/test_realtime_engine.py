@@ -249,3 +249,20 @@ def test_effects_in_the_chain_and_a_failing_plugin_reported():
     assert engine.xruns == 0
     assert np.max(np.abs(played[-RATE // 2:])) > 0.05  # the stream went on without the reverb
     assert any("reverb" in m and "bypassed" in m for m in engine.snapshot().messages)
+
+
+def test_a_preset_picks_the_pitch_tracker_it_can_afford():
+    from core.errors import ConfigError
+    from realtime.presets import preset_from_dict
+
+    engine, _ = run_engine(sung(0.5), preset="balanced")
+    assert load_preset("balanced").f0_method == "dio" and engine._controls().f0_method == "dio"
+    harvest = load_preset("balanced").with_changes(f0_method="harvest")
+    engine.set_preset(harvest)
+    assert engine._controls().f0_method == "harvest"
+    engine.set_f0_method("dio")  # the user's choice wins until the next preset
+    assert engine._controls().f0_method == "dio"
+    engine.set_preset(load_preset("safe"))  # fcpe: the stand-in has no fcpe, so its method stays
+    assert engine._controls().f0_method == "dio"
+    with pytest.raises(ConfigError, match="f0_method"):
+        preset_from_dict({**load_preset("balanced").to_dict(), "f0_method": "guess"})
