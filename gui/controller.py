@@ -206,6 +206,9 @@ class EngineController(QObject):
     def set_output_gain(self, db: float) -> None:
         self._update("set_output_gain", "output_gain_db", float(db))
 
+    def set_monitor_gain(self, db: float) -> None:
+        self._update("set_monitor_gain", "monitor_gain_db", float(db))
+
     def set_bypass(self, on: bool) -> None:
         if self.engine is not None:
             self.engine.set_bypass(bool(on))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QKeySequence, QShortcut
 from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
                              QPushButton, QScrollArea, QSplitter, QStatusBar, QVBoxLayout, QWidget)
 
@@ -17,6 +16,7 @@ from gui.panels.transport import TransportPanel
 from gui.panels.voice import VoicePanel
 from gui.plots import LiveView
 from gui.settings import GuiSettings, SettingsStore
+from gui.shortcuts import install_shortcuts
 
 MAX_MESSAGES = 4
 
@@ -129,12 +129,7 @@ class MainWindow(QMainWindow):
                     ("R", self.transport.record_button.click), ("Up", lambda: self.voice.nudge_pitch(1)),
                     ("Down", lambda: self.voice.nudge_pitch(-1)), ("Shift+Up", lambda: self.voice.nudge_pitch(12)),
                     ("Shift+Down", lambda: self.voice.nudge_pitch(-12)))
-        self.shortcuts = []
-        for keys, action in bindings:
-            shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            shortcut.activated.connect(action)
-            self.shortcuts.append(shortcut)
+        self.shortcuts = install_shortcuts(self, bindings)
 
     # ---- reactions ---------------------------------------------------------------------------------------
     def show_message(self, text: str) -> None:
@@ -168,8 +163,12 @@ class MainWindow(QMainWindow):
         self.controller.start_recording(folder)
 
     def _audio_changed(self, values: dict) -> None:
+        before = self.controller.settings
+        if values.get("monitor_gain_db", before.monitor_gain_db) != before.monitor_gain_db:
+            self.controller.set_monitor_gain(values["monitor_gain_db"])  # the monitor's gain changes live
         self.controller.update_settings(**values)
-        if self.controller.running:
+        changed = {k for k, v in values.items() if getattr(before, k, v) != v} - {"monitor_gain_db"}
+        if self.controller.running and changed:
             self.statusBar().showMessage("audio settings take effect at the next Start", 4000)
 
     def _preset_changed(self, values: dict) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import UserError
+from realtime.monitor import MonitorTap
 from realtime.simulator import SimulatedBackend  # noqa: F401 - re-exported: both backends live here
 
 __all__ = ["DeviceInfo", "SimulatedBackend", "SoundDeviceBackend", "check_rate", "list_devices", "list_host_apis"]
@@ -105,6 +106,7 @@ class SoundDeviceBackend:
         self._callback_times = np.zeros(1 << 14, dtype=np.float64)  # ring of callback wall times
         self._callback_count = 0
         self._streams: list = []
+        self._monitor_stream = None
         self._ended = threading.Event()
 
     def start(self, engine) -> None:
@@ -160,6 +162,45 @@ class SoundDeviceBackend:
         except sd.PortAudioError as exc:
             self.stop()
             raise UserError(f"cannot open the audio device: {exc}") from None
+        self._start_monitor(engine)
+
+    def _start_monitor(self, engine) -> None:
+        """The separate monitor output, if asked for; a monitor that fails never stops the main stream."""
+        if self.monitor_device is None:
+            return
+        sd = _sd()
+        try:
+            index = resolve_device(self.monitor_device, "output")
+            problem = check_rate(index, self.samplerate, "output")
+            if problem:
+                raise UserError(problem)
+        except UserError as exc:
+            engine.report(f"monitor output not started: {exc}")
+            return
+        tap = MonitorTap(self.samplerate, self.monitor_gain_db)
+        scratch = np.zeros(self.blocksize * 8, dtype=np.float32)
+        ch = self.channels
+
+        def monitor_play(outdata, frames, time_info, status):  # only copies; no allocation
+            tap.device_io(scratch[:frames])
+            for c in range(ch):
+                outdata[:, c] = scratch[:frames]
+
+        def monitor_ended() -> None:
+            if self._streams and engine.monitor is tap:  # ended while the main stream runs: the device went
+                tap.failed = "the monitor device stopped"
+
+        try:
+            stream = sd.OutputStream(device=index, samplerate=self.samplerate, blocksize=self.blocksize, channels=ch,
+                                     dtype="float32", latency="low", callback=monitor_play,
+                                     finished_callback=monitor_ended)
+            engine.monitor = tap
+            stream.start()
+        except sd.PortAudioError as exc:
+            engine.monitor = None
+            engine.report(f"monitor output not started: {exc}")
+            return
+        self._monitor_stream = stream
 
     def callback_lateness_ms(self) -> np.ndarray:
         """How late each recent callback ran against an ideal clock fitted to them (the GIL's cost shows here)."""
@@ -175,7 +216,8 @@ class SoundDeviceBackend:
         return 1000.0 * (late - late.min())
 
     def stop(self) -> None:
-        for stream in self._streams:
+        monitor, self._monitor_stream = self._monitor_stream, None
+        for stream in [*self._streams, *([monitor] if monitor is not None else [])]:
             try:
                 stream.stop()
                 stream.close()

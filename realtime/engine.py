@@ -26,6 +26,7 @@ import numpy as np
 from core.errors import UserError
 from realtime.converter import Converter, ConverterControls
 from realtime.gate import rms_db
+from realtime.monitor import MonitorTap
 from realtime.plugins import ConverterPlugin, GainPlugin, GatePlugin, PluginChain, make_plugin
 from realtime.presets import Preset
 from realtime.recorder import StreamRecorder
@@ -74,6 +75,7 @@ class Engine:
         self._pending_converter: Converter | None = None
         self._recorder: StreamRecorder | None = None
         self._running = False
+        self.monitor: MonitorTap | None = None  # a second output, attached by a backend that has one
         self._thread: threading.Thread | None = None
         self._messages: deque[str] = deque(maxlen=20)
         self._snapshot = empty_snapshot(MODEL_RATE, preset.block_ms)
@@ -343,8 +345,14 @@ class Engine:
             out = self.step()
             if out is None:
                 time.sleep(idle)
-            elif self.out_ring.write(out) < len(out):
-                self.overflows += 1
+            else:
+                if self.out_ring.write(out) < len(out):
+                    self.overflows += 1
+                if self.monitor is not None:
+                    self.monitor.feed(out)
+                    if self.monitor.failed:
+                        self.report(f"monitor output stopped: {self.monitor.failed}")
+                        self.monitor = None
 
     def start_worker_thread(self) -> None:
         self._thread = threading.Thread(target=self.run_worker, name="comosvc-worker", daemon=True)
@@ -402,6 +410,14 @@ class Engine:
         self._output_gain_db = float(db)
         if self._out_gain is not None:
             self._out_gain.db = float(db)
+
+    def set_monitor_gain(self, db: float) -> None:
+        if self.monitor is not None:
+            self.monitor.set_gain(db)
+
+    def report(self, message: str) -> None:
+        """A one-line message for the status line / window (from any thread but the callback)."""
+        self._messages.append(message)
 
     def set_bypass(self, on: bool) -> None:
         self._bypass = bool(on)

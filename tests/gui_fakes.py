@@ -76,6 +76,9 @@ class FakeEngine:
     def set_bypass(self, on: bool) -> None:
         self._record("bypass", on)
 
+    def set_monitor_gain(self, db: float) -> None:
+        self._record("monitor_gain", db)
+
     def set_preset(self, preset) -> None:
         self._record("preset", preset)
 

@@ -205,3 +205,37 @@ def test_closing_the_window_saves_the_settings(qtbot, window_and_engine):
     window.close()
     saved = window.store.load()
     assert saved.pitch == pytest.approx(-2.5) and saved.output_device == "Headphones"
+
+
+@pytest.mark.parametrize("focused", ["pitch", "singer", "f0_method", "gate", "preset", "auto_transpose"])
+def test_shortcuts_work_whatever_widget_has_focus(qtbot, window_and_engine, focused):
+    window, engine = window_and_engine
+    widget = {"pitch": window.voice.pitch, "singer": window.voice.singer, "f0_method": window.voice.f0_method,
+              "gate": window.performance.gate, "preset": window.performance.preset,
+              "auto_transpose": window.voice.auto_transpose}[focused]
+    _start(qtbot, window)
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus, timeout=2000)
+    others = lambda: (window.voice.singer.currentText(), window.voice.f0_method.currentText(),  # noqa: E731
+                      window.performance.gate.value(), window.performance.preset.currentText(),
+                      window.voice.auto_transpose.isChecked())
+    before = others()
+    qtbot.keyClick(widget, Qt.Key.Key_Up)
+    assert window.voice.pitch.value() == pytest.approx(1.0)  # once: the focused widget did not also step
+    assert engine.last("pitch") == pytest.approx(1.0)
+    qtbot.keyClick(widget, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert window.voice.pitch.value() == pytest.approx(-11.0)
+    qtbot.keyClick(widget, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not window.controller.running and not window.controller.busy, timeout=3000)
+    assert others() == before  # the focused widget itself was left alone
+
+
+def test_monitor_gain_changes_live_other_audio_settings_at_the_next_start(qtbot, window_and_engine):
+    window, engine = window_and_engine
+    window.audio.monitor_gain.setValue(-3.0)  # while stopped: the panel's values become the settings
+    _start(qtbot, window)
+    window.audio.monitor_gain.setValue(-9.5)
+    assert engine.last("monitor_gain") == pytest.approx(-9.5)
+    assert "next Start" not in window.statusBar().currentMessage()
+    window.audio.device_block.setCurrentIndex((window.audio.device_block.currentIndex() + 1) % window.audio.device_block.count())
+    assert "next Start" in window.statusBar().currentMessage()
