@@ -9,10 +9,12 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
+from gui.output_f0 import output_f0
 from gui.theme import ACCENT, DANGER, RUNNING, WARNING
 from gui.widgets import LevelMeter
 
 SCOPE_POINTS = 1200  # waveforms are decimated to this many min/max points before plotting
+OUTPUT_F0_EVERY = 5  # frames between measurements of the output's F0 (~5 Hz at 25 fps)
 
 
 def decimate_envelope(wave: np.ndarray, points: int = SCOPE_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -84,14 +86,23 @@ class LiveView(QWidget):
         layout.addWidget(self.compute, 2)
         layout.addLayout(meters)
         self.frames_drawn = 0
+        self._f0_out: np.ndarray | None = None
+
+    def _measured_output_f0(self, snap) -> np.ndarray | None:
+        """The output's F0, measured every OUTPUT_F0_EVERY frames (a few times a second)."""
+        if self.frames_drawn % OUTPUT_F0_EVERY == 0 or self._f0_out is None \
+                or len(self._f0_out) != len(snap.f0_target_hz):
+            self._f0_out = output_f0(snap.output_wave, snap.sample_rate, len(snap.f0_target_hz))
+        return self._f0_out
 
     def show_snapshot(self, snap) -> None:
         self.in_curve.setData(*decimate_envelope(snap.input_wave))
         self.out_curve.setData(*decimate_envelope(snap.output_wave))
         self.f0_in_curve.setData(_nan_unvoiced(snap.f0_in_hz))
         self.f0_target_curve.setData(_nan_unvoiced(snap.f0_target_hz))
-        if snap.f0_out_hz is not None:
-            self.f0_out_curve.setData(_nan_unvoiced(snap.f0_out_hz))
+        f0_out = snap.f0_out_hz if snap.f0_out_hz is not None else self._measured_output_f0(snap)
+        if f0_out is not None:
+            self.f0_out_curve.setData(_nan_unvoiced(f0_out))
         compute = np.asarray(snap.compute_ms, dtype=np.float32)
         self.compute_curve.setData(compute)
         self.budget_line.setPos(snap.block_ms)

@@ -97,3 +97,35 @@ def test_screenshot_of_the_running_window(qtbot, tmp_path):
     colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 29)}
     assert len(colours) > 20
     print(f"screenshot saved at {out}")
+
+
+def test_output_f0_curve_follows_the_target(qtbot, sim_window):
+    window = sim_window
+    window.transport.start_button.click()
+    qtbot.waitUntil(lambda: window.controller.running, timeout=10000)
+
+    def voiced_output():
+        _, y = window.live.f0_out_curve.getOriginalDataset()
+        return y is not None and np.isfinite(y).sum() > 50
+
+    qtbot.waitUntil(voiced_output, timeout=20000)
+    snap = window.controller.engine.snapshot()
+    _, out = window.live.f0_out_curve.getOriginalDataset()
+    target = np.asarray(snap.f0_target_hz, dtype=np.float64)
+    both = np.isfinite(out) & (target > 0)
+    assert both.sum() > 30
+    cents = 1200 * np.abs(np.log2(out[both] / target[both]))
+    assert np.median(cents) < 50.0
+
+
+def test_output_f0_measure_on_a_tone():
+    from gui.output_f0 import output_f0
+
+    t = np.arange(48000) / 24000
+    tone = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    f0 = output_f0(tone, 24000, 375)
+    assert len(f0) == 375
+    voiced = f0[20:-5] > 0
+    assert voiced.mean() > 0.9
+    assert np.median(np.abs(1200 * np.log2(f0[20:-5][voiced] / 300))) < 10
+    assert not output_f0(np.zeros(48000, np.float32), 24000, 375).any()
