@@ -194,8 +194,12 @@ class EngineController(QObject):
         self._update("set_auto_transpose", "auto_transpose", bool(on))
 
     def set_f0_method(self, name: str) -> None:
+        """A tracker by name, or "" to follow the preset's."""
         if name:
             self._update("set_f0_method", "f0_method", name)
+            return
+        self.settings = replace(self.settings, f0_method="")
+        self.apply_preset()  # the engine takes the preset's tracker again
 
     def set_gate_threshold(self, db: float) -> None:
         self._update("set_gate_threshold", "gate_db", float(db))
@@ -225,6 +229,8 @@ class EngineController(QObject):
 
         try:
             self.engine.set_preset(make_preset(self.settings))
+            if self.settings.f0_method:  # the performer's own choice outlives preset changes
+                self.engine.set_f0_method(self.settings.f0_method)
         except UserError as exc:
             self.error.emit(str(exc))
 

@@ -23,7 +23,7 @@ class GuiSettings:
     singer: str = ""
     pitch: float = 0.0
     auto_transpose: bool = False
-    f0_method: str = "dio"
+    f0_method: str = ""             # "" = the preset's pitch tracker (configs/presets)
     preset: str = "balanced"
     block_ms: float = 40.0
     crossfade_ms: float = 10.0

@@ -108,6 +108,10 @@ def test_output_f0_curve_follows_the_target(qtbot, sim_window):
         _, y = window.live.f0_out_curve.getOriginalDataset()
         return y is not None and np.isfinite(y).sum() > 50
 
+    from realtime.presets import load_preset
+
+    # Fresh settings: the engine runs the pitch tracker the preset names.
+    assert window.controller.engine._f0_method == load_preset(window.controller.settings.preset).f0_method
     qtbot.waitUntil(voiced_output, timeout=20000)
     snap = window.controller.engine.snapshot()
     _, out = window.live.f0_out_curve.getOriginalDataset()

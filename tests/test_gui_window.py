@@ -239,3 +239,21 @@ def test_monitor_gain_changes_live_other_audio_settings_at_the_next_start(qtbot,
     assert "next Start" not in window.statusBar().currentMessage()
     window.audio.device_block.setCurrentIndex((window.audio.device_block.currentIndex() + 1) % window.audio.device_block.count())
     assert "next Start" in window.statusBar().currentMessage()
+
+
+def test_f0_method_follows_the_preset_until_the_performer_picks_one(qtbot, window_and_engine):
+    from gui.panels.voice import PRESET_F0
+
+    window, engine = window_and_engine
+    assert window.voice.f0_method.currentText() == PRESET_F0 and window.controller.settings.f0_method == ""
+    _start(qtbot, window)
+    assert engine.last("f0_method") is None  # nothing forced: the engine runs the preset's tracker
+    window.voice.f0_method.setCurrentText("harvest")
+    assert engine.last("f0_method") == "harvest"
+    engine.calls.clear()
+    window.performance.preset.setCurrentText("safe")
+    assert engine.last("preset") is not None and engine.last("f0_method") == "harvest"  # the choice sticks
+    engine.calls.clear()
+    window.voice.f0_method.setCurrentText(PRESET_F0)
+    assert window.controller.settings.f0_method == ""
+    assert engine.last("preset").f0_method == "fcpe" and engine.last("f0_method") is None

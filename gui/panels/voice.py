@@ -8,13 +8,14 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                              QPushButton, QSlider, QWidget)
 
+from core.features.pitch import PITCH_METHODS
 from gui.settings import GuiSettings
 
 PITCH_RANGE = 24.0
 PITCH_STEP = 0.1
 NO_MODEL = "no model found (stand-in converter)"
 STAND_IN = "stand-in converter (no model)"
-F0_METHODS = ("dio", "harvest", "crepe", "crepe-full", "fcpe")
+PRESET_F0 = "as the preset says"  # the F0 choice that follows the performance preset
 
 
 def find_models() -> tuple[list[Path], Path | None]:
@@ -54,7 +55,10 @@ class VoicePanel(QGroupBox):
         self.octave_up.setToolTip("One octave up (Shift+Up)")
         self.auto_transpose = QCheckBox("Auto-transpose to the singer's range")
         self.f0_method = QComboBox()
-        self.f0_method.addItems(F0_METHODS)
+        self.f0_method.addItem(PRESET_F0, "")
+        for method in PITCH_METHODS:
+            self.f0_method.addItem(method, method)
+        self.f0_method.setToolTip("Pitch tracker: each preset names one its block can afford (DIO is cheapest)")
 
         form = QFormLayout(self)
         model_row = QHBoxLayout()
@@ -75,7 +79,7 @@ class VoicePanel(QGroupBox):
         self.set_singers([settings.singer] if settings.singer else [], settings.singer)
         self.set_pitch(settings.pitch)
         self.auto_transpose.setChecked(settings.auto_transpose)
-        index = self.f0_method.findText(settings.f0_method)
+        index = self.f0_method.findData(settings.f0_method)
         self.f0_method.setCurrentIndex(max(index, 0))
 
         self.pitch_slider.valueChanged.connect(lambda v: self.pitch.setValue(v * PITCH_STEP))
@@ -84,7 +88,7 @@ class VoicePanel(QGroupBox):
         self.octave_up.clicked.connect(lambda: self.nudge_pitch(12))
         self.singer.currentTextChanged.connect(lambda name: name and self.singer_changed.emit(name))
         self.auto_transpose.toggled.connect(self.auto_transpose_changed)
-        self.f0_method.currentTextChanged.connect(self.f0_method_changed)
+        self.f0_method.currentIndexChanged.connect(lambda _i: self.f0_method_changed.emit(self.f0_method.currentData()))
         self.model.activated.connect(lambda _i: self.model_chosen.emit(self.model_path()))
         self.browse.clicked.connect(self._browse)
 
