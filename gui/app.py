@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import UserError
+
+STARTUP_WAIT_S = 30.0  # the longest a screenshot waits for the engine to start
 
 
 def ensure_display() -> None:
@@ -92,8 +95,12 @@ def take_screenshot(path: str, seconds: float = 2.5, settings_path: str | None =
     window.model_loader.wait()  # the picture shows the chosen model running, not a load in progress
     app.processEvents()
     window.controller.start()
+    started = time.monotonic()  # the engine starts off the GUI thread (model preparation, compute estimate)
+    while not window.controller.running and window.controller.busy and time.monotonic() - started < STARTUP_WAIT_S:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.02)
     loop = QEventLoop()
-    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    QTimer.singleShot(int(seconds * 1000), loop.quit)  # then `seconds` of running: a picture of steady state
     loop.exec()
     app.processEvents()
     image = window.grab()
