@@ -15,6 +15,7 @@ part with a fade: latency never creeps, and no chunk is ever replayed.
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
 import threading
@@ -98,6 +99,10 @@ class Engine:
         self._out_pos = 0         # 24 kHz output-stream samples handed to the output resampler
         self._out_dev = 0         # device-rate samples the output resampler produced
         self._build(preset, converter)
+        # Everything alive now (model, torch, Qt) leaves the garbage collector's view: a full
+        # collection over it takes ~60-70 ms, which mid-stream is an xrun at small blocks.
+        gc.collect()
+        gc.freeze()
 
     # ---- set-up -------------------------------------------------------------------------------
     def _build(self, preset: Preset, converter: Converter) -> None:
