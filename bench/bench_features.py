@@ -45,9 +45,12 @@ dt, _ = timed(lambda: mel(x, key_shift=3.0))
 print(f"mel key+3      RTF {dt / SECONDS:.4f}")
 dt, _ = timed(lambda: frame_rms(audio, hop))
 print(f"loudness       RTF {dt / SECONDS:.5f}")
-for method in PITCH_METHODS:
+for method in (*PITCH_METHODS, "fcpe-float"):
     start = time.perf_counter()
-    extractor = get_pitch_extractor(method, sample_rate=sr, hop_length=hop)
+    if method == "fcpe-float":  # FCPE on its float weights, against the int8 default above
+        extractor = get_pitch_extractor("fcpe", sample_rate=sr, hop_length=hop, int8=False)
+    else:
+        extractor = get_pitch_extractor(method, sample_rate=sr, hop_length=hop)
     load = time.perf_counter() - start
     dt, track = timed(lambda: extractor.extract(audio), repeats=1)
     v = track.voiced

@@ -1,0 +1,99 @@
+"""Per-push cost of the streaming conversion (core.convert.ConversionStream) with a trained model.
+
+Compares, in one run on the same audio, the parts that decide whether a model runs live:
+the content encoder streamed incrementally vs re-encoding its window every push, and the live
+pitch tracker (DIO, FCPE on int8 weights, FCPE on float weights).
+
+    .venv/bin/python bench/bench_stream.py [--model FILE] [--blocks 512 1024] [--pushes 150] [--json]
+
+Each variant: a fresh stream (lookahead 2 frames, as the live presets), 15 untimed pushes, then
+--pushes timed pushes of a sung phrase; median and p95 per push, and the median as a share of the
+block's duration (1.0 = as slow as real time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+WARM_PUSHES = 15
+VARIANTS = (  # (label, incremental content encoder, pitch tracker, FCPE on int8 weights)
+    ("incremental content, dio", True, "dio", True),
+    ("windowed content, dio", False, "dio", True),
+    ("incremental content, fcpe int8", True, "fcpe", True),
+    ("incremental content, fcpe float", True, "fcpe", False),
+)
+
+
+def sung_phrase(seconds: float, rate: int = 24000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 196 * 2 ** ((2 * np.floor(t / 0.8) % 7 + 0.3 * np.sin(2 * np.pi * 5.5 * t)) / 12)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    return (sum(0.2 / k * np.sin(k * phase) for k in range(1, 9)) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.7 * t))
+            ).astype(np.float32)
+
+
+def time_variant(model, block: int, pushes: int, incremental: bool, f0_method: str, int8: bool) -> dict:
+    from core.convert import ConversionStream
+    from core.features.pitch import get_pitch_extractor
+
+    stream = ConversionStream(model, lookahead_frames=2, max_block_frames=block // model.hop_length + 1)
+    if not incremental:
+        stream._content_stream = None  # the windowed path: re-encode the receptive window each push
+    if f0_method == "fcpe" and not int8:
+        f, a = model.config.features, model.config.audio
+        stream._extractor = get_pitch_extractor("fcpe", sample_rate=a.sample_rate, hop_length=a.hop_length,
+                                                f0_floor=f.f0_floor, f0_ceil=f.f0_ceil, silence_db=f.f0_silence_db,
+                                                int8=False)
+    else:
+        stream.set_f0_method(f0_method)
+    audio = sung_phrase((WARM_PUSHES + pushes) * block / model.sample_rate + 1.0)
+    times = []
+    for i in range(WARM_PUSHES + pushes):
+        chunk = audio[i * block:(i + 1) * block]
+        t0 = time.perf_counter()
+        stream.push(chunk)
+        if i >= WARM_PUSHES:
+            times.append(1000.0 * (time.perf_counter() - t0))
+    block_ms = 1000.0 * block / model.sample_rate
+    median = float(np.median(times))
+    return {"block_samples": block, "block_ms": round(block_ms, 2), "median_ms": round(median, 2),
+            "p95_ms": round(float(np.percentile(times, 95)), 2), "share_of_real_time": round(median / block_ms, 3)}
+
+
+def main() -> int:
+    from core.convert import VoiceModel
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="model file (default: the default model)")
+    parser.add_argument("--blocks", type=int, nargs="+", default=[512, 1024], help="push sizes in 24 kHz samples")
+    parser.add_argument("--pushes", type=int, default=150)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    model = VoiceModel.load(args.model)
+    rows = []
+    for block in args.blocks:
+        for label, incremental, f0_method, int8 in VARIANTS:
+            row = {"variant": label, **time_variant(model, block, args.pushes, incremental, f0_method, int8)}
+            rows.append(row)
+            if not args.json:
+                print(f"{block:5d} samples ({row['block_ms']:5.1f} ms)  {label:32s} median {row['median_ms']:6.2f} ms  "
+                      f"p95 {row['p95_ms']:6.2f} ms  {row['share_of_real_time']:.2f} of real time", flush=True)
+    if args.json:
+        print(json.dumps({"model": model.path, "config": model.config.name, "rows": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
