@@ -185,7 +185,7 @@ def train_vocoder(
         schedule.step()
         history.append(loss.item())
         if log and (step % config.train.log_every == 0 or step == 1):
-            log(f"step {step} loss {float(loss):.4f} stft {parts['stft']:.4f} mel_l1 {parts['mel_l1']:.4f} "
+            log(f"step {step} loss {history[-1]:.4f} stft {parts['stft']:.4f} mel_l1 {parts['mel_l1']:.4f} "
                 f"({time.monotonic() - started:.0f} s)")
         if step % every == 0:
             save()
