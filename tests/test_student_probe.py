@@ -14,7 +14,8 @@ from core.audio.mel import denormalize
 from core.data.preprocess import preprocess
 from core.model.conditioning import ConditionInputs
 from core.model.losses import make_student
-from core.train.student import TeacherGap, content_of, load_teacher_file, train_student
+from core.model.losses import _stratified_links
+from core.train.student import TeacherGap, ValidationConsistency, content_of, load_teacher_file, train_student
 from core.train.teacher import RunOptions, load_training_data, train_teacher
 from tests.test_data_fixtures import make_corpus, micro_config
 
@@ -80,6 +81,7 @@ def test_student_run_reports_the_gap_at_start_and_at_checkpoints(trained, tmp_pa
     assert start["step"] == 0
     for figures in (start, end):
         assert math.isfinite(figures["val_to_teacher_l1"]) and figures["val_to_teacher_l1"] > 0
+        assert math.isfinite(figures["val_consistency"]) and figures["val_consistency"] > 0
         assert "val_mel_l1" in figures
     assert end["val_to_teacher_l1"] != start["val_to_teacher_l1"]  # two steps moved the student
     assert any(line.startswith("student step 2 ") and "val_to_teacher_l1" in line for line in lines)
@@ -96,3 +98,34 @@ def test_cli_prints_the_gap_from_start_to_end(trained, tmp_path):
     summary_line = result.stdout.strip().splitlines()[-1]
     match = re.search(r"val_to_teacher_l1 ([0-9.]+) -> ([0-9.]+)", summary_line)
     assert match and float(match.group(1)) > 0 and float(match.group(2)) > 0
+
+
+def test_validation_consistency_is_repeatable_and_grows_when_the_student_drifts(trained):
+    cache, teacher_path = trained
+    bundle, encoder = load_teacher_file(teacher_path)
+    cfg = bundle.config
+    _, val = load_training_data(cache, cfg)
+    teacher = bundle.teacher.eval()
+    probe = ValidationConsistency(val, cfg, lambda b: content_of(encoder, b), torch.device("cpu"))
+    student, ema = make_student(teacher)
+    student.train()
+    first = probe(student, ema, teacher)
+    assert student.training
+    assert probe(student, ema, teacher) == first  # fixed crops, fixed noise, every link
+    with torch.no_grad():
+        for parameter in student.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    assert probe(student, ema, teacher) > 1.5 * first  # it compares the student with its target
+
+
+def test_stratified_links_cover_distinct_links_and_stay_uniform():
+    generator = torch.Generator().manual_seed(0)
+    small = _stratified_links(16, 24, generator, "cpu")
+    assert len(set(small.tolist())) == 16 and int(small.max()) < 24
+    large = _stratified_links(50, 24, generator, "cpu")
+    counts = torch.bincount(large, minlength=24)
+    assert int(counts.min()) >= 2 and int(counts.max()) <= 3  # as even as 50 items over 24 links can be
+    # Over many batches each link is drawn equally often, as with independent uniform draws.
+    draws = torch.cat([_stratified_links(16, 24, generator, "cpu") for _ in range(3000)])
+    share = torch.bincount(draws, minlength=24).float() / len(draws)
+    assert float((share - 1 / 24).abs().max()) < 0.004

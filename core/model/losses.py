@@ -78,6 +78,19 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
             ema_b.copy_(b)
 
 
+def _stratified_links(batch: int, links: int, generator: torch.Generator | None, device) -> torch.Tensor:
+    """One link per item, each uniform on 0..links-1, but the batch takes distinct links first.
+
+    Per-link losses differ by orders of magnitude, so independent draws make the
+    batch mean (and the gradient) swing with how many mid-sigma links came up;
+    drawing without replacement keeps every item's marginal uniform and removes
+    most of that swing.
+    """
+    rounds = -(-batch // links)
+    perms = [torch.randperm(links, generator=generator, device=device) for _ in range(rounds)]
+    return torch.cat(perms)[:batch]
+
+
 def consistency_distillation_loss(
     student: nn.Module,
     ema_student: AcousticModel,
@@ -87,19 +100,24 @@ def consistency_distillation_loss(
     n_points: int,
     mask: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    links: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Consistency distillation (CoMoSVC eq. 9-10) on the N-point Karras grid t_1 = sigma_min .. t_N.
 
     n ~ U{1..N-1}; x_{n+1} = y + t_{n+1} z; one Euler step of the frozen teacher
     from t_{n+1} to t_n; target = EMA student at (x_n, t_n) without gradient;
     loss = squared L2 between the student at (x_{n+1}, t_{n+1}) and the target.
+    `links` (B,) fixes the 0-based n - 1 per item instead of drawing it (validation).
     """
     if n_points < 2:
         raise ValueError(f"the distillation grid needs at least 2 points, got {n_points}")
     grid = distillation_grid(_unwrap(student).schedule, n_points).to(device=mel.device, dtype=mel.dtype)
     batch = mel.shape[0]
     # 0-based index i = n - 1 in 0..N-2; t_n = grid[i], t_{n+1} = grid[i + 1].
-    index = torch.randint(0, n_points - 1, (batch,), generator=generator, device=mel.device)
+    if links is None:
+        index = _stratified_links(batch, n_points - 1, generator, mel.device)
+    else:
+        index = links.to(device=mel.device, dtype=torch.long)
     t_lo, t_hi = grid[index], grid[index + 1]
     noise = torch.randn(mel.shape, generator=generator, device=mel.device, dtype=mel.dtype)
     x_hi = mel + t_hi[:, None, None] * noise

@@ -16,7 +16,8 @@ checkpoint also measures `val_to_teacher_l1`: the log-mel L1 between the
 student's one-step output and the teacher's (N - 1)-step Euler solution from
 the SAME sigma_max noise on fixed validation clips (TeacherGap). It is in the
 checkpoint log lines, TensorBoard, and the summary's `validation` (and
-`validation_start`, taken before the first step).
+`validation_start`, taken before the first step), beside `val_consistency`:
+the training loss itself with fixed noise over every link (ValidationConsistency).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from torch import nn
 
 from core.audio.mel import denormalize, normalize
 from core.config import Config
-from core.data.dataset import Batch, CachedDataset
+from core.data.dataset import Batch, CachedDataset, collate
 from core.errors import UserError
 from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
@@ -82,6 +83,42 @@ class TeacherGap:
                     for inputs, ref in self.items]
         student.train(was_training)
         return sum(gaps) / len(gaps)
+
+
+class ValidationConsistency:
+    """The distillation loss itself on fixed validation crops, every grid link, fixed noise.
+
+    The training loss draws one link per item, and its batch mean swings with
+    the draw; this is the same loss (student vs EMA target after one teacher
+    step) averaged over all N - 1 links with the same noise at every
+    checkpoint, so its curve shows the trend the raw loss hides.
+    """
+
+    def __init__(self, data: CachedDataset, cfg: Config, content_fn, device: torch.device,
+                 clips: int = 2, seed: int = 0) -> None:
+        self.cfg, self.device, self.seed = cfg, device, seed
+        links = max(cfg.edm.distill_steps - 1, 1)
+        self.links = torch.arange(links, device=device)
+        self.items: list[tuple[torch.Tensor, ConditionInputs, torch.Tensor]] = []
+        with torch.no_grad():
+            for index in range(min(clips, len(data.clips))):
+                batch = collate([data.clips[index]] * links, crop_frames(cfg),
+                                torch.Generator().manual_seed(seed + index)).to(device)
+                inputs = ConditionInputs(content_fn(batch), batch.f0, batch.loudness, batch.singer, batch.key_shift)
+                self.items.append((normalize(batch.mel, cfg.audio), inputs, batch.mask))
+
+    def __call__(self, student: AcousticModel, ema: AcousticModel, teacher: AcousticModel) -> float | None:
+        if not self.items:
+            return None
+        was_training = student.training
+        student.eval()
+        with torch.no_grad():
+            losses = [float(consistency_distillation_loss(
+                student, ema, teacher, mel, inputs, self.cfg.edm.distill_steps, mask,
+                torch.Generator(self.device).manual_seed(self.seed + 1), links=self.links))
+                for mel, inputs, mask in self.items]
+        student.train(was_training)
+        return sum(losses) / len(losses)
 
 
 def content_of(encoder: nn.Module | None, batch: Batch) -> torch.Tensor:
@@ -156,17 +193,20 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
         def content_fn(batch: Batch) -> torch.Tensor:
             return content_of(encoder, batch)
 
-        gap = TeacherGap(teacher, val if val.clips else train, cfg, content_fn, runtime.device) \
-            if runtime.is_main else None
+        held_out = val if val.clips else train
+        gap = TeacherGap(teacher, held_out, cfg, content_fn, runtime.device) if runtime.is_main else None
+        consistency = ValidationConsistency(held_out, cfg, content_fn, runtime.device) if runtime.is_main else None
 
         def validate(writer, step: int) -> dict[str, float]:
             result = validate_acoustic(student, None, val, cfg, writer, step, "student", runtime.device,
                                        content_fn=content_fn, steps=1)
-            distance = gap(student) if gap is not None else None
-            if distance is not None:
-                result["val_to_teacher_l1"] = distance
-                if writer is not None:
-                    writer.add_scalar("student/val_to_teacher_l1", distance, step)
+            extra = {"val_consistency": consistency(student, ema, teacher) if consistency is not None else None,
+                     "val_to_teacher_l1": gap(student) if gap is not None else None}
+            for name, value in extra.items():
+                if value is not None:
+                    result[name] = value
+                    if writer is not None:
+                        writer.add_scalar(f"student/{name}", value, step)
             return result
 
         start: dict[str, float] = {}
