@@ -120,6 +120,7 @@ def _report(args: argparse.Namespace, summary: dict, what: str) -> int:
     import os
 
     from cli.output import print_json
+    from core.train.loop import figure
 
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
@@ -128,15 +129,18 @@ def _report(args: argparse.Namespace, summary: dict, what: str) -> int:
     else:
         first, last = summary.get("first_loss"), summary.get("last_loss")
         if first is not None:
-            print(f"{what}: {summary['steps']} steps in {summary['seconds'] / 60:.1f} min, loss {first:.4f} -> {last:.4f}"
+            print(f"{what}: {summary['steps']} steps in {summary['seconds'] / 60:.1f} min, "
+                  f"loss {figure(first)} -> {figure(last)}"
                   f"{_validation_text(summary)}")
     return 0
 
 
 def _validation_text(summary: dict) -> str:
     """', name start -> end' for each validation figure (start only where the stage measured one)."""
+    from core.train.loop import figure
+
     start = summary.get("validation_start", {})
-    return "".join(f", {k} {start[k]:.4f} -> {v:.4f}" if k in start else f", {k} {v:.4f}"
+    return "".join(f", {k} {figure(start[k])} -> {figure(v)}" if k in start else f", {k} {figure(v)}"
                    for k, v in summary.get("validation", {}).items())
 
 

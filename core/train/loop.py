@@ -49,6 +49,11 @@ def try_resume(state: TrainState, path: Path, resume: bool, log: Callable[[str],
     return True
 
 
+def figure(value: float) -> str:
+    """A loss or metric for a log line: 4 significant digits (a student loss is ~1e-3, a teacher's ~1)."""
+    return f"{value:.4g}"
+
+
 def learning_rate(state: TrainState) -> float:
     optimizer = next(iter(state.optimizers.values()))
     return float(optimizer.param_groups[0]["lr"])
@@ -93,8 +98,8 @@ def run_loop(state: TrainState, step_fn: Callable[[int], dict[str, float]], sett
                         validation = validate(writer, step)
                     if settings.log is not None and not settings.progress:
                         recent = [v for _, v in history[-settings.checkpoint_every:]]
-                        figures = "".join(f" {k} {v:.4f}" for k, v in validation.items())
-                        settings.log(f"{settings.name} step {step} loss {sum(recent) / len(recent):.4f}{figures} "
+                        figures = "".join(f" {k} {figure(v)}" for k, v in validation.items())
+                        settings.log(f"{settings.name} step {step} loss {figure(sum(recent) / len(recent))}{figures} "
                                      f"({elapsed:.0f} s)")
                 runtime.barrier()
             if out_of_time:
