@@ -75,3 +75,15 @@ def test_train_all_end_to_end(tmp_path):
     report = json.loads(result.stdout)
     for stage in ("teacher", "student"):
         assert report["stages"][stage]["last_loss"] < report["stages"][stage]["first_loss"]
+
+
+def test_loss_curve_splits_the_run_into_equal_parts():
+    from core.train.loop import _curve
+
+    history = [(step, float(step % 7)) for step in range(1, 2202)]  # 2201 steps: not a multiple of 10
+    curve = _curve(history)
+    assert len(curve) == 10 and curve[-1][0] == 2201
+    sizes = [b[0] - a[0] for a, b in zip([(0, 0.0)] + curve[:-1], curve)]
+    assert max(sizes) - min(sizes) <= 1  # no one-step tail standing in for the end of the run
+    assert curve[0][1] == pytest.approx(sum(v for _, v in history[:220]) / 220)
+    assert _curve(history[:3]) == [(1, 1.0), (2, 2.0), (3, 3.0)] and _curve([]) == []

@@ -118,12 +118,15 @@ def run_loop(state: TrainState, step_fn: Callable[[int], dict[str, float]], sett
 
 
 def _curve(history: list[tuple[int, float]], points: int = 10) -> list[tuple[int, float]]:
-    """A few (step, mean loss) points along the run for reports."""
-    if not history:
-        return []
-    size = max(len(history) // points, 1)
-    return [(history[min(i + size, len(history)) - 1][0],
-             sum(v for _, v in history[i:i + size]) / len(history[i:i + size])) for i in range(0, len(history), size)]
+    """(last step, mean loss) of each of `points` near-equal parts of the run, for reports.
+
+    Equal parts, not fixed-size chunks: a chunk of one leftover step at the end
+    would report a single noisy loss as the run's last point.
+    """
+    parts = min(points, len(history))
+    bounds = [len(history) * i // parts for i in range(parts + 1)] if parts else []
+    return [(history[hi - 1][0], sum(v for _, v in history[lo:hi]) / (hi - lo))
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def log_mel_image(writer, tag: str, log_mel: torch.Tensor, step: int) -> None:
