@@ -33,6 +33,15 @@ def trained(tmp_path_factory):
     return cache, teacher
 
 
+@pytest.fixture(scope="module")
+def loaded(trained):
+    """(config, validation clips, frozen teacher, content encoder) of the trained teacher file."""
+    cache, teacher_path = trained
+    bundle, encoder = load_teacher_file(teacher_path)
+    _, val = load_training_data(cache, bundle.config)
+    return bundle.config, val, bundle.teacher.eval(), encoder
+
+
 class _TeacherOde(nn.Module):
     """A 'student' whose one step IS the teacher's (N - 1)-step Euler solution for that seed."""
 
@@ -44,12 +53,8 @@ class _TeacherOde(nn.Module):
         return self.teacher.sample_teacher(inputs, self.steps, frame_offset, seed)
 
 
-def test_gap_is_the_distance_to_the_teacher_ode_from_the_same_noise(trained):
-    cache, teacher_path = trained
-    bundle, encoder = load_teacher_file(teacher_path)
-    cfg = bundle.config
-    _, val = load_training_data(cache, cfg)
-    teacher = bundle.teacher.eval()
+def test_gap_is_the_distance_to_the_teacher_ode_from_the_same_noise(loaded):
+    cfg, val, teacher, encoder = loaded
     content_fn = lambda b: content_of(encoder, b)  # noqa: E731
     gap = TeacherGap(teacher, val, cfg, content_fn, torch.device("cpu"), clips=2, seed=5)
 
@@ -100,12 +105,8 @@ def test_cli_prints_the_gap_from_start_to_end(trained, tmp_path):
     assert match and float(match.group(1)) > 0 and float(match.group(2)) > 0
 
 
-def test_validation_consistency_is_repeatable_and_grows_when_the_student_drifts(trained):
-    cache, teacher_path = trained
-    bundle, encoder = load_teacher_file(teacher_path)
-    cfg = bundle.config
-    _, val = load_training_data(cache, cfg)
-    teacher = bundle.teacher.eval()
+def test_validation_consistency_is_repeatable_and_grows_when_the_student_drifts(loaded):
+    cfg, val, teacher, encoder = loaded
     probe = ValidationConsistency(val, cfg, lambda b: content_of(encoder, b), torch.device("cpu"))
     student, ema = make_student(teacher)
     student.train()
