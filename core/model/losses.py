@@ -81,10 +81,11 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
 def _stratified_links(batch: int, links: int, generator: torch.Generator | None, device) -> torch.Tensor:
     """One link per item, each uniform on 0..links-1, but the batch takes distinct links first.
 
-    Per-link losses differ by orders of magnitude, so independent draws make the
+    Per-link losses differ by orders of magnitude, so independent draws let the
     batch mean (and the gradient) swing with how many mid-sigma links came up;
-    drawing without replacement keeps every item's marginal uniform and removes
-    most of that swing.
+    drawing without replacement keeps every item's marginal uniform (the same
+    expected loss) while spreading each batch over the grid. In the tiny runs of
+    BENCHMARKS.md its effect on the loss's noise was too small to measure.
     """
     rounds = -(-batch // links)
     perms = [torch.randperm(links, generator=generator, device=device) for _ in range(rounds)]
