@@ -18,12 +18,19 @@ def register(subparsers) -> None:
             "finished clips."
         ),
     )
-    parser.add_argument("out", help="folder to create or complete")
-    parser.add_argument("--singers", type=int, default=12, help="number of singers (default 12)")
-    parser.add_argument("--clips-per-singer", type=int, default=20, help="clips per singer (default 20)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--min-seconds", type=float, default=2.5, help="shortest clip (default 2.5)")
-    parser.add_argument("--max-seconds", type=float, default=8.0, help="longest clip (default 8)")
+    from core.data.corpus_spec import CorpusSpec
+
+    d = CorpusSpec()
+
+    parser.add_argument("out", nargs="?", help="folder to create or complete (not needed with --list-singers)")
+    parser.add_argument("--singers", type=int, default=d.singers, help=f"number of singers (default {d.singers})")
+    parser.add_argument("--clips-per-singer", type=int, default=d.clips_per_singer,
+                        help=f"clips per singer (default {d.clips_per_singer})")
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
+    parser.add_argument("--min-seconds", type=float, default=d.min_seconds,
+                        help=f"shortest clip in seconds (default {d.min_seconds:g})")
+    parser.add_argument("--max-seconds", type=float, default=d.max_seconds,
+                        help=f"longest clip in seconds (default {d.max_seconds:g})")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     parser.add_argument("--list-singers", action="store_true",
                         help="list the singers and whether their voice is installed")
@@ -47,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
             for line in skipped:
                 print(f"(missing) {line}")
         return 0
+    if not args.out:
+        from core.errors import UserError
+
+        raise UserError("give the output folder OUT (only --list-singers needs none)")
     import signal
 
     # A terminated run exits through the pool's clean-up, so no worker outlives it; writes are atomic.

@@ -12,7 +12,6 @@ import os
 import sys
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import soundfile as sf
 from core.checkpoint import atomic_write
 from core.data.corpus_render import render_clip
 from core.data.corpus_singers import SINGERS, SyntheticSinger
+from core.data.corpus_spec import CorpusSpec
 from core.data.melody import midi_to_hz
 from core.data.tts import missing_reason
 from core.errors import UserError
@@ -29,23 +29,6 @@ MANIFEST_FORMAT = "comosvc-synthetic-corpus"
 MANIFEST_VERSION = 1
 # Bump when the rendering changes, so re-runs redo clips made by an older generator.
 GENERATOR_VERSION = 2
-
-
-@dataclass(frozen=True)
-class CorpusSpec:
-    singers: int = 12
-    clips_per_singer: int = 20
-    seed: int = 0
-    min_seconds: float = 2.5
-    max_seconds: float = 8.0
-    sample_rate: int = 24000
-    hop_length: int = 128
-
-    def check(self) -> None:
-        if self.singers < 1 or self.clips_per_singer < 1:
-            raise UserError("--singers and --clips-per-singer must be at least 1")
-        if not 1.0 <= self.min_seconds <= self.max_seconds:
-            raise UserError("need 1 <= --min-seconds <= --max-seconds")
 
 
 def available_singers() -> tuple[list[SyntheticSinger], list[str]]:
