@@ -81,6 +81,7 @@ def evaluate(args) -> dict:
     from core.audio.io import load_audio
     from core.convert import VoiceModel, convert_audio, parse_steps
     from core.convert import evaluate as ev
+    from core.convert import listening
     from core.features.pitch import get_pitch_extractor, shift_f0
 
     torch.set_num_threads(max(1, int(args.threads)))
@@ -121,7 +122,8 @@ def evaluate(args) -> dict:
             continue
         track = _track(extractor, audio, hop)
         sources.append({"path": str(path), "audio": audio, "f0_raw": track.f0, "voiced": track.voiced,
-                        "embedding": embedder.embed(audio, rate)})
+                        "embedding": embedder.embed(audio, rate),
+                        "dnsmos": listening.dnsmos(audio, rate) if args.dnsmos else None})
     if not sources:
         raise UserError("no usable source file")
 
@@ -131,6 +133,7 @@ def evaluate(args) -> dict:
         convert_audio(model, warm, rate, singers[0], pitch=args.pitch, steps=steps,
                       auto_transpose=args.auto_transpose)  # warm-up, not timed
         rows, cents, taken, seconds = [], [], 0.0, 0.0
+        identified, outputs_by_source = [], {}
         for source in sources:
             for singer in singers:
                 out, _, report = convert_audio(model, source["audio"], rate, singer, pitch=args.pitch, steps=steps,
@@ -143,11 +146,18 @@ def evaluate(args) -> dict:
                 fid = ev.f0_fidelity(intended, source["voiced"], out_track.f0, out_track.voiced)
                 cents.append(ev.cents_of(intended, source["voiced"], out_track.f0, out_track.voiced))
                 src_cos = ev.cosine(source["embedding"], target_embedding[singer])
-                out_cos = ev.cosine(embedder.embed(out, rate), target_embedding[singer])
+                out_embedding = embedder.embed(out, rate)
+                out_cos = ev.cosine(out_embedding, target_embedding[singer])
+                identified.append((singer, out_embedding))
+                outputs_by_source.setdefault(source["path"], {})[singer] = out_embedding
+                quality = _dnsmos_or_none(listening, out, rate) if args.dnsmos else None
                 rows.append({"source": source["path"], "singer": singer, "steps": steps, "shift": shift,
                              "seconds": report.input_seconds,
                              "rtf": report.real_time_factor, **fid, "source_cosine": src_cos,
-                             "output_cosine": out_cos, "cosine_gain": out_cos - src_cos})
+                             "output_cosine": out_cos, "cosine_gain": out_cos - src_cos,
+                             "nearest_singer": listening.singer_ranks(out_embedding, target_embedding)[0],
+                             "dnsmos": quality,
+                             "dnsmos_ratio": _ratio(quality, source["dnsmos"])})
         pairs += rows
         by_steps[steps] = {
             "pairs": len(rows),
@@ -160,11 +170,16 @@ def evaluate(args) -> dict:
             "closer_share": float(np.mean([r["output_cosine"] > r["source_cosine"] for r in rows])),
             "rtf": taken / max(seconds, 1e-9),
             "audio_seconds": seconds,
+            **_dnsmos_means(rows),
+            "singer_id": listening.singer_identification(identified, target_embedding),
+            "spread": listening.spread(outputs_by_source, target_embedding),
         }
 
     reference = next((s for s in args.steps if str(s).startswith("teacher")), args.steps[-1])
     compared = ("fpc_mean", "cents_abs_median", "off_50c_share", "output_cosine_mean", "cosine_gain_mean",
-                "closer_share", "rtf")
+                "closer_share", "dnsmos_ovrl_mean", "singer_top1", "rtf")
+    for summary in by_steps.values():
+        summary["singer_top1"] = summary["singer_id"]["top1"]
     relative = {s: {k: ev.relative_difference(by_steps[s][k], by_steps[reference][k]) for k in compared}
                 for s in args.steps if s != reference}
 
@@ -174,9 +189,33 @@ def evaluate(args) -> dict:
         "threads": int(args.threads), "f0_method": EVAL_F0_METHOD, "fpc_scale": "hz",
         "singers": singers, "missing_singers": missing, "notes": notes,
         "pairs": pairs, "by_steps": by_steps,
+        "source_dnsmos": {s["path"]: s["dnsmos"] for s in sources},
+        "source_dnsmos_ovrl_mean": ev.mean_or_none([s["dnsmos"]["ovrl"] for s in sources if s["dnsmos"]]),
         "student_vs_teacher": {"reference": reference, "relative_difference": relative},
         "leakage": _leakage(model, target_audio, rate),
     }
+
+
+def _dnsmos_or_none(listening, audio: np.ndarray, rate: int) -> dict | None:
+    try:
+        return listening.dnsmos(audio, rate)
+    except ValueError:  # a silent output has no DNSMOS; the table shows "-"
+        return None
+
+
+def _ratio(output: dict | None, source: dict | None) -> float | None:
+    if not output or not source or source["ovrl"] <= 0:
+        return None
+    return output["ovrl"] / source["ovrl"]
+
+
+def _dnsmos_means(rows: list[dict]) -> dict:
+    from core.convert.evaluate import mean_or_none
+
+    scored = [r["dnsmos"] for r in rows if r["dnsmos"]]
+    means = {f"dnsmos_{k}_mean": mean_or_none([d[k] for d in scored]) for k in ("sig", "bak", "ovrl")}
+    means["dnsmos_ratio_mean"] = mean_or_none([r["dnsmos_ratio"] for r in rows])
+    return means
 
 
 def _fmt(value, spec: str = ".3f") -> str:
@@ -201,13 +240,25 @@ def print_table(result: dict) -> None:
               f"{_fmt(r['source_cosine']):>7s} {_fmt(r['output_cosine']):>7s} {_fmt(r['cosine_gain'], '+.3f'):>6s} "
               f"{_fmt(r['rtf']):>6s}")
     print()
+    if result.get("source_dnsmos_ovrl_mean") is not None:
+        print(f"sources: DNSMOS OVRL {_fmt(result['source_dnsmos_ovrl_mean'], '.2f')}")
     print(f"{'steps':11s} {'pairs':>5s} {'voiced':>6s} {'FPC':>6s} {'|c|med':>7s} {'>50c':>5s} {'src cos':>7s} {'out cos':>7s} "
-          f"{'gain':>6s} {'closer':>6s} {'RTF':>6s}")
+          f"{'gain':>6s} {'closer':>6s} {'SIG':>5s} {'BAK':>5s} {'OVRL':>5s} {'/src':>5s} {'top1':>5s} {'rank':>5s} "
+          f"{'spread':>11s} {'RTF':>6s}")
     for steps, s in result["by_steps"].items():
         print(f"{steps:11s} {s['pairs']:5d} {_fmt(s['voiced_recall_mean'], '.2f'):>6s} {_fmt(s['fpc_mean']):>6s} {_fmt(s['cents_abs_median'], '.1f'):>7s} "
               f"{_fmt(s['off_50c_share'], '.2f'):>5s} {_fmt(s['source_cosine_mean']):>7s} "
               f"{_fmt(s['output_cosine_mean']):>7s} {_fmt(s['cosine_gain_mean'], '+.3f'):>6s} "
-              f"{_fmt(s['closer_share'], '.2f'):>6s} {_fmt(s['rtf']):>6s}")
+              f"{_fmt(s['closer_share'], '.2f'):>6s} {_fmt(s['dnsmos_sig_mean'], '.2f'):>5s} "
+              f"{_fmt(s['dnsmos_bak_mean'], '.2f'):>5s} {_fmt(s['dnsmos_ovrl_mean'], '.2f'):>5s} "
+              f"{_fmt(s['dnsmos_ratio_mean'], '.2f'):>5s} {_fmt(s['singer_id']['top1'], '.2f'):>5s} "
+              f"{_fmt(s['singer_id']['mean_rank'], '.1f'):>5s} "
+              f"{_fmt(s['spread']['outputs_cosine'], '.2f'):>5s}/{_fmt(s['spread']['singers_cosine'], '.2f'):>5s} "
+              f"{_fmt(s['rtf']):>6s}")
+    ident = next(iter(result["by_steps"].values()))["singer_id"]
+    print(f"  top1: share of outputs whose nearest singer centroid is the asked-for one (chance {_fmt(ident['chance'], '.3f')}, "
+          f"chance mean rank {_fmt(ident.get('chance_mean_rank'), '.1f')}); spread: mean cosine between one source's outputs "
+          f"for different singers / between the singers' own centroids; /src: output OVRL / source OVRL")
     svt = result["student_vs_teacher"]
     for steps, rel in svt["relative_difference"].items():
         parts = ", ".join(f"{k} {_fmt(v, '+.1%')}" for k, v in rel.items())
@@ -231,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", nargs="+", default=["1", "teacher-50"])
     parser.add_argument("--max-seconds", type=float, default=6.0, help="cut every file to this length (0: no cut)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--no-dnsmos", dest="dnsmos", action="store_false",
+                        help="skip DNSMOS (it needs the dev extras speechmos + onnxruntime)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
     try:

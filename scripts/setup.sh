@@ -11,6 +11,7 @@ SYSTEM_PACKAGES=(
     espeak-ng flite festival           # TTS voices for the synthetic corpus
     festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
     sox                                # listening checks
+    alsa-utils asterisk-core-sounds-en-wav asterisk-core-sounds-it-wav   # real voices for bench_quality
     libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3   # Qt offscreen
 )
 

@@ -67,7 +67,13 @@ def test_json_fields_and_ranges(setup, capsys):
     for summary in result["by_steps"].values():
         assert summary["pairs"] == 2 and summary["rtf"] > 0
         assert 0.0 <= summary["closer_share"] <= 1.0
-        assert all(_finite(v) for v in summary.values())
+        assert all(_finite(v) for v in summary.values() if not isinstance(v, dict))
+        ident = summary["singer_id"]
+        assert ident["n"] == 2 and ident["chance"] is None  # one evaluated singer: nothing to identify among
+        assert 1.0 <= summary["dnsmos_ovrl_mean"] <= 5.0 and summary["dnsmos_ratio_mean"] > 0
+    for pair in result["pairs"]:
+        assert set(pair["dnsmos"]) == {"sig", "bak", "ovrl", "p808"}
+    assert all(1.0 <= d["ovrl"] <= 5.0 for d in result["source_dnsmos"].values())
     svt = result["student_vs_teacher"]
     assert svt["reference"] == "teacher-2" and set(svt["relative_difference"]) == {"1"}
     assert all(_finite(v) for v in svt["relative_difference"]["1"].values())

@@ -37,6 +37,14 @@ def render_clip(singer: SyntheticSinger, rng: np.random.Generator, sample_rate: 
                 min_seconds: float, max_seconds: float) -> RenderedClip:
     sentence = make_sentence(rng)
     speech, rate = speak(sentence, singer.voice)
+    return sing_speech(speech, rate, singer.low_midi, singer.high_midi, singer.formant_scale, rng, sample_rate, hop,
+                       min_seconds, max_seconds, sentence)
+
+
+def sing_speech(speech: np.ndarray, rate: int, low_midi: int, high_midi: int, formant_scale: float,
+                rng: np.random.Generator, sample_rate: int, hop: int, min_seconds: float, max_seconds: float,
+                sentence: str = "") -> RenderedClip:
+    """Any spoken recording (TTS or a real voice) re-sung by WORLD onto a seeded tune in [low, high] MIDI."""
     speech = _trim_silence(np.asarray(resample(speech, rate, sample_rate), dtype=np.float64), hop)
     frame_ms = 1000.0 * hop / sample_rate
     f0, times = pyworld.dio(speech, sample_rate, f0_floor=50.0, f0_ceil=800.0, frame_period=frame_ms)
@@ -49,7 +57,7 @@ def render_clip(singer: SyntheticSinger, rng: np.random.Generator, sample_rate: 
     pieces = _note_pieces(runs, int(round(_SPLIT_RUN_S / frame_s)))
     if not pieces:
         pieces = [(0, len(f0))]  # no voicing found: sing the whole utterance as one note
-    midi, beats = random_tune(rng, len(pieces), singer.low_midi, singer.high_midi)
+    midi, beats = random_tune(rng, len(pieces), low_midi, high_midi)
     target = float(rng.uniform(min_seconds, max_seconds))
     gaps_s = _GAP_STRETCH * frame_s * (len(f0) - sum(b - a for a, b in pieces))
     rests = _phrase_rests(rng, len(pieces))
@@ -62,7 +70,7 @@ def render_clip(singer: SyntheticSinger, rng: np.random.Generator, sample_rate: 
     style = random_style(rng)
     n_out = len(source_pos)
     world_f0 = np.where(sung, sung_f0(notes, style, np.arange(n_out) * frame_s), 0.0)
-    out_sp = _formant_scale(_interp_frames(np.log(sp), source_pos), singer.formant_scale)
+    out_sp = _formant_scale(_interp_frames(np.log(sp), source_pos), formant_scale)
     out_ap = np.clip(_interp_frames(ap, source_pos), 0.0, 1.0)
     out_sp[resting] = _REST_LOG_POWER  # a breath between phrases: near silence
     out_ap[resting] = 1.0

@@ -1,0 +1,83 @@
+"""Held-out REAL human voices, made to sing: the sources bench_quality.py converts.
+
+    .venv/bin/python bench/make_sung_voices.py OUT_DIR [--seed 0] [--seconds 6]
+
+Real recordings that Debian packages ship (installed by scripts/setup.sh), none of them in any
+training corpus of this project:
+- alsa-utils: /usr/share/sounds/alsa/*.wav, a woman's voice, 48 kHz (8 short phrases, joined);
+- asterisk-core-sounds-en-wav: Allison, a woman's voice, US English, 8 kHz telephone band;
+- asterisk-core-sounds-it-wav: Carlo, a man's voice, Italian, 8 kHz telephone band.
+Each is re-sung by WORLD onto a seeded tune in a range that suits the voice (the corpus's method,
+core.data.corpus_render.sing_speech), so the sources are real voices singing imposed melodies.
+Writes OUT_DIR/<voice>_<n>.wav at 24 kHz and OUT_DIR/voices.json (the intended F0 per frame).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+RATE, HOP = 24000, 128
+
+# name: (files, low MIDI, high MIDI); phrases are joined with a short pause before singing.
+VOICES = {
+    "alsa_female": (sorted(Path("/usr/share/sounds/alsa").glob("[FRS]*_*.wav")), 55, 72),
+    "allison_female": ([Path("/usr/share/asterisk/sounds/en_US_f_Allison") / n for n in
+                        ("demo-congrats.wav", "demo-echotest.wav", "vm-intro.wav")], 55, 72),
+    "carlo_male": ([Path("/usr/share/asterisk/sounds/it_IT_m_Carlo") / n for n in
+                    ("demo-congrats.wav", "demo-echotest.wav", "vm-intro.wav")], 45, 62),
+}
+
+
+def _joined_speech(files: list[Path], pause_s: float = 0.15) -> tuple[np.ndarray, int]:
+    from core.audio.io import load_audio
+
+    pieces, rate = [], RATE
+    for path in files:
+        if path.is_file():
+            pieces += [load_audio(path, rate), np.zeros(int(pause_s * rate), np.float32)]
+    return (np.concatenate(pieces) if pieces else np.zeros(0, np.float32)), rate
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.audio.io import save_audio
+    from core.data.corpus_render import sing_speech
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", help="output folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of each sung clip")
+    parser.add_argument("--clips", type=int, default=2, help="sung clips per voice")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    made, missing = {}, []
+    for index, (name, (files, low, high)) in enumerate(VOICES.items()):
+        speech, rate = _joined_speech(files)
+        if len(speech) < rate:
+            missing.append(name)
+            continue
+        # Each clip sings a different stretch of the joined speech.
+        stretch = len(speech) // args.clips
+        for clip in range(args.clips):
+            rng = np.random.default_rng([args.seed, index, clip])
+            part = speech[clip * stretch:(clip + 1) * stretch]
+            sung = sing_speech(part, rate, low, high, 1.0, rng, RATE, HOP, args.seconds, args.seconds)
+            path = out / f"{name}_{clip}.wav"
+            save_audio(path, sung.audio, RATE)
+            made[path.name] = {"voice": name, "f0": [round(float(f), 2) for f in sung.f0]}
+            print(f"{path} {len(sung.audio) / RATE:.1f} s")
+    (out / "voices.json").write_text(json.dumps(made))
+    if missing:
+        print(f"not installed (run scripts/setup.sh): {', '.join(missing)}", file=sys.stderr)
+    return 0 if made else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""What a listener would judge: DNSMOS quality, whose voice it is, how far apart the singers sound.
+
+Evaluation only (bench/bench_quality.py and its tests); nothing at run time needs it.
+
+- DNSMOS P.835 (SIG, BAK, OVRL; 1-5, higher is better) from the ONNX models in the `speechmos`
+  wheel (dev extras: speechmos, onnxruntime, librosa). It scores 16 kHz audio in 9 s windows
+  and repeats shorter clips to fill one, so a 4 s clip is scored as itself, looped.
+- Singer identification: each output's Resemblyzer embedding against every singer's centroid
+  (the mean embedding of that singer's own recordings); top-1 share, mean rank (1 = best),
+  and chance (1 / number of singers).
+- Spread: mean cosine between outputs of the same source sent to DIFFERENT singers, against
+  the mean cosine between different singers' own centroids. Outputs more alike than the singers
+  themselves means the singer comes through as a pitch range, not a timbre.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Sequence
+
+import numpy as np
+
+from core.audio.resample import resample
+from core.convert.evaluate import cosine
+from core.errors import UserError
+
+DNSMOS_RATE = 16000
+
+
+def _dnsmos_module():
+    try:
+        import speechmos.dnsmos as dnsmos
+    except ImportError as exc:  # an eval-only dependency: say how to get it
+        raise UserError(f"DNSMOS needs the dev extras (speechmos, onnxruntime, librosa): "
+                        f"pip install -e '.[dev]' ({exc})") from exc
+    return dnsmos
+
+
+def dnsmos(audio: np.ndarray, rate: int) -> dict[str, float]:
+    """DNSMOS P.835 of one clip: {'sig', 'bak', 'ovrl', 'p808'}; silence or too short -> ValueError."""
+    audio = np.asarray(audio, dtype=np.float64).reshape(-1)
+    if len(audio) < rate // 10 or not np.all(np.isfinite(audio)) or float(np.max(np.abs(audio))) < 1e-5:
+        raise ValueError("DNSMOS needs at least 0.1 s of finite, non-silent audio")
+    clip = np.clip(resample(audio.astype(np.float32), rate, DNSMOS_RATE), -1.0, 1.0).astype(np.float64)
+    scores = _dnsmos_module().run(clip, DNSMOS_RATE)
+    return {"sig": float(scores["sig_mos"]), "bak": float(scores["bak_mos"]),
+            "ovrl": float(scores["ovrl_mos"]), "p808": float(scores["p808_mos"])}
+
+
+def singer_ranks(output_embedding: np.ndarray, centroids: dict[str, np.ndarray]) -> list[str]:
+    """The singers ordered from nearest to farthest (cosine) to one output."""
+    return sorted(centroids, key=lambda name: -cosine(output_embedding, centroids[name]))
+
+
+def singer_identification(outputs: Sequence[tuple[str, np.ndarray]], centroids: dict[str, np.ndarray]) -> dict:
+    """outputs: (asked-for singer, output embedding) pairs. Top-1 share, mean rank and chance."""
+    if len(centroids) < 2 or not outputs:
+        return {"top1": None, "mean_rank": None, "chance": None, "n": len(outputs)}
+    ranks = [singer_ranks(embedding, centroids).index(asked) + 1 for asked, embedding in outputs]
+    return {"top1": float(np.mean([r == 1 for r in ranks])), "mean_rank": float(np.mean(ranks)),
+            "chance": 1.0 / len(centroids), "chance_mean_rank": (len(centroids) + 1) / 2.0, "n": len(ranks)}
+
+
+def _mean_pairwise_cosine(vectors: Sequence[np.ndarray]) -> float | None:
+    pairs = [cosine(a, b) for a, b in itertools.combinations(vectors, 2)]
+    return float(np.mean(pairs)) if pairs else None
+
+
+def spread(outputs_by_source: dict[str, dict[str, np.ndarray]], centroids: dict[str, np.ndarray]) -> dict:
+    """Mean cosine between one source's outputs for different singers vs between the singers themselves."""
+    per_source = [_mean_pairwise_cosine(list(by_singer.values())) for by_singer in outputs_by_source.values()]
+    per_source = [v for v in per_source if v is not None]
+    return {"outputs_cosine": float(np.mean(per_source)) if per_source else None,
+            "singers_cosine": _mean_pairwise_cosine(list(centroids.values()))}

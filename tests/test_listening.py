@@ -1,0 +1,57 @@
+"""core.convert.listening: DNSMOS hears noise, singer identification ranks, spread."""
+
+import numpy as np
+import pytest
+
+from core.convert.listening import dnsmos, singer_identification, singer_ranks, spread
+
+RATE = 16000
+
+
+def _voice_like(seconds: float = 3.0) -> np.ndarray:
+    """A harmonic tone with a syllable-rate envelope: clean, voice-like material."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    f0 = 200.0 * (1 + 0.01 * np.sin(2 * np.pi * 5 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / RATE
+    tone = sum(np.sin(k * phase) / k for k in range(1, 20))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2
+    return (0.2 * tone * envelope).astype(np.float32)
+
+
+def test_dnsmos_scores_added_noise_lower():
+    clean = _voice_like()
+    noisy = clean + 0.2 * np.random.default_rng(0).standard_normal(len(clean)).astype(np.float32)
+    a, b = dnsmos(clean, RATE), dnsmos(noisy, RATE)
+    assert set(a) == {"sig", "bak", "ovrl", "p808"}
+    assert all(1.0 <= v <= 5.0 for v in a.values())
+    assert b["bak"] < a["bak"] - 1.0 and b["ovrl"] < a["ovrl"] - 0.5
+
+
+def test_dnsmos_refuses_silence():
+    with pytest.raises(ValueError):
+        dnsmos(np.zeros(RATE, np.float32), RATE)
+
+
+def _centroids():
+    eye = np.eye(4)
+    return {name: eye[i] for i, name in enumerate(("a", "b", "c", "d"))}
+
+
+def test_singer_identification_ranks_and_chance():
+    centroids = _centroids()
+    near_b = np.array([0.1, 0.9, 0.3, 0.0])  # b nearest, then c, then a
+    assert singer_ranks(near_b, centroids)[:3] == ["b", "c", "a"]
+    result = singer_identification([("b", near_b), ("c", near_b), ("d", near_b)], centroids)
+    assert result["top1"] == pytest.approx(1 / 3)
+    assert result["mean_rank"] == pytest.approx((1 + 2 + 4) / 3)
+    assert result["chance"] == 0.25 and result["chance_mean_rank"] == 2.5
+
+
+def test_spread_compares_outputs_with_the_singers_themselves():
+    centroids = _centroids()  # orthogonal singers: cosine 0 between them
+    alike = {"src": {"a": np.array([1.0, 0.1, 0, 0]), "b": np.array([1.0, 0.0, 0.1, 0])}}
+    result = spread(alike, centroids)
+    assert result["singers_cosine"] == pytest.approx(0.0)
+    assert result["outputs_cosine"] > 0.9
+    apart = {"src": {"a": centroids["a"], "b": centroids["b"]}}
+    assert spread(apart, centroids)["outputs_cosine"] == pytest.approx(0.0)
