@@ -19,6 +19,8 @@ import yaml
 from core.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+# What `comosvc preprocess` and `comosvc train` use without --config: the size the shipped default model has.
+TRAINING_CONFIG = "live"
 
 
 @dataclass(frozen=True)

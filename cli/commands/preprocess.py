@@ -7,6 +7,7 @@ import argparse
 
 def register(subparsers) -> None:
     from cli.output import add_json_flag
+    from core.config import TRAINING_CONFIG
 
     parser = subparsers.add_parser(
         "preprocess",
@@ -19,7 +20,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("data", help="corpus folder: one sub-folder of audio files per singer")
     parser.add_argument("out", help="cache folder to create or update")
-    parser.add_argument("--config", default="tiny", help="config name or YAML path (default tiny)")
+    parser.add_argument("--config", default=TRAINING_CONFIG,
+                        help=f"config name or YAML path (default {TRAINING_CONFIG}, as in 'comosvc train')")
     parser.add_argument("--f0", default=None, help="pitch method (default: the config's)")
     parser.add_argument("--content", default=None,
                         help="content-encoder file (e.g. imported ContentVec); default: cache inputs of the built-in encoder")

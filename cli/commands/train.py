@@ -6,70 +6,116 @@ import argparse
 import sys
 
 
-def _common(parser: argparse.ArgumentParser, config_default: str = "tiny") -> None:
-    from cli.output import add_json_flag
+# Which of the shared options each stage reads: the vocoder trains on the CPU with its own batch settings,
+# and the student takes its config from the teacher file.
+_ACOUSTIC = ("config", "device", "batch", "log", "progress", "tensorboard")
+_USES = {"teacher": _ACOUSTIC, "student": _ACOUSTIC[1:], "vocoder": ("config",), "all": _ACOUSTIC}
 
-    parser.add_argument("--config", default=config_default, help=f"config name or YAML path (default {config_default})")
+_RESUME_HELP = {
+    "teacher": "continue exactly from OUT's training checkpoint (default: start afresh)",
+    "student": "continue exactly from OUT's training checkpoint (default: start afresh)",
+    "vocoder": "continue training the vocoder file at --out (default: start afresh)",
+    "all": "skip the stages OUT/train_all.json lists as done; the teacher and student continue from their "
+           "checkpoints (default: start afresh)",
+}
+
+
+def _common(parser: argparse.ArgumentParser, stage: str) -> None:
+    """The options the training stages share, each help text with its default."""
+    from cli.output import add_json_flag
+    from core.config import TRAINING_CONFIG
+
+    uses = _USES[stage]
+    if "config" in uses:
+        parser.add_argument("--config", default=TRAINING_CONFIG,
+                            help=f"config name (live, tiny, paper) or YAML path (default {TRAINING_CONFIG}, the size "
+                                 "of the shipped default model; tiny trains in minutes)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set model.residual_layers=4 (repeatable)")
-    parser.add_argument("--resume", action="store_true", help="continue exactly from the training checkpoint")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    parser.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (CUDA only)")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: the config's train.batch_size")
-    parser.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints")
-    parser.add_argument("--log-every", type=int, default=None, help="steps between TensorBoard points")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--no-tensorboard", action="store_true", help="write no TensorBoard logs")
+                        help="override a config value, e.g. --set model.residual_layers=4 (repeatable; default none)")
+    parser.add_argument("--resume", action="store_true", help=_RESUME_HELP[stage])
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    if "device" in uses:
+        where = " for the teacher and student (the vocoder trains on the CPU)" if stage == "all" else ""
+        parser.add_argument("--device", default="auto",
+                            help=f"auto (CUDA when present), cpu, cuda or cuda:N{where} (default auto)")
+        parser.add_argument("--amp", action="store_true", help="bfloat16 mixed precision, CUDA only (default off)")
+    if "batch" in uses:
+        parser.add_argument("--batch-size", type=int, default=None,
+                            help="clips per batch (default: the config's train.batch_size)")
+    parser.add_argument("--checkpoint-every", type=int, default=None,
+                        help="steps between checkpoints (default: the config's train.checkpoint_every)")
+    if "log" in uses:
+        parser.add_argument("--log-every", type=int, default=None,
+                            help="steps between TensorBoard points (default: the config's train.log_every)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads; pass 1 on a shared machine (default: torch's choice, one per core)")
+    if "progress" in uses:
+        parser.add_argument("--no-progress", action="store_true",
+                            help="no progress bar; a log line per checkpoint instead (default: a progress bar)")
+    if "tensorboard" in uses:
+        parser.add_argument("--no-tensorboard", action="store_true",
+                            help="write no TensorBoard logs (default: logs in NAME.logs/ beside the output)")
     add_json_flag(parser)
 
 
 def register(subparsers) -> None:
+    from core.train.pipeline import Budget
+
     parser = subparsers.add_parser(
         "train", help="train the teacher, the one-step student, the built-in vocoder, or everything",
         description="Training. Checkpoints are written atomically next to the output file "
-                    "(NAME.train-state.safetensors) with TensorBoard logs in NAME.logs/. Works under torchrun (DDP).")
+                    "(NAME.train-state.safetensors) with TensorBoard logs in NAME.logs/. Works under torchrun (DDP). "
+                    "'comosvc train STAGE --help' lists each stage's options and their defaults.")
     stages = parser.add_subparsers(dest="stage", metavar="STAGE")
 
     p = stages.add_parser("teacher", help="EDM teacher (+ built-in content encoder) from a preprocess cache")
     p.add_argument("cache", help="folder written by 'comosvc preprocess'")
     p.add_argument("--out", required=True, help="model file to write")
-    p.add_argument("--steps", type=int, default=20000)
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (with a complete file) after this long")
+    p.add_argument("--steps", type=int, default=20000, help="training steps (default %(default)s)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop (with a complete file) after this long (default: no time limit)")
     p.add_argument("--adversary-weight", type=float, default=0.1,
-                   help="weight of the speaker adversary on the built-in encoder's code (0 disables)")
-    _common(p)
+                   help="weight of the speaker adversary on the built-in encoder's code; 0 disables (default 0.1)")
+    _common(p, "teacher")
     p.set_defaults(func=run_teacher)
 
-    p = stages.add_parser("student", help="one-step student by consistency distillation from a teacher file")
+    p = stages.add_parser("student", help="one-step student by consistency distillation from a teacher file",
+                          description="Consistency distillation of a teacher file into a one-step student. The "
+                                      "config is the teacher file's; --set changes values on top of it.")
     p.add_argument("cache", help="the teacher's preprocess cache")
     p.add_argument("--teacher", required=True, help="teacher model file")
     p.add_argument("--out", required=True, help="model file to write (teacher + student + encoder)")
-    p.add_argument("--steps", type=int, default=10000)
-    p.add_argument("--max-minutes", type=float, default=None)
-    _common(p)
+    p.add_argument("--steps", type=int, default=10000, help="training steps (default %(default)s)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop (with a complete file) after this long (default: no time limit)")
+    _common(p, "student")
     p.set_defaults(func=run_student)
 
-    p = stages.add_parser("vocoder", help="the built-in harmonic-plus-noise vocoder from audio files or a folder")
+    p = stages.add_parser("vocoder", help="the built-in harmonic-plus-noise vocoder from audio files or a folder",
+                          description="Train the built-in vocoder on the CPU. Its batch settings are the config's "
+                                      "vocoder.train_* values (change them with --set).")
     p.add_argument("data", help="audio folder (searched recursively) or file")
     p.add_argument("--out", required=True, help="vocoder file to write")
-    p.add_argument("--steps", type=int, default=20000)
-    p.add_argument("--max-minutes", type=float, default=None)
-    _common(p)
+    p.add_argument("--steps", type=int, default=20000, help="training steps (default %(default)s)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop (with a complete file) after this long (default: no time limit)")
+    _common(p, "vocoder")
     p.set_defaults(func=run_vocoder)
 
-    p = stages.add_parser("all", help="preprocess + vocoder + teacher/encoder + student into OUT/model.safetensors")
+    b = Budget()
+    p = stages.add_parser("all", help="preprocess + vocoder + teacher/encoder + student into OUT/model.safetensors",
+                          description="Every stage in turn, each stopping at its step or minute cap, whichever "
+                                      "comes first.")
     p.add_argument("data", help="corpus folder DATA/<singer>/*.wav")
     p.add_argument("out", help="output folder")
-    p.add_argument("--vocoder-minutes", type=float, default=15.0)
-    p.add_argument("--teacher-minutes", type=float, default=40.0)
-    p.add_argument("--student-minutes", type=float, default=15.0)
-    p.add_argument("--vocoder-steps", type=int, default=20000)
-    p.add_argument("--teacher-steps", type=int, default=50000)
-    p.add_argument("--student-steps", type=int, default=20000)
-    p.add_argument("--adversary-weight", type=float, default=0.1)
-    _common(p)
+    for name in ("vocoder", "teacher", "student"):
+        p.add_argument(f"--{name}-minutes", type=float, default=getattr(b, f"{name}_minutes"),
+                       help=f"time cap of the {name} stage in minutes (default %(default)g)")
+        p.add_argument(f"--{name}-steps", type=int, default=getattr(b, f"{name}_steps"),
+                       help=f"step cap of the {name} stage (default %(default)s)")
+    p.add_argument("--adversary-weight", type=float, default=0.1,
+                   help="weight of the speaker adversary on the built-in encoder's code; 0 disables (default 0.1)")
+    _common(p, "all")
     p.set_defaults(func=run_all)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
@@ -94,22 +140,37 @@ def _config(args: argparse.Namespace):
     return load_config(args.config, _overrides(args) or None)
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """One line naming the option for any count or time that cannot work (before any data is read)."""
+    from core.errors import UserError
+
+    at_least_one = ["steps", "batch_size", "checkpoint_every", "log_every", "threads",
+                    "vocoder_steps", "teacher_steps", "student_steps"]
+    for name in at_least_one:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    for name in ("max_minutes", "vocoder_minutes", "teacher_minutes", "student_minutes"):
+        value = getattr(args, name, None)
+        if value is not None and not value > 0:
+            raise UserError(f"--{name.replace('_', '-')} must be above 0, got {value:g}")
+    if getattr(args, "adversary_weight", 0.0) < 0:
+        raise UserError(f"--adversary-weight must be 0 or more, got {args.adversary_weight:g}")
+
+
 def _options(args: argparse.Namespace, steps: int = 0):
     import torch
 
-    from core.errors import UserError
     from core.train.teacher import RunOptions
 
+    _check_numbers(args)
     if args.threads is not None:
-        if args.threads < 1:
-            raise UserError("--threads must be at least 1")
         torch.set_num_threads(args.threads)
-    if steps < 0 or (args.batch_size is not None and args.batch_size < 1):
-        raise UserError("--steps and --batch-size must be positive")
-    return RunOptions(steps=steps, resume=args.resume, seed=args.seed, device=args.device, amp=args.amp,
-                      checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-                      progress=not args.no_progress, max_minutes=getattr(args, "max_minutes", None),
-                      batch_size=args.batch_size, tensorboard=not args.no_tensorboard)
+    return RunOptions(steps=steps, resume=args.resume, seed=args.seed, device=getattr(args, "device", "auto"),
+                      amp=getattr(args, "amp", False), checkpoint_every=args.checkpoint_every,
+                      log_every=getattr(args, "log_every", None), progress=not getattr(args, "no_progress", False),
+                      max_minutes=getattr(args, "max_minutes", None), batch_size=getattr(args, "batch_size", None),
+                      tensorboard=not getattr(args, "no_tensorboard", False))
 
 
 def _log(args: argparse.Namespace):

@@ -1,7 +1,7 @@
 """`comosvc train all DATA OUT`: preprocess, vocoder, teacher (+ content encoder), student, one model file.
 
 Each stage is capped by steps and minutes, so the whole run fits a time budget
-(the defaults: about 75 minutes of training on a 2-core CPU with the tiny config).
+(Budget's defaults, which the CLI shows: at most 70 minutes of training plus preprocessing).
 Stage outputs in OUT:
 
     cache/                     the feature cache (core/data/cache.py)
@@ -21,10 +21,11 @@ import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from core.config import Config
-from core.train.teacher import RunOptions
+if TYPE_CHECKING:  # the CLI reads Budget's defaults for --help without importing torch
+    from core.config import Config
+    from core.train.teacher import RunOptions
 
 
 @dataclass(frozen=True)
