@@ -72,10 +72,15 @@ class NsfShape:
         return NsfShape(**values)
 
     def front_end(self, spec_min: float = -6.0, spec_max: float = 1.5) -> AudioConfig:
-        """The log10 mel front end this generator was trained on (our MelSpectrogram computes it)."""
+        """The log10 mel front end this generator was trained on (our MelSpectrogram computes it).
+
+        Magnitude: M4Singer's mel_processing takes sqrt(re^2 + im^2 + 1e-9),
+        openvpi's nvSTFT a plain |X|; both clamp the mel at 1e-5 before the log.
+        """
+        mag_eps = 1e-9 if self.layout == "m4singer" else 0.0
         return AudioConfig(sample_rate=self.sampling_rate, n_fft=self.n_fft, win_length=self.win_size,
                            hop_length=self.hop_size, n_mels=self.num_mels, fmin=self.fmin, fmax=self.fmax,
-                           mag_eps=1e-9, log_clamp=1e-5, spec_min=spec_min, spec_max=spec_max)
+                           mag_eps=mag_eps, log_clamp=1e-5, spec_min=spec_min, spec_max=spec_max)
 
 
 def _padding(kernel: int, dilation: int) -> int:
@@ -117,18 +122,26 @@ class SourceMerge(nn.Module):
 
 
 def harmonic_source(f0: torch.Tensor, hop: int, sample_rate: int, phase0: torch.Tensor,
-                    start_sample: torch.Tensor) -> torch.Tensor:
+                    start_sample: torch.Tensor, noise_scale: float = 1.0) -> torch.Tensor:
     """(B, F) f0 -> (B, F*hop, HARMONICS) sines (f0 held per frame), plus noise, voiced-gated.
 
-    `phase0` (B,) float64 is the fundamental's phase in cycles at the first
-    sample; `start_sample` (B,) the absolute index of the first sample (noise).
+    `phase0` (B,) float64 is the fundamental's phase in cycles accumulated
+    before the first sample; `start_sample` (B,) the absolute index of the
+    first sample (noise); `noise_scale` 0 gives the noiseless source.
+
+    As in the published SineGen, the running sum is inclusive: sample t's phase
+    already holds its own increment f0[t] / sr, so the first sample of a voiced
+    stretch is not sin(0). Harmonic k is k times the fundamental's phase (the
+    published code draws the overtones' starting phases at random on every
+    call; here they start at zero, which keeps blocks and whole files equal).
     """
     per_sample = f0.repeat_interleave(hop, dim=1)
     cycles = phase0[:, None] + torch.cumsum(per_sample.to(torch.float64) / sample_rate, dim=1)
-    cycles = torch.cat([phase0[:, None], cycles[:, :-1]], dim=1)
     k = torch.arange(1, HARMONICS + 1, device=f0.device, dtype=torch.float64)
     sines = torch.sin(2 * math.pi * torch.remainder(cycles[..., None] * k, 1.0)).to(f0.dtype) * SINE_AMP
     voiced = (per_sample > 0).to(f0.dtype)[..., None]
+    if noise_scale == 0.0:
+        return sines * voiced
     index = start_sample[:, None, None] * HARMONICS + torch.arange(per_sample.shape[1] * HARMONICS,
                                                                     device=f0.device).view(1, -1, HARMONICS)
     # Roughly Gaussian noise from two counter-based uniforms (Box-Muller).
@@ -136,7 +149,7 @@ def harmonic_source(f0: torch.Tensor, hop: int, sample_rate: int, phase0: torch.
     u2 = (hash_noise(index, seed=2) + 1.0) / 2.0
     gauss = torch.sqrt(-2.0 * torch.log(u1.clamp(min=1e-7))) * torch.cos(2 * math.pi * u2)
     noise_std = voiced * VOICED_NOISE_STD + (1 - voiced) * SINE_AMP / 3
-    return sines * voiced + noise_std * gauss
+    return sines * voiced + noise_scale * noise_std * gauss
 
 
 class NsfHifiganGenerator(nn.Module):
@@ -167,9 +180,9 @@ class NsfHifiganGenerator(nn.Module):
         self.upp = math.prod(rates)
 
     def forward(self, mel: torch.Tensor, f0: torch.Tensor, phase0: torch.Tensor,
-                start_sample: torch.Tensor) -> torch.Tensor:
+                start_sample: torch.Tensor, noise_scale: float = 1.0) -> torch.Tensor:
         """(B, num_mels, F) mel in the checkpoint's own log scale, (B, F) f0 -> (B, F*hop)."""
-        source = harmonic_source(f0, self.upp, self.shape.sampling_rate, phase0, start_sample)
+        source = harmonic_source(f0, self.upp, self.shape.sampling_rate, phase0, start_sample, noise_scale)
         source = torch.tanh(self.m_source.l_linear(source)).transpose(1, 2)   # (B, 1, T)
         x = self.conv_pre(mel)
         n_kernels = len(self.shape.resblock_kernel_sizes)
@@ -204,12 +217,12 @@ class NsfHifiganVocoder(Vocoder):
         return self.generator.shape.front_end()
 
     def render(self, log_mel: torch.Tensor, f0: torch.Tensor, phase0: float = 0.0,
-               start_sample: int = 0) -> torch.Tensor:
+               start_sample: int = 0, noise_scale: float = 1.0) -> torch.Tensor:
         """(n_mels, F) log10 mel, (F,) f0 -> (F*hop,), with the source's phase and noise anchored."""
         mel = log_mel * math.log(10.0) if self.generator.shape.log_base == "e" else log_mel
         with torch.no_grad():
             audio = self.generator(mel[None], f0[None], torch.tensor([phase0], dtype=torch.float64),
-                                   torch.tensor([start_sample], dtype=torch.int64))
+                                   torch.tensor([start_sample], dtype=torch.int64), noise_scale)
         return audio[0, : log_mel.shape[1] * self.hop_length]
 
     def synthesize(self, log_mel: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:

@@ -75,6 +75,16 @@ def read_config(checkpoint_path: Path, config_path: Path | None) -> tuple[dict[s
     raise UserError(f"no config.json or config.yaml beside {checkpoint_path}; pass --config")
 
 
+def refuse_other_networks(config: dict[str, Any], where: Path) -> None:
+    """Configs of related generators that share key names but compute something else."""
+    if config.get("mini_nsf"):
+        raise UserError(f"vocoder config {where} sets mini_nsf: the mini-NSF generator (one source_conv at a "
+                        "lower rate) is not supported; only the full NSF-HiFiGAN is")
+    if config.get("use_pitch_embed", True) is False:
+        raise UserError(f"vocoder config {where} sets use_pitch_embed: false: a plain HiFiGAN without the "
+                        "NSF source, not supported")
+
+
 def shape_from_config(config: dict[str, Any], layout: str, where: Path) -> NsfShape:
     def need(*names: str) -> Any:
         for name in names:
@@ -139,6 +149,7 @@ def import_nsf_hifigan(checkpoint_path: str | os.PathLike, config_path: str | os
     config, where = read_config(path, Path(config_path) if config_path else None)
     if where.suffix != ".json" and layout == "openvpi" and "audio_sample_rate" in config:
         layout = "m4singer"
+    refuse_other_networks(config, where)
     shape = shape_from_config(config, layout, where)
     generator = NsfHifiganGenerator(shape)
     weights = fold_weight_norm(state)
