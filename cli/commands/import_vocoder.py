@@ -26,7 +26,9 @@ def register(subparsers) -> None:
     parser.add_argument("file", help="checkpoint (.ckpt/.pt/.pth)")
     parser.add_argument("--config", default=None, help="config.json/config.yaml (default: the one beside FILE)")
     parser.add_argument("--out", default=None,
-                        help="output file (default: vocoder_nsf_hifigan.safetensors in your model folder)")
+                        help="output file (default, in your model folder: vocoder_nsf_hifigan_m4singer.safetensors "
+                             "or vocoder_nsf_hifigan_openvpi_44k.safetensors, by the checkpoint's layout)")
+    parser.add_argument("--force", action="store_true", help="replace the output file if it exists")
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -35,14 +37,22 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cli.output import print_json
+    from core.errors import UserError
     from core.models import model_dirs
     from core.vocoder.files import save_vocoder
     from core.vocoder.nsf_import import import_nsf_hifigan
-    from core.vocoder.registry import NAMED_FILES
+    from core.vocoder.registry import NSF_FILES
 
+    def refuse_to_replace(out: Path) -> None:
+        if out.exists() and not args.force:
+            raise UserError(f"{out} already exists; pass --force to replace it")
+
+    if args.out:   # known before the import: fail before reading the checkpoint
+        refuse_to_replace(Path(args.out))
     vocoder = import_nsf_hifigan(args.file, args.config)
     user_dir = [d for d in model_dirs() if ".local" in d.parts] or model_dirs()[:1]
-    out = Path(args.out) if args.out else user_dir[0] / NAMED_FILES["nsf-hifigan"]
+    out = Path(args.out) if args.out else user_dir[0] / NSF_FILES[vocoder.generator.shape.layout]
+    refuse_to_replace(out)
     save_vocoder(out, vocoder, {"source": Path(args.file).name})
     shape = vocoder.generator.shape
     report = {"out": str(out), "layout": shape.layout, "sample_rate": shape.sampling_rate, "hop": shape.hop_size,

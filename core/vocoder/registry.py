@@ -1,9 +1,12 @@
 """Pick a vocoder by name or file.
 
 - "griffin-lim": no weights, always available.
-- "builtin" / "nsf-hifigan": the file `vocoder_builtin.safetensors` /
-  `vocoder_nsf_hifigan.safetensors` in the model folders (see core.models),
-  where `comosvc train vocoder` and `comosvc import-vocoder` put them.
+- "builtin": `vocoder_builtin.safetensors` in the model folders (see
+  core.models), where `comosvc train vocoder` puts it.
+- "nsf-hifigan-m4singer" / "nsf-hifigan-openvpi": the file `comosvc
+  import-vocoder` writes for that layout (NSF_FILES); "nsf-hifigan": the
+  M4Singer one (the paper's 24 kHz vocoder) if there, else the openvpi one,
+  else a file of the name older versions wrote for either.
 - a path: a vocoder file, or a whole-model file with a vocoder embedded.
 """
 
@@ -16,15 +19,26 @@ from core.errors import UserError
 from core.models import model_dirs
 from core.vocoder.base import Vocoder
 
-NAMED_FILES = {"builtin": "vocoder_builtin.safetensors", "nsf-hifigan": "vocoder_nsf_hifigan.safetensors"}
-VOCODER_NAMES = ("builtin", "nsf-hifigan", "griffin-lim")
+# One file name per imported layout, so importing one never replaces the other.
+NSF_FILES = {"m4singer": "vocoder_nsf_hifigan_m4singer.safetensors",
+             "openvpi": "vocoder_nsf_hifigan_openvpi_44k.safetensors"}
+LEGACY_NSF_FILE = "vocoder_nsf_hifigan.safetensors"
+# Each name's files, in order of preference.
+NAMED_FILES = {
+    "builtin": ("vocoder_builtin.safetensors",),
+    "nsf-hifigan": (NSF_FILES["m4singer"], NSF_FILES["openvpi"], LEGACY_NSF_FILE),
+    "nsf-hifigan-m4singer": (NSF_FILES["m4singer"],),
+    "nsf-hifigan-openvpi": (NSF_FILES["openvpi"],),
+}
+VOCODER_NAMES = ("builtin", "nsf-hifigan", "nsf-hifigan-m4singer", "nsf-hifigan-openvpi", "griffin-lim")
 
 
 def named_vocoder_path(name: str) -> Path | None:
-    for folder in model_dirs():
-        candidate = folder / NAMED_FILES[name]
-        if candidate.is_file():
-            return candidate
+    for file_name in NAMED_FILES[name]:
+        for folder in model_dirs():
+            candidate = folder / file_name
+            if candidate.is_file():
+                return candidate
     return None
 
 
@@ -41,7 +55,8 @@ def load_vocoder(spec: str, audio_cfg: AudioConfig) -> Vocoder:
             how = "train one with 'comosvc train vocoder'" if spec == "builtin" else \
                 "import a checkpoint with 'comosvc import-vocoder FILE'"
             folders = ", ".join(str(d) for d in model_dirs())
-            raise UserError(f"no {NAMED_FILES[spec]} in the model folders ({folders}); {how}, or pass a file path")
+            raise UserError(f"no {' or '.join(NAMED_FILES[spec])} in the model folders ({folders}); {how}, "
+                            "or pass a file path")
         return load_vocoder_file(path)
     path = Path(spec)
     if path.suffix or path.exists():
