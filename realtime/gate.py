@@ -4,12 +4,17 @@ Decides per block from the block's own RMS, so the block that crosses the
 threshold is already let through (the onset is kept). Opens at threshold,
 closes only below threshold - hysteresis after `hold` has passed; the gain
 moves towards its target with one-pole smoothing per sample, so there is no
-click. Plain object, no device.
+click. Once closed and faded below SILENCE_DB the gain is exactly 0, so a closed
+gate passes digital silence (a one-pole fade alone never gets there). Plain object,
+no device.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+SILENCE_DB = -80.0                        # below this a gain or a peak counts as silence
+SILENCE_PEAK = 10.0 ** (SILENCE_DB / 20)  # 1e-4 of full scale
 
 
 def rms_db(block: np.ndarray) -> float:
@@ -50,6 +55,8 @@ class NoiseGate:
         # closed-form one-pole ramp: g[n] = target + (g0 - target) * (1 - c)^(n+1)
         decay = (1.0 - coeff) ** np.arange(1, len(block) + 1, dtype=np.float64)
         gains = target + (self._gain - target) * decay
+        if not self.is_open:
+            gains[gains < SILENCE_PEAK] = 0.0
         block *= gains.astype(np.float32)
         if len(block):
             self._gain = float(gains[-1])

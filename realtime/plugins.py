@@ -20,6 +20,7 @@ import numpy as np
 from core.errors import UserError
 from realtime.converter import Converter, ConverterControls
 from realtime.gate import NoiseGate
+from realtime.silence import SilenceFollower
 from realtime.sola import SolaCrossfader, fade_curves
 
 
@@ -157,7 +158,8 @@ class ConverterPlugin(Plugin):
 
     The window holds the last `context + region + lookahead` input samples; the region is the
     converter's output span (block, plus crossfade + SOLA search for windowed converters).
-    Controls are swapped in as one immutable object, read once per block.
+    Controls are swapped in as one immutable object, read once per block. Where the input
+    it converted was silent (a closed gate), its output is exact zeros (realtime.silence).
     """
 
     name = "converter"
@@ -179,6 +181,7 @@ class ConverterPlugin(Plugin):
         self._window = np.zeros(self.context + self.region + self.lookahead, dtype=np.float32)
         self.sola = SolaCrossfader(block_size, self.crossfade, self.search) if self.converter.uses_sola else None
         self.converter.prepare(block_size, self.context, self.lookahead)
+        self.silence = SilenceFollower(sample_rate, self.latency_samples)
 
     @property
     def window_length(self) -> int:
@@ -193,6 +196,7 @@ class ConverterPlugin(Plugin):
         self.converter.reset()
         if self.sola is not None:
             self.sola.reset()
+        self.silence.reset()
 
     def swap(self, converter: Converter) -> None:
         """Hot swap: the new converter (already loaded) takes over with a one-block crossfade."""
@@ -228,6 +232,7 @@ class ConverterPlugin(Plugin):
             self.converter = new_converter
             if self.sola is not None:  # continue from the new converter's tail
                 self.sola.continue_from(new_chunk)
+        self.silence.process(block, out)
         block[:] = out
 
 
