@@ -27,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cli.device_flag import add_device_flag, device_or_exit  # noqa: E402
 from core.config import load_config  # noqa: E402
 from core.model.acoustic import AcousticModel  # noqa: E402
 from core.model.conditioning import ConditionInputs  # noqa: E402
@@ -116,11 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="audio length per call")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats (median); teacher-50 uses a third")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_device_flag(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = device_or_exit(parser, args.device)
     results = [bench_size(name, args.seconds, args.repeats, device) for name in args.sizes]
     if args.json:
         print(json.dumps({"device": str(device), "threads": args.threads, "results": results}))

@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cli.device_flag import add_device_flag, device_or_exit  # noqa: E402
 from core.errors import UserError  # noqa: E402
 
 MAX_TARGET_FILES = 5
@@ -87,7 +88,7 @@ def evaluate(args) -> dict:
     torch.set_num_threads(max(1, int(args.threads)))
     for steps in args.steps:
         parse_steps(steps)  # a clear error before any work
-    model = VoiceModel.load(args.model)
+    model = VoiceModel.load(args.model, args.device)
     rate, hop = model.sample_rate, model.hop_length
     targets_dir = Path(args.targets_dir)
     if not targets_dir.is_dir():
@@ -284,8 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--no-dnsmos", dest="dnsmos", action="store_false",
                         help="skip DNSMOS (it needs the dev extras speechmos + onnxruntime)")
+    add_device_flag(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
+    device_or_exit(parser, args.device)
     try:
         result = evaluate(args)
     except UserError as exc:

@@ -26,6 +26,7 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
+from cli.device_flag import add_device_flag, device_or_exit  # noqa: E402
 from realtime.presets import load_preset  # noqa: E402
 from realtime.simulate import simulate  # noqa: E402
 from realtime.model_converter import make_converter  # noqa: E402
@@ -51,14 +52,15 @@ def sung_phrases(seconds: float = 20.0) -> np.ndarray:
     return (x * envelope + noise).astype(np.float32)
 
 
-def make_bench_converter(model: str | None):
-    """A fresh converter per preset: the stand-in or a model's."""
-    return StandInConverter() if model == "standin" else make_converter(model)
+def make_bench_converter(model: str | None, device: str | None = None):
+    """A fresh converter per preset: the stand-in or a model's (on `device`)."""
+    return StandInConverter() if model == "standin" else make_converter(model, device)
 
 
-def bench_preset(name: str, minutes: float, model: str | None = None, f0_method: str | None = None) -> dict:
+def bench_preset(name: str, minutes: float, model: str | None = None, f0_method: str | None = None,
+                 device: str | None = None) -> dict:
     audio = sung_phrases()
-    converter = make_bench_converter(model)
+    converter = make_bench_converter(model, device)
     preset = load_preset(name)
     if f0_method:
         preset = preset.with_changes(f0_method=f0_method)
@@ -105,11 +107,13 @@ def main() -> int:
     parser.add_argument("--presets", nargs="+", default=["low-latency", "balanced", "safe"])
     parser.add_argument("--model", default=None, help="model file (default: the default model); 'standin' for WORLD")
     parser.add_argument("--f0", default=None, help="F0 method (default: the preset's)")
+    add_device_flag(parser)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    device_or_exit(parser, args.device)
     rows = []
     for name in args.presets:
-        row = bench_preset(name, args.minutes, args.model, args.f0)
+        row = bench_preset(name, args.minutes, args.model, args.f0, args.device)
         rows.append(row)
         if not args.json:
             print(f"{row['preset']:12s} {row['converter']} F0 {row['f0_method']}  block {row['block_ms']:5.1f} ms  latency {row['latency_ms']:6.1f} ms  "

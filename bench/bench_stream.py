@@ -73,15 +73,17 @@ def time_variant(model, block: int, pushes: int, incremental: bool, f0_method: s
 
 
 def main() -> int:
+    from cli.device_flag import add_device_flag, device_or_exit
     from core.convert import VoiceModel
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model file (default: the default model)")
     parser.add_argument("--blocks", type=int, nargs="+", default=[512, 1024], help="push sizes in 24 kHz samples")
     parser.add_argument("--pushes", type=int, default=150)
+    add_device_flag(parser)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    model = VoiceModel.load(args.model)
+    model = VoiceModel.load(args.model, device_or_exit(parser, args.device))
     rows = []
     for block in args.blocks:
         for label, incremental, f0_method, int8 in VARIANTS:

@@ -37,6 +37,7 @@ from core.config import load_config  # noqa: E402
 from core.features.pitch import pitch_extractor_from_config  # noqa: E402
 from core.train.vocoder import find_audio_files  # noqa: E402
 from core.vocoder.evaluate import analyse, score_resynthesis  # noqa: E402
+from cli.device_flag import add_device_flag, device_or_exit  # noqa: E402
 from core.vocoder.files import load_vocoder_file  # noqa: E402
 from core.vocoder.griffin_lim import GriffinLimVocoder  # noqa: E402
 from core.vocoder.nsf_hifigan import NsfHifiganGenerator, NsfHifiganVocoder, NsfShape  # noqa: E402
@@ -70,7 +71,7 @@ def bench_one(name: str, vocoder, files: list[Path], config, with_quality: bool,
     pairs, compute = [], 0.0
     for ref in refs:
         start = time.perf_counter()
-        out = vocoder.synthesize(ref.log_mel, torch.from_numpy(ref.f0))
+        out = vocoder.synthesize(ref.log_mel, torch.from_numpy(ref.f0)).cpu()  # .cpu() waits for a GPU
         compute += time.perf_counter() - start
         pairs.append((ref, out.numpy()))
     row = {"vocoder": name, "sample_rate": front.sample_rate, "hop": front.hop_length, "seconds": total,
@@ -87,7 +88,7 @@ def bench_one(name: str, vocoder, files: list[Path], config, with_quality: bool,
             f0 = torch.from_numpy(ref.f0)
             for i in range(0, ref.log_mel.shape[1] - frames + 1, frames):
                 start = time.perf_counter()
-                stream.process(ref.log_mel[:, i : i + frames], f0[i : i + frames])
+                stream.process(ref.log_mel[:, i : i + frames], f0[i : i + frames]).cpu()
                 costs.append(time.perf_counter() - start)
         costs = costs[5:]  # warm-up blocks
         block_s = frames * front.hop_length / front.sample_rate
@@ -104,9 +105,11 @@ def main() -> int:
     parser.add_argument("--vocoders", nargs="+", default=["builtin", "griffin-lim", "nsf-hifigan-24k", "nsf-hifigan-44k"])
     parser.add_argument("--max-seconds", type=float, default=30.0, help="audio per vocoder (default 30 s)")
     parser.add_argument("--threads", type=int, default=1)
+    add_device_flag(parser)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = device_or_exit(parser, args.device)
     config = load_config("paper")
     files = [f for source in args.data for f in find_audio_files(source)]
     rows = []
@@ -114,12 +117,14 @@ def main() -> int:
         if name == "builtin":
             if not args.builtin:
                 continue
-            rows.append(bench_one(name, load_vocoder_file(args.builtin), files, config, True, args.max_seconds))
+            rows.append(bench_one(name, load_vocoder_file(args.builtin).to(device), files, config, True,
+                                  args.max_seconds))
         elif name == "griffin-lim":
-            rows.append(bench_one(name, GriffinLimVocoder(config.audio), files, config, True, args.max_seconds))
+            rows.append(bench_one(name, GriffinLimVocoder(config.audio).to(device), files, config, True,
+                                  args.max_seconds))
         elif name.startswith("nsf-hifigan"):
             layout = "m4singer" if name.endswith("24k") else "openvpi"
-            rows.append(bench_one(name + " (random weights)", published_nsf(layout), files, config, False,
+            rows.append(bench_one(name + " (random weights)", published_nsf(layout).to(device), files, config, False,
                                   args.max_seconds))
     if args.json:
         print(json.dumps(rows, indent=1))

@@ -35,8 +35,13 @@ def get_app():
 
 
 def build_window(settings_path: str | None = None, simulate_input: np.ndarray | None = None,
-                 device_source=None):
-    """The main window wired to a real engine (simulator when `simulate_input` is given, else the devices)."""
+                 device_source=None, compute_device: str | None = None):
+    """The main window wired to a real engine (simulator when `simulate_input` is given, else the devices).
+
+    `compute_device` (gui --device) replaces the saved compute device for this run.
+    """
+    from dataclasses import replace
+
     from gui.controller import EngineController, ModelLoader
     from gui.engine_factory import build_engine, make_converter
     from gui.main_window import MainWindow
@@ -44,11 +49,15 @@ def build_window(settings_path: str | None = None, simulate_input: np.ndarray | 
 
     store = SettingsStore(settings_path)
     settings = store.load()
+    if compute_device:
+        settings = replace(settings, compute_device=compute_device)
+
     def builder(s):
-        return build_engine(s, simulate_input, controller.preloaded_converter(s.model))
+        return build_engine(s, simulate_input, controller.preloaded_converter(s.model, s.compute_device))
 
     controller = EngineController(builder, settings)
-    return MainWindow(controller, store, ModelLoader(make_converter), device_source=device_source)
+    loader = ModelLoader(lambda path: make_converter(path, controller.settings.compute_device))
+    return MainWindow(controller, store, loader, device_source=device_source)
 
 
 def has_display() -> bool:
@@ -57,13 +66,14 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def run_interactive(settings_path: str | None = None, simulate: str | None = None) -> int:
+def run_interactive(settings_path: str | None = None, simulate: str | None = None,
+                    compute_device: str | None = None) -> int:
     if not has_display():
         raise UserError("no display to open the window on (DISPLAY is not set); "
                         "use 'comosvc gui --screenshot out.png' or 'comosvc live' here")
     audio = load_simulation_input(simulate, 48000) if simulate is not None else None
     app = get_app()
-    window = build_window(settings_path, audio, _SimulatorDevices() if audio is not None else None)
+    window = build_window(settings_path, audio, _SimulatorDevices() if audio is not None else None, compute_device)
     window.show()
     return int(app.exec())
 
@@ -79,7 +89,7 @@ def load_simulation_input(path: str | None, sample_rate: int) -> np.ndarray:
 
 
 def take_screenshot(path: str, seconds: float = 2.5, settings_path: str | None = None,
-                    simulate: str | None = None, window=None) -> Path:
+                    simulate: str | None = None, window=None, compute_device: str | None = None) -> Path:
     """Run the window against the simulator for `seconds`, then save a PNG of it."""
     from PyQt6.QtCore import QEventLoop, QTimer
 
@@ -90,7 +100,8 @@ def take_screenshot(path: str, seconds: float = 2.5, settings_path: str | None =
         raise UserError(f"folder does not exist: {out.parent}")
     app = get_app()
     if window is None:
-        window = build_window(settings_path, load_simulation_input(simulate, 48000), _SimulatorDevices())
+        window = build_window(settings_path, load_simulation_input(simulate, 48000), _SimulatorDevices(),
+                              compute_device)
     window.show()
     window.model_loader.wait()  # the picture shows the chosen model running, not a load in progress
     app.processEvents()

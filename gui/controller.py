@@ -50,11 +50,18 @@ class EngineController(QObject):
         self._stopped.connect(self._on_stopped)
 
     # ---- lifecycle -------------------------------------------------------------------------
-    def preloaded_converter(self, model: str):
-        """The converter already loaded for `model`, so Start does not load it twice; None if there is none."""
-        if self.preloaded is not None and self.preloaded[0] == model:
-            return self.preloaded[1]
-        return None
+    def preloaded_converter(self, model: str, device: str | None = None):
+        """The converter already loaded for `model` (on `device`, when given), so Start does not load it twice;
+        None if there is none."""
+        if self.preloaded is None or self.preloaded[0] != model:
+            return None
+        converter = self.preloaded[1]
+        if device is not None and getattr(converter, "device", None) is not None:
+            from core.device import resolve_device
+
+            if converter.device != resolve_device(device):
+                return None
+        return converter
 
     @property
     def running(self) -> bool:

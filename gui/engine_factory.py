@@ -8,11 +8,11 @@ from core.errors import UserError
 from gui.settings import GuiSettings
 
 
-def make_converter(model: str):
-    """The converter for the chosen model; the stand-in where no model is chosen or can be run yet."""
+def make_converter(model: str, device: str | None = None):
+    """The converter for the chosen model on `device`; the stand-in where no model is chosen or can be run yet."""
     from realtime.model_converter import make_converter as realtime_make_converter
 
-    return realtime_make_converter(model or None)
+    return realtime_make_converter(model or None, device)
 
 
 def make_preset(settings: GuiSettings):
@@ -45,7 +45,7 @@ def build_engine(settings: GuiSettings, simulate_input: np.ndarray | None = None
     """A ready-to-start engine; raises UserError with a message for the window when something is refused."""
     from realtime.engine import Engine
 
-    converter = converter if converter is not None else make_converter(settings.model)
+    converter = converter if converter is not None else make_converter(settings.model, settings.compute_device)
     return Engine(converter, make_preset(settings), make_backend(settings, simulate_input))
 
 

@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.performance.gate_changed.connect(c.set_gate_threshold)
         self.performance.input_gain_changed.connect(c.set_input_gain)
         self.performance.output_gain_changed.connect(c.set_output_gain)
+        self.performance.compute_device_changed.connect(self._compute_device_chosen)
         self.performance.preset_changed.connect(self._preset_changed)
         self.audio.changed.connect(self._audio_changed)
         self.audio.problem.connect(self.show_message)
@@ -179,6 +180,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"loading {path or 'the stand-in converter'} …")
         self.model_loader.load(path)
 
+    def _compute_device_chosen(self, name: str) -> None:
+        """Reload the current model on the chosen device (a running engine swaps to it when it is ready)."""
+        self.controller.update_settings(compute_device=name)
+        self.statusBar().showMessage(f"loading the model on {name} …")
+        self.model_loader.load(self.controller.settings.model)
+
     def _model_loaded(self, converter, path: str) -> None:
         self.controller.update_settings(model=path)
         self.controller.preloaded = (path, converter)
@@ -236,6 +243,7 @@ class MainWindow(QMainWindow):
         self.performance.gate.setValue(round(s.gate_db))
         self.performance.input_gain.setValue(s.input_gain_db)
         self.performance.output_gain.setValue(s.output_gain_db)
+        self.performance.compute_device.setCurrentText(s.compute_device)  # a change reloads the model
         self.performance.preset.blockSignals(True)
         self.performance.preset.setCurrentText(s.preset)
         self.performance.preset.blockSignals(False)

@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from core.device import DEFAULT_DEVICE
 from core.errors import UserError
 
 
@@ -33,6 +34,7 @@ class GuiSettings:
     input_gain_db: float = 0.0
     output_gain_db: float = 0.0
     record_folder: str = ""
+    compute_device: str = DEFAULT_DEVICE  # where the model runs: cpu, auto, cuda, cuda:N (core.device)
 
     def to_dict(self) -> dict:
         return asdict(self)

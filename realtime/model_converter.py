@@ -65,7 +65,9 @@ class ModelConverter:
         # The model's configured method first: the engine starts with f0_methods[0].
         configured = model.config.features.f0_method
         self.f0_methods = [configured] + [m for m in F0_METHODS if m != configured]
-        self.description = f"model {os.path.basename(model.path or 'in memory')} ({model.config.name})"
+        self.device = getattr(model, "device", None)
+        where = f", {self.device}" if self.device is not None and self.device.type != "cpu" else ""
+        self.description = f"model {os.path.basename(model.path or 'in memory')} ({model.config.name}{where})"
         self._steps = steps
         self.stream: ConversionStream | None = None
         self.extra_latency_samples = 0
@@ -145,12 +147,19 @@ class ModelConverter:
         return audio
 
 
-def make_converter(model: str | None):
-    """The converter for a model choice: a file or name, else the default model, else the stand-in."""
+def make_converter(model: str | None, device: str | None = None):
+    """The converter for a model choice: a file or name, else the default model, else the stand-in.
+
+    `device` (core.device; default the CPU) is where the model runs; the stand-in runs on the CPU
+    whatever it says, but a device this machine lacks is refused either way.
+    """
+    from core.device import resolve_device
+
+    resolve_device(device)
     if model:
-        return ModelConverter(VoiceModel.load(model))
+        return ModelConverter(VoiceModel.load(model, device))
     if default_model_path() is not None:
-        return ModelConverter(VoiceModel.load(None))
+        return ModelConverter(VoiceModel.load(None, device))
     from realtime.standin import StandInConverter
 
     return StandInConverter()

@@ -11,6 +11,7 @@ import argparse
 
 
 def register(subparsers) -> None:
+    from cli.device_flag import add_device_flag
     from cli.output import add_json_flag
     from core.features.pitch import PITCH_METHODS
 
@@ -33,6 +34,7 @@ def register(subparsers) -> None:
     parser.add_argument("--auto-transpose", action="store_true", help="move the input's key to the singer's range")
     parser.add_argument("--rate", type=int, default=None, help="output sample rate in Hz (default 24000)")
     parser.add_argument("--out", default=None, help="output folder (default: each input's folder)")
+    add_device_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     parse_steps(args.steps)
     if args.rate is not None and not 8000 <= args.rate <= 192000:
         raise UserError(f"--rate must be between 8000 and 192000 Hz, got {args.rate}")
-    model = VoiceModel.load(args.model)
+    model = VoiceModel.load(args.model, args.device)
     model.singers.id(args.singer)
     results = []
     for path in args.inputs:

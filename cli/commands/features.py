@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cli.device_flag import add_device_flag
 from cli.output import add_json_flag, print_json
 from core.audio.io import load_audio
 from core.checkpoint import atomic_write
 from core.config import available_configs, load_config
+from core.device import resolve_device
 from core.errors import UserError
 from core.features.loudness import frame_rms
 from core.features.pitch import PITCH_METHODS, PitchTrack, pitch_extractor_from_config
@@ -31,7 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--f0", choices=PITCH_METHODS, default=None,
                         help="pitch method (default: the config's, dio in the paper)")
     parser.add_argument("--config", default="paper", help=f"config name or YAML path ({', '.join(available_configs())})")
-    parser.add_argument("--device", default="cpu", help="torch device for neural pitch methods (default cpu)")
+    add_device_flag(parser)  # used by the neural pitch methods only
     parser.add_argument("--plot", metavar="OUT.png", help="also draw F0 and loudness to this image")
     add_json_flag(parser)
     parser.set_defaults(func=run)
@@ -42,7 +44,8 @@ def run(args) -> int:
         raise UserError(f"--plot needs a .png or .jpg file name, got '{args.plot}'")
     cfg = load_config(args.config)
     audio = load_audio(args.file, cfg.audio.sample_rate)
-    extractor = pitch_extractor_from_config(cfg.features, cfg.audio, method=args.f0, device=args.device)
+    extractor = pitch_extractor_from_config(cfg.features, cfg.audio, method=args.f0,
+                                           device=resolve_device(args.device))
     track = extractor.extract(audio)
     loudness = frame_rms(audio, cfg.audio.hop_length, n_frames=len(track))
     report = summarize(track, loudness, len(audio) / cfg.audio.sample_rate, cfg.audio.frame_rate, extractor.name)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 def register(subparsers) -> None:
+    from cli.device_flag import add_device_flag
+
     parser = subparsers.add_parser(
         "gui",
         help="open the live desktop app (devices, voice, pitch, presets, live view)",
@@ -16,6 +18,7 @@ def register(subparsers) -> None:
                         help="drive the engine from the simulator (an audio file, or a built-in demo phrase) "
                         "instead of the sound devices")
     parser.add_argument("--settings", metavar="FILE", help="settings file (default: ~/.config/comosvc/gui.json)")
+    add_device_flag(parser, None, "the window's saved Compute setting")
     parser.set_defaults(func=run)
 
 
@@ -25,9 +28,14 @@ def run(args) -> int:
 
     if args.seconds <= 0 or args.seconds > 600:
         raise UserError("--seconds must be between 0 and 600")
+    if args.device is not None:
+        from core.device import resolve_device
+
+        resolve_device(args.device)  # refused here, before a window opens
     if args.screenshot:
         ensure_display()
-        path = take_screenshot(args.screenshot, args.seconds, args.settings, args.simulate or None)
+        path = take_screenshot(args.screenshot, args.seconds, args.settings, args.simulate or None,
+                               compute_device=args.device)
         print(f"wrote {path}")
         return 0
-    return run_interactive(args.settings, args.simulate)
+    return run_interactive(args.settings, args.simulate, args.device)

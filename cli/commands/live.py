@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from cli.device_flag import add_device_flag
 from cli.output import add_json_flag, print_json
 
 
@@ -31,6 +32,7 @@ def register(subparsers) -> None:
     parser.add_argument("--bypass", action="store_true", help="start in bypass (dry, latency-aligned)")
     parser.add_argument("--record", metavar="DIR", help="record input.wav and output.wav into DIR")
     parser.add_argument("--duration", type=float, help="stop after this many seconds instead of waiting for Ctrl-C")
+    add_device_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -48,7 +50,7 @@ def run(args) -> int:
     from realtime.presets import load_preset
 
     preset = load_preset(args.preset)
-    converter = make_converter(args.model)
+    converter = make_converter(args.model, args.device)
     backend = SoundDeviceBackend(args.input, args.output, args.samplerate, blocksize=args.device_block)
     engine = Engine(converter, preset, backend)
     for name, value in controls_from_args(args).items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cli.device_flag import add_device_flag
 from cli.output import add_json_flag, print_json
 from core.errors import UserError
 
@@ -28,15 +29,16 @@ def register(subparsers) -> None:
     parser.add_argument("--jitter", type=float, default=0.0, metavar="MS", help="callback jitter, up to MS late")
     parser.add_argument("--stall", action="append", default=[], metavar="MS@SECONDS",
                         help="make the worker stall MS milliseconds at SECONDS (repeatable)")
+    add_device_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
 
-def make_converter(model: str | None):
+def make_converter(model: str | None, device: str | None = None):
     """The converter for live commands (see realtime.model_converter.make_converter)."""
     from realtime.model_converter import make_converter as realtime_make_converter
 
-    return realtime_make_converter(model)
+    return realtime_make_converter(model, device)
 
 
 def controls_from_args(args) -> dict:
@@ -62,7 +64,7 @@ def run(args) -> int:
         raise UserError("--jitter must not be negative")
     preset = load_preset(args.preset)
     stalls = [parse_stall(s) for s in args.stall]
-    converter = make_converter(args.model)
+    converter = make_converter(args.model, args.device)
     audio = load_audio(args.input, args.samplerate)
     report, played = simulate(converter, preset, audio, args.samplerate, args.device_block, args.jitter, stalls,
                               compare=len(audio) > 1.5 * args.samplerate, controls=controls_from_args(args))

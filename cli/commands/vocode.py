@@ -11,6 +11,7 @@ import time
 
 
 def register(subparsers) -> None:
+    from cli.device_flag import add_device_flag
     from cli.output import add_json_flag
     from core.vocoder.registry import VOCODER_NAMES
 
@@ -32,6 +33,7 @@ def register(subparsers) -> None:
                         help="analyse with the config's front end and convert its mel to the vocoder's "
                              "(e.g. the 44.1 kHz NSF-HiFiGAN from a 24 kHz model's mel), instead of the vocoder's own")
     parser.add_argument("--key", type=float, default=0.0, help="transpose the f0 by this many semitones")
+    add_device_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -43,15 +45,18 @@ def run(args: argparse.Namespace) -> int:
     from core.audio.io import load_audio, save_audio
     from core.audio.mel import MelSpectrogram
     from core.config import load_config
+    from core.device import resolve_device
     from core.errors import UserError
     from core.features.pitch import pitch_extractor_from_config, shift_f0
     from core.vocoder.evaluate import analyse, score_resynthesis
     from core.vocoder.registry import load_vocoder, vocoder_for_front_end
 
     config = load_config(args.config)
+    device = resolve_device(args.device)
     vocoder = load_vocoder(args.vocoder, config.audio)
     if args.bridge:
         vocoder = vocoder_for_front_end(vocoder, config.audio)
+    vocoder.to(device)
     front = vocoder.front_end() if hasattr(vocoder, "front_end") else config.audio
     if (front.sample_rate, front.hop_length, front.n_mels) != (vocoder.sample_rate, vocoder.hop_length, vocoder.n_mels):
         raise UserError(f"config '{args.config}' front end does not fit the {vocoder.name} vocoder "
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     ref = analyse(audio, mel, pitch, front.hop_length)
     f0 = shift_f0(ref.f0, args.key) if args.key else ref.f0
     started = time.perf_counter()
-    out = vocoder.synthesize(ref.log_mel, torch.from_numpy(f0)).numpy()
+    out = vocoder.synthesize(ref.log_mel, torch.from_numpy(f0)).cpu().numpy()
     seconds = time.perf_counter() - started
     save_audio(args.out, out, front.sample_rate)
     report = {"input": args.input, "out": args.out, "vocoder": vocoder.name, "seconds_audio": len(out) / front.sample_rate,

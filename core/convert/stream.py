@@ -109,6 +109,8 @@ class ConversionStream:
         self.model = model
         self.hop = model.hop_length
         self.seed = int(seed)
+        # History stays in host memory (pitch trackers read numpy); each block's window moves once.
+        self._device = getattr(model, "device", torch.device("cpu"))
         self._left, self._feature_right = feature_reach(model)
         self._max_context = model.generator.context_for(MAX_CONSISTENCY_STEPS)
         self.lookahead = exact_lookahead(model, 1) if lookahead_frames is None else int(lookahead_frames)
@@ -262,15 +264,15 @@ class ConversionStream:
         out0 = out1 - n
         m0, m1 = out0 - context, out1 + right
         start = m0 - self._left
-        audio = torch.from_numpy(self._audio[start * self.hop:end * self.hop])
+        audio = torch.from_numpy(self._audio[start * self.hop:end * self.hop]).to(self._device)
         frames = end - start
         if self._content_stream is not None:
             content = self._content_stream.latest(end - m0)[:m1 - m0]
         else:
             content = self.model.content_encoder.encode(audio, frames)[m0 - start:m1 - start]
         loudness = frame_rms(audio, self.hop, frames)[m0 - start:m1 - start]
-        f0 = torch.from_numpy(self._f0_cond[m0:m1].copy())
-        inputs = ConditionInputs.single(content, f0, loudness, self._singer_id, 0.0)
+        f0 = torch.from_numpy(self._f0_cond[m0:m1].copy()).to(self._device)
+        inputs = ConditionInputs.single(content, f0, loudness, self._singer_id, 0.0).to(self._device)
         offset = self._frames - (end - m0)  # absolute index of buffer frame m0
         if self._kind == "consistency":
             mel = self.model.generator.window(inputs, offset, context, right, self.seed, self._steps)
@@ -278,6 +280,6 @@ class ConversionStream:
             full = self.model.teacher.sample_teacher(inputs, self._steps, offset, self.seed)
             mel = full[:, :, context:full.shape[-1] - right]
         log_mel = denormalize(mel[0], self.model.config.audio)
-        f0_voc = torch.from_numpy(self._f0_voc[out0:out1].copy())
+        f0_voc = torch.from_numpy(self._f0_voc[out0:out1].copy()).to(self._device)
         audio_out = self._vocoder_stream.process(log_mel, f0_voc)
         return audio_out.detach().cpu().numpy().astype(np.float32, copy=False)

@@ -49,11 +49,18 @@ class VoiceModel:
     mel: MelSpectrogram
     singer_f0_median_hz: dict[str, float] = field(default_factory=dict)
     path: str | None = None
+    device: torch.device = torch.device("cpu")
     _pitch_extractors: dict[str, PitchExtractor] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None) -> "VoiceModel":
-        """The model at `path` (a file or a name in the model folders), or the default model."""
+    def load(cls, path: str | os.PathLike | None = None, device: str | torch.device | None = None) -> "VoiceModel":
+        """The model at `path` (a file or a name in the model folders), or the default model.
+
+        `device` (see core.device; default the CPU): every module lives there from now on.
+        """
+        from core.device import resolve_device
+
+        target = resolve_device(device)
         resolved = resolve_model(path)
         bundle = load_model(resolved)
         meta = bundle.metadata
@@ -80,7 +87,7 @@ class VoiceModel:
         medians = meta.get(SINGER_F0_KEY) or {}
         if not isinstance(medians, dict):
             raise ModelFileError(f"{resolved}: '{SINGER_F0_KEY}' must map singer names to Hz")
-        return cls(
+        model = cls(
             config=cfg,
             singers=bundle.singers,
             generator=bundle.generator.eval(),
@@ -92,6 +99,17 @@ class VoiceModel:
             path=str(resolved),
         )
 
+        return model.to(target)
+
+    def to(self, device: str | torch.device) -> "VoiceModel":
+        """Move the acoustic models, content encoder, vocoder and mel front end to `device` (in place)."""
+        self.device = torch.device(device)
+        for module in (self.generator, self.teacher, self.content_encoder, self.mel):
+            if module is not None:
+                module.to(self.device)
+        self.vocoder.to(self.device)
+        self._pitch_extractors.clear()  # neural trackers are made again on the new device
+        return self
     @property
     def sample_rate(self) -> int:
         return self.config.audio.sample_rate
@@ -104,7 +122,8 @@ class VoiceModel:
         """The extractor for `method` (default: the config's), made once and cached."""
         name = method or self.config.features.f0_method
         if name not in self._pitch_extractors:
-            self._pitch_extractors[name] = pitch_extractor_from_config(self.config.features, self.config.audio, name)
+            self._pitch_extractors[name] = pitch_extractor_from_config(self.config.features, self.config.audio, name,
+                                                                       device=self.device)
         return self._pitch_extractors[name]
 
     def singer_median(self, name: str) -> float | None:

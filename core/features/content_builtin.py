@@ -155,10 +155,11 @@ class BuiltinContentEncoder(nn.Module):
 
     @torch.no_grad()  # not inference_mode: codes must be usable as inputs to a model being trained
     def encode(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
-        audio = torch.as_tensor(audio, dtype=torch.float32).reshape(-1)
+        device = self.network.bottleneck.weight.device
+        audio = torch.as_tensor(audio, dtype=torch.float32, device=device).reshape(-1)
         log_mel = self.mel(audio)
         if log_mel.shape[-1] == 0:
-            return torch.zeros(n_frames, self.dim)
+            return torch.zeros(n_frames, self.dim, device=device)
         codes = self.forward_mel(log_mel.unsqueeze(0))[0]
         return fit_frames(codes, n_frames)
 

@@ -173,7 +173,8 @@ class HubertContentEncoder(nn.Module):
         from core.audio.resample import resample
         from core.features.content import align_frames
 
-        audio = torch.as_tensor(audio, dtype=torch.float32).reshape(-1)
+        device = next(self.network.parameters()).device
+        audio = torch.as_tensor(audio, dtype=torch.float32, device=device).reshape(-1)
         audio_16k = resample(audio, self.sample_rate, self.input_rate)
         shape = self.network.shape
         hop, field = shape.hop, shape.receptive_field

@@ -48,7 +48,7 @@ class _ConvState:
         self.kernel = kernel
 
     def reset(self, channels: int) -> None:
-        self.history = torch.zeros(1, channels, self.initial)
+        self.history = self.conv.weight.new_zeros(1, channels, self.initial)
 
     def run(self, x: torch.Tensor, commit: bool) -> torch.Tensor:
         joined = torch.cat([self.history, x], dim=-1)
@@ -66,11 +66,11 @@ class _ConvState:
 class _NormState:
     """The last `window - 1` inputs of a moving instance norm (nothing at the start)."""
 
-    def __init__(self, window: int) -> None:
-        self.window = window
+    def __init__(self, window: int, device: torch.device) -> None:
+        self.window, self.device = window, device
 
     def reset(self, channels: int) -> None:
-        self.history = torch.zeros(1, channels, 0)
+        self.history = torch.zeros(1, channels, 0, device=self.device)
 
     def run(self, x: torch.Tensor, commit: bool) -> torch.Tensor:
         if x.shape[-1] == 0:
@@ -90,10 +90,11 @@ class BuiltinContentStream:
         self.network = network
         self.hop = encoder.audio_cfg.hop_length
         shape = network.shape
-        self._norm_in = _NormState(shape.norm_frames)
+        self.device = network.input_conv.weight.device  # every carried buffer lives beside the weights
+        self._norm_in = _NormState(shape.norm_frames, self.device)
         self._input = _ConvState(network.input_conv)
         self._blocks = [_ConvState(conv) for conv in network.blocks]
-        self._norm_out = _NormState(shape.norm_frames)
+        self._norm_out = _NormState(shape.norm_frames, self.device)
         self._capacity = 0
         self.ensure_capacity(capacity_frames)
         self.reset()
@@ -107,7 +108,7 @@ class BuiltinContentStream:
         """Keep codes of at least the newest `frames` frames (grows, keeping what is there)."""
         if frames <= self._capacity:
             return
-        codes = torch.zeros(frames, self.network.shape.dim)
+        codes = torch.zeros(frames, self.network.shape.dim, device=self.device)
         if self._capacity:
             codes[-self._capacity:] = self._codes
         self._codes, self._capacity = codes, frames
@@ -119,15 +120,15 @@ class BuiltinContentStream:
         for state in self._blocks:
             state.reset(shape.channels)
         self._norm_out.reset(shape.channels)
-        self._tail = torch.zeros(MEL_TAIL_HOPS * self.hop)
+        self._tail = torch.zeros(MEL_TAIL_HOPS * self.hop, device=self.device)
         self._codes.zero_()
         self._final = 0  # final codes made so far
-        self._pending_mel = torch.zeros(shape.n_mels, 0)
+        self._pending_mel = torch.zeros(shape.n_mels, 0, device=self.device)
         self._pushed = 0  # frames of audio pushed
 
     @torch.inference_mode()
     def push(self, audio: torch.Tensor) -> None:
-        audio = torch.as_tensor(audio, dtype=torch.float32).reshape(-1)
+        audio = torch.as_tensor(audio, dtype=torch.float32, device=self.device).reshape(-1)
         n = audio.numel() // self.hop
         if n * self.hop != audio.numel():
             raise ValueError(f"block of {audio.numel()} samples is not a multiple of hop {self.hop}")

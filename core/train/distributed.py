@@ -15,8 +15,6 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from core.errors import UserError
-
 
 @dataclass(frozen=True)
 class Runtime:
@@ -48,15 +46,10 @@ class Runtime:
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device '{name}' asked for but CUDA is not available here")
-    return device
+    """The training device (the one parser for every --device: core.device)."""
+    from core.device import resolve_device
+
+    return resolve_device(name)
 
 
 def setup_runtime(device: str = "auto", amp: bool = False) -> Runtime:

@@ -35,6 +35,17 @@ class Vocoder(ABC):
     n_mels: int
     # Samples by which a stream's output lags the audio the frames describe.
     latency_samples: int = 0
+    # Where synthesis runs; inputs are moved here once per call (check_inputs).
+    device: torch.device = torch.device("cpu")
+
+    def to(self, device: torch.device | str) -> "Vocoder":
+        """Run on `device` from now on; vocoders with weights move them too (`_move_weights`)."""
+        self.device = torch.device(device)
+        self._move_weights(self.device)
+        return self
+
+    def _move_weights(self, device: torch.device) -> None:
+        """Vocoders without weights compute wherever their inputs are."""
 
     @abstractmethod
     def synthesize(self, log_mel: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
@@ -46,8 +57,8 @@ class Vocoder(ABC):
 
     def check_inputs(self, log_mel: torch.Tensor, f0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Tensors of the right shape and dtype, or a ValueError that says what is wrong."""
-        log_mel = torch.as_tensor(log_mel, dtype=torch.float32)
-        f0 = torch.as_tensor(f0, dtype=torch.float32)
+        log_mel = torch.as_tensor(log_mel, dtype=torch.float32, device=self.device)
+        f0 = torch.as_tensor(f0, dtype=torch.float32, device=self.device)
         if log_mel.dim() != 2 or log_mel.shape[0] != self.n_mels:
             raise ValueError(f"{self.name}: log_mel must be ({self.n_mels}, frames), got {tuple(log_mel.shape)}")
         if f0.dim() != 1 or f0.shape[0] != log_mel.shape[1]:

@@ -164,7 +164,7 @@ class BuiltinStream(VocoderStream):
     def process(self, log_mel: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
         log_mel, f0 = self.vocoder.check_inputs(log_mel, f0)
         if log_mel.shape[1] == 0:
-            return torch.zeros(0)
+            return log_mel.new_zeros(0)
         with torch.no_grad():
             audio, self.state = self.vocoder.model(log_mel[None], f0[None], self.state)
         return audio[0]
@@ -190,6 +190,9 @@ class BuiltinVocoder(Vocoder):
 
     def synthesize(self, log_mel: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
         return self.stream().process(log_mel, f0)
+
+    def _move_weights(self, device: torch.device) -> None:
+        self.model.to(device)
 
     def stream(self) -> BuiltinStream:
         return BuiltinStream(self)

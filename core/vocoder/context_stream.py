@@ -33,9 +33,10 @@ class ContextStream(VocoderStream):
         self.reset()
 
     def reset(self) -> None:
-        self.mel = torch.zeros(self.vocoder.n_mels, 0)
-        self.f0 = torch.zeros(0)
-        self.phase = torch.zeros(0, dtype=torch.float64)   # cycles at the start of each kept frame
+        device = self.vocoder.device  # all kept history lives where the vocoder runs
+        self.mel = torch.zeros(self.vocoder.n_mels, 0, device=device)
+        self.f0 = torch.zeros(0, device=device)
+        self.phase = torch.zeros(0, dtype=torch.float64, device=device)   # cycles at the start of each kept frame
         self.first = 0           # absolute index of the first kept frame
         self.received = 0        # frames received so far
         self.emitted = -self.lookahead  # next frame to emit (negative: leading silence)
@@ -59,7 +60,7 @@ class ContextStream(VocoderStream):
         pieces = []
         if self.emitted < 0:
             silent = min(0, target) - self.emitted
-            pieces.append(torch.zeros(silent * hop))
+            pieces.append(log_mel.new_zeros(silent * hop))
         start = max(self.emitted, 0)
         if target > start:
             pieces.append(self._render(start, target))
@@ -68,7 +69,7 @@ class ContextStream(VocoderStream):
         cut = keep_from - self.first
         self.mel, self.f0, self.phase = self.mel[:, cut:], self.f0[cut:], self.phase[cut:]
         self.first = keep_from
-        return torch.cat(pieces) if pieces else torch.zeros(0)
+        return torch.cat(pieces) if pieces else log_mel.new_zeros(0)
 
     def _render(self, start: int, end: int) -> torch.Tensor:
         hop = self.vocoder.hop_length
@@ -78,7 +79,7 @@ class ContextStream(VocoderStream):
         out = audio[(start - window) * hop : (end - window) * hop].clone()
         if self.tail is not None:
             n = min(len(self.tail), len(out))
-            fade = (torch.arange(n, dtype=out.dtype) + 0.5) / n
+            fade = (torch.arange(n, dtype=out.dtype, device=out.device) + 0.5) / n
             out[:n] = self.tail[:n] * (1 - fade) + out[:n] * fade
         tail_end = min(end + self.crossfade, self.received)
         self.tail = audio[(end - window) * hop : (tail_end - window) * hop].clone() if self.crossfade else None

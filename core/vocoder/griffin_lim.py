@@ -38,7 +38,7 @@ class GriffinLimVocoder(Vocoder):
     def render(self, log_mel: torch.Tensor, f0: torch.Tensor, phase0: float = 0.0, start_sample: int = 0) -> torch.Tensor:
         frames = log_mel.shape[1]
         if frames == 0:
-            return torch.zeros(0)
+            return log_mel.new_zeros(0)
         magnitude = (self.inverse_basis @ torch.pow(10.0, log_mel)).clamp(min=0.0)
         with torch.no_grad():
             audio = self.griffin_lim(magnitude)
@@ -50,6 +50,10 @@ class GriffinLimVocoder(Vocoder):
     def synthesize(self, log_mel: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
         log_mel, f0 = self.check_inputs(log_mel, f0)
         return self.render(log_mel, f0)
+
+    def _move_weights(self, device: torch.device) -> None:
+        self.inverse_basis = self.inverse_basis.to(device)
+        self.griffin_lim.to(device)
 
     def stream(self):
         from core.vocoder.context_stream import ContextStream

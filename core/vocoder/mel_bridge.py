@@ -64,12 +64,18 @@ class MelBridge(Vocoder):
     def front_end(self) -> AudioConfig:
         return self.src
 
+    def _move_weights(self, device: torch.device) -> None:
+        self.src_inverse, self.tgt_basis = self.src_inverse.to(device), self.tgt_basis.to(device)
+        self.to_target = self.to_target.to(device)
+        self.target.to(device)
+
     def convert(self, log_mel: torch.Tensor, f0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         magnitude = (self.src_inverse @ torch.pow(10.0, log_mel)).clamp(min=0)
         tgt_log = torch.log10((self.to_target @ magnitude).clamp(min=self.tgt.log_clamp))
         frames = int(log_mel.shape[1] * self.src.hop_length / self.src.sample_rate * self.tgt.sample_rate
                      // self.tgt.hop_length) + 1
-        src_t, dst_t = _frame_centres(log_mel.shape[1], self.src), _frame_centres(frames, self.tgt)
+        src_t, dst_t = (_frame_centres(n, cfg).to(log_mel.device) for n, cfg in ((log_mel.shape[1], self.src),
+                                                                                  (frames, self.tgt)))
         mel = _interp_frames(tgt_log, src_t, dst_t)
         voiced = _interp_frames((f0 > 0).float()[None], src_t, dst_t)[0] >= 0.5
         filled = torch.where(f0 > 0, f0, f0[f0 > 0].mean() if (f0 > 0).any() else f0.new_zeros(()))

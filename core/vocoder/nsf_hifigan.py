@@ -221,13 +221,16 @@ class NsfHifiganVocoder(Vocoder):
         """(n_mels, F) log10 mel, (F,) f0 -> (F*hop,), with the source's phase and noise anchored."""
         mel = log_mel * math.log(10.0) if self.generator.shape.log_base == "e" else log_mel
         with torch.no_grad():
-            audio = self.generator(mel[None], f0[None], torch.tensor([phase0], dtype=torch.float64),
-                                   torch.tensor([start_sample], dtype=torch.int64), noise_scale)
+            audio = self.generator(mel[None], f0[None], torch.tensor([phase0], dtype=torch.float64, device=mel.device),
+                                   torch.tensor([start_sample], dtype=torch.int64, device=mel.device), noise_scale)
         return audio[0, : log_mel.shape[1] * self.hop_length]
 
     def synthesize(self, log_mel: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
         log_mel, f0 = self.check_inputs(log_mel, f0)
         return self.render(log_mel, f0)
+
+    def _move_weights(self, device: torch.device) -> None:
+        self.generator.to(device)
 
     def stream(self):
         from core.vocoder.context_stream import ContextStream

@@ -26,11 +26,20 @@ def preset_fields(name: str) -> dict:
     return {field: float(getattr(preset, field)) for field, *_ in ADVANCED_FIELDS}
 
 
+def compute_device_names(current: str) -> list[str]:
+    """The devices this machine offers, plus the saved choice even where it is missing (it then fails to load)."""
+    from core.device import device_choices
+
+    names = device_choices()
+    return names if current in names or not current else names + [current]
+
+
 class PerformancePanel(QGroupBox):
     preset_changed = pyqtSignal(dict)       # preset name + advanced fields
     gate_changed = pyqtSignal(float)
     input_gain_changed = pyqtSignal(float)
     output_gain_changed = pyqtSignal(float)
+    compute_device_changed = pyqtSignal(str)
 
     def __init__(self, settings: GuiSettings, parent: QWidget | None = None) -> None:
         super().__init__("Performance", parent)
@@ -49,6 +58,11 @@ class PerformancePanel(QGroupBox):
         self.input_meter.setToolTip("Input level; the white tick is the gate threshold")
         self.input_gain = QDoubleSpinBox(minimum=-30.0, maximum=30.0, singleStep=0.5, suffix=" dB")
         self.output_gain = QDoubleSpinBox(minimum=-30.0, maximum=30.0, singleStep=0.5, suffix=" dB")
+        self.compute_device = QComboBox()
+        self.compute_device.addItems(compute_device_names(settings.compute_device))
+        self.compute_device.setCurrentText(settings.compute_device)
+        self.compute_device.setToolTip("Where the model runs: cpu, a CUDA GPU, or auto (the GPU when there is one); "
+                                       "changing it reloads the model")
 
         layout = QVBoxLayout(self)
         form = QFormLayout()
@@ -78,6 +92,7 @@ class PerformancePanel(QGroupBox):
         gains.addWidget(QLabel("Out"))
         gains.addWidget(self.output_gain)
         form.addRow("Gain", gains)
+        form.addRow("Compute", self.compute_device)
         layout.addLayout(form)
 
         index = self.preset.findText(settings.preset)
@@ -92,6 +107,7 @@ class PerformancePanel(QGroupBox):
         self.gate.valueChanged.connect(self._on_gate)
         self.input_gain.valueChanged.connect(self.input_gain_changed)
         self.output_gain.valueChanged.connect(self.output_gain_changed)
+        self.compute_device.currentTextChanged.connect(self.compute_device_changed)
 
     def _load_preset(self, name: str) -> None:
         for field, value in preset_fields(name).items():

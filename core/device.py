@@ -1,0 +1,49 @@
+"""Which torch device runs the models: one parser for every command's `--device`.
+
+Names: "cpu", "cuda" (the current GPU), "cuda:N", or "auto" (CUDA when torch
+sees a GPU, else the CPU). Conversion, live use and the benches default to the
+CPU: the live presets' margins were measured there and no GPU figures exist
+yet, so a GPU is used only when asked for (training keeps "auto", where a GPU
+always pays). Anything torch cannot reach here is a UserError with one line.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from core.errors import UserError
+
+DEFAULT_DEVICE = "cpu"   # conversion, live, GUI, simulate, vocode, benches
+TRAIN_DEVICE = "auto"    # training
+DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N"
+
+
+def resolve_device(name: str | torch.device | None = None) -> torch.device:
+    """The torch.device `name` stands for (None: DEFAULT_DEVICE), or a UserError saying why not."""
+    if isinstance(name, torch.device):
+        name = str(name)
+    text = (DEFAULT_DEVICE if name is None else str(name)).strip().lower()
+    if text == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise UserError(f"unknown device '{name}' (use {DEVICE_HELP})") from None
+    if device.type == "cpu":
+        return torch.device("cpu")
+    if device.type != "cuda":
+        raise UserError(f"device '{name}' is not supported (use {DEVICE_HELP})")
+    if not torch.cuda.is_available():
+        raise UserError(f"device '{name}' asked for but torch sees no CUDA GPU here (use --device cpu)")
+    count = torch.cuda.device_count()
+    if device.index is not None and device.index >= count:
+        raise UserError(f"device '{name}' does not exist: torch sees {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
+    return device
+
+
+def device_choices() -> list[str]:
+    """The names worth offering in a menu on this machine (the GUI's list)."""
+    names = ["cpu", "auto"]
+    if torch.cuda.is_available():
+        names += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return names
