@@ -96,6 +96,7 @@ class TrainConfig:
     weight_decay: float
     checkpoint_every: int
     log_every: int
+    teacher_ema_decay: float  # EMA of the teacher's weights, the weights saved and sampled; 0 = none
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,28 @@ def _coerce(kind: type, value: Any, where: str) -> Any:
 
 def from_dict(data: dict[str, Any]) -> Config:
     return _build(Config, data, "")
+
+
+# Keys added after model files were first written, each with the value that reproduces what files
+# without it did. A stored config lacking one of these gets that value; any other gap is an error.
+ADDED_KEYS: dict[str, Any] = {
+    "train.teacher_ema_decay": 0.0,
+}
+
+
+def from_stored_dict(data: dict[str, Any]) -> Config:
+    """A config read from a model file, which may predate the keys in ADDED_KEYS."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for dotted, value in ADDED_KEYS.items():
+        *parents, leaf = dotted.split(".")
+        node = data
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.setdefault(leaf, value)
+    return from_dict(data)
 
 
 def _read_yaml(path: Path) -> dict:

@@ -76,6 +76,9 @@ def register(subparsers) -> None:
                    help="stop (with a complete file) after this long (default: no time limit)")
     p.add_argument("--adversary-weight", type=float, default=0.1,
                    help="weight of the speaker adversary on the built-in encoder's code; 0 disables (default 0.1)")
+    p.add_argument("--init", default=None, metavar="MODEL",
+                   help="start from the teacher and content encoder of this model file (same config and singers; "
+                        "default: random weights)")
     _common(p, "teacher")
     p.set_defaults(func=run_teacher)
 
@@ -209,7 +212,7 @@ def run_teacher(args: argparse.Namespace) -> int:
     from core.train.teacher import train_teacher
 
     summary = train_teacher(args.cache, args.out, _config(args), _options(args, args.steps),
-                            adversary_weight=args.adversary_weight, log=_log(args))
+                            adversary_weight=args.adversary_weight, log=_log(args), init=args.init)
     return _report(args, summary, f"teacher -> {args.out}")
 
 

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import torch
 
 from core.checkpoint import load_model_file, save_model_file, split_prefix, with_prefix
-from core.config import Config, from_dict
+from core.config import Config, from_stored_dict
 from core.errors import ConfigError, ModelFileError
 from core.features.singers import SingerTable
 from core.model.acoustic import AcousticModel
@@ -104,7 +104,7 @@ def load_model(path: str | os.PathLike, parts: Iterable[str] | None = None) -> M
             f"{path} has acoustic model format {meta.get('acoustic_format')}; this version reads {ACOUSTIC_FORMAT}"
         )
     try:
-        config = from_dict(meta["config"])
+        config = from_stored_dict(meta["config"])
         singers = SingerTable(meta["singers"])
     except (KeyError, TypeError, ConfigError) as exc:
         raise ModelFileError(f"{path} has unreadable model metadata: {exc}") from None

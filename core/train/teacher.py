@@ -15,6 +15,8 @@ The model file holds the teacher and, under "content", the encoder
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -29,7 +31,7 @@ from core.data.dataset import Batch, CachedDataset
 from core.errors import UserError
 from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
-from core.model.losses import edm_loss
+from core.model.losses import edm_loss, ema_update
 from core.train.distributed import Runtime, setup_runtime, teardown, weight_divergence
 from core.train.loop import LoopSettings, default_dirs, log_mel_image, run_loop, try_resume
 from core.train.state import TrainState
@@ -143,22 +145,52 @@ def load_training_data(cache: str | Path, cfg: Config) -> tuple[CachedDataset, C
     return train, val
 
 
+def ema_decay_at(step: int, decay: float) -> float:
+    """EMA decay with a warm-up: early weights are a poor average, so the EMA follows them closely at first."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+def init_from_model_file(system: TeacherSystem, path: str | Path, cfg: Config, singers: list[str]) -> None:
+    """Start from the teacher (and built-in encoder) of a model file with the same config and singers."""
+    from core.model.model_file import load_model
+
+    bundle = load_model(path, parts=["teacher"])
+    if bundle.singers.names != list(singers):
+        raise UserError(f"--init {path} was trained for singers {', '.join(bundle.singers.names)}; "
+                        f"this cache has {', '.join(singers)}")
+    stored = dataclasses.replace(bundle.config.model, n_singers=cfg.model.n_singers)
+    if stored != cfg.model or bundle.config.features.content_dim != cfg.features.content_dim:
+        raise UserError(f"--init {path} has another model size than the '{cfg.name}' config")
+    system.acoustic.load_state_dict(bundle.teacher.state_dict())
+    if system.encoder is not None:
+        if "content" not in bundle.extra_parts:
+            raise UserError(f"--init {path} holds no built-in content encoder")
+        system.encoder.network.load_state_dict(bundle.extra_parts["content"])
+
+
 def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunOptions,
                   adversary_weight: float = 0.1, mel_eq_db: float = 6.0,
-                  log: Callable[[str], None] = print) -> dict[str, Any]:
+                  log: Callable[[str], None] = print, init: str | Path | None = None) -> dict[str, Any]:
     from core.model.model_file import save_model
 
     runtime = setup_runtime(options.device, options.amp)
     try:
         torch.manual_seed(options.seed)
         train, val = load_training_data(cache, cfg)
-        system = build_teacher_system(cfg, train, adversary_weight, mel_eq_db).to(runtime.device)
+        system = build_teacher_system(cfg, train, adversary_weight, mel_eq_db)
+        if init is not None and not options.resume:
+            init_from_model_file(system, init, cfg, train.singers.names)
+        system = system.to(runtime.device)
+        # The EMA of the teacher's weights is what is validated, saved and sampled.
+        teacher_ema = (copy.deepcopy(system.acoustic).requires_grad_(False).eval()
+                       if cfg.train.teacher_ema_decay > 0 else None)
         wrapped = runtime.wrap(system)
         optimizer = torch.optim.AdamW(system.parameters(), lr=cfg.train.teacher_lr, weight_decay=cfg.train.weight_decay)
         data_gen = torch.Generator().manual_seed(options.seed * 1009 + runtime.rank)
         eq_gen = torch.Generator().manual_seed(options.seed * 1009 + runtime.rank + 500)
         noise_gen = torch.Generator(runtime.device).manual_seed(options.seed * 1009 + runtime.rank + 1000)
-        state = TrainState(0, {"system": system}, {"adamw": optimizer},
+        modules = {"system": system, **({"teacher_ema": teacher_ema} if teacher_ema is not None else {})}
+        state = TrainState(0, modules, {"adamw": optimizer},
                            {"data": data_gen, "eq": eq_gen, "noise": noise_gen})
         ckpt, logs = default_dirs(out)
         try_resume(state, ckpt, options.resume, log if runtime.is_main else (lambda m: None))
@@ -176,10 +208,13 @@ def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunO
             loss.backward()
             torch.nn.utils.clip_grad_norm_(system.parameters(), 1.0)
             optimizer.step()
+            if teacher_ema is not None:
+                ema_update(teacher_ema, system.acoustic, ema_decay_at(step, cfg.train.teacher_ema_decay))
             return {"loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
 
         def validate(writer, step: int) -> dict[str, float]:
-            return validate_acoustic(system.acoustic, system, val, cfg, writer, step, "teacher", runtime.device)
+            sampled = teacher_ema if teacher_ema is not None else system.acoustic
+            return validate_acoustic(sampled, system, val, cfg, writer, step, "teacher", runtime.device)
 
         settings = LoopSettings(options.steps, ckpt, options.checkpoint_every or cfg.train.checkpoint_every,
                                 options.log_every or cfg.train.log_every, logs if options.tensorboard else None,
@@ -200,7 +235,8 @@ def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunO
                     log(f"speaker probe on the content code: accuracy {leakage['accuracy']:.3f} "
                         f"(chance {leakage['chance']:.3f}, {leakage['accuracy'] / max(leakage['chance'], 1e-9):.1f}x)")
                     extra_meta["training"]["leakage"] = leakage
-            save_model(out, cfg, train.singers, teacher=system.acoustic.cpu(), extra_parts=extra_parts,
+            saved = teacher_ema if teacher_ema is not None else system.acoustic
+            save_model(out, cfg, train.singers, teacher=saved.cpu(), extra_parts=extra_parts,
                        extra_metadata=extra_meta)
         runtime.barrier()
         return summary
