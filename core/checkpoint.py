@@ -73,8 +73,24 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
+        if looks_like_pickle(path):
+            raise ModelFileError(
+                f"{path} is a PyTorch pickle checkpoint, not a CoMoSVC Live model file (never unpickled here); "
+                "convert it once with 'comosvc import-model' (an official CoMoSVC checkpoint), "
+                "'comosvc import-vocoder' (NSF-HiFiGAN) or 'comosvc import-content' (ContentVec / HuBERT)"
+            ) from None
         raise ModelFileError(f"{path} is not a readable model file (truncated or corrupt): {exc}") from None
     return _check_metadata(path, header)
+
+
+def looks_like_pickle(path: str | os.PathLike) -> bool:
+    """True for torch.save output: a zip archive (PK..) or a bare pickle (protocol 2+ starts with 0x80)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return False
+    return head == b"PK\x03\x04" or (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5)
 
 
 def load_model_file(

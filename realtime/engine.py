@@ -388,10 +388,9 @@ class Engine:
         self._singer = name
 
     def set_pitch(self, semitones: float) -> None:
-        value = float(semitones)
-        if not math.isfinite(value) or abs(value) > 48:
-            raise UserError("pitch shift must be a number of semitones between -48 and 48")
-        self._pitch = value
+        from core.features.pitch import check_pitch_shift
+
+        self._pitch = check_pitch_shift(semitones)
 
     def set_auto_transpose(self, on: bool) -> None:
         self._auto_transpose = bool(on)

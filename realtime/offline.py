@@ -49,6 +49,15 @@ def log_mel(audio_24k: np.ndarray, n_mels: int = 80) -> np.ndarray:
         return MelSpectrogram(cfg)(torch.from_numpy(np.ascontiguousarray(audio_24k, dtype=np.float32))).numpy()
 
 
+COMPARE_SKIP_S = 1.0     # start-up the comparison leaves out
+COMPARE_MIN_S = 0.25     # the least audio left to compare after that
+
+
+def comparable(streamed_24k_len: int, latency_24k: int, skip_s: float = COMPARE_SKIP_S) -> bool:
+    """Whether a streamed output this long, once its latency is undone, leaves enough to compare."""
+    return streamed_24k_len - latency_24k - int(skip_s * 24000) >= int(COMPARE_MIN_S * 24000)
+
+
 @dataclass(frozen=True)
 class OfflineComparison:
     logmel_distance: float   # mean |log10 mel| difference over frames after `skip_s`
@@ -57,13 +66,13 @@ class OfflineComparison:
 
 
 def compare_to_offline(streamed_24k: np.ndarray, offline_24k: np.ndarray, latency_24k: int,
-                       skip_s: float = 1.0, max_lag: int = 480) -> OfflineComparison:
+                       skip_s: float = COMPARE_SKIP_S, max_lag: int = 480) -> OfflineComparison:
     """Align `streamed` by the reported latency, then compare with `offline` from `skip_s` on."""
     sr = 24000
     aligned = streamed_24k[latency_24k:]
     n = min(len(aligned), len(offline_24k))
     start = int(skip_s * sr)
-    if n - start < sr // 4:
+    if not comparable(n + latency_24k, latency_24k, skip_s):
         raise ValueError("signal too short to compare after skipping the first second")
     a, b = aligned[start:n].astype(np.float64), offline_24k[start:n].astype(np.float64)
     lags = np.arange(-max_lag, max_lag + 1)

@@ -8,7 +8,7 @@ import numpy as np
 
 from realtime.converter import Converter
 from realtime.engine import MODEL_RATE, Engine
-from realtime.offline import compare_to_offline, offline_convert, to_rate
+from realtime.offline import comparable, compare_to_offline, offline_convert, to_rate
 from realtime.presets import Preset
 from realtime.simulator import SimulatedBackend
 
@@ -68,11 +68,13 @@ def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate
     cpu_times = np.asarray(cpu) if cpu else np.zeros(1)
     block_ms = 1000.0 * engine.block / MODEL_RATE
     distance = lag = corr = measured = None
-    if compare and keep_output and not loop and duration_s is None:
+    latency_24k = int(round(engine.latency_samples * MODEL_RATE / samplerate))
+    streamed_len = int(round(len(played) * MODEL_RATE / samplerate))
+    # A file shorter than latency + the skipped start-up + a little is not compared (the fields stay None).
+    if compare and keep_output and not loop and duration_s is None and comparable(streamed_len, latency_24k):
         audio_24k = to_rate(audio, samplerate, MODEL_RATE)
         reference = offline_convert(converter, audio_24k, engine._controls())
         streamed_24k = to_rate(played, samplerate, MODEL_RATE)
-        latency_24k = int(round(engine.latency_samples * MODEL_RATE / samplerate))
         result = compare_to_offline(streamed_24k, reference, latency_24k)
         distance, lag, corr = result.logmel_distance, result.best_lag_samples, result.correlation
         measured = 1000.0 * (latency_24k + lag) / MODEL_RATE

@@ -41,7 +41,7 @@ def test_convert_writes_files_and_reports_json(model_path: Path, tmp_path: Path,
     "extra, message",
     [
         (["--singer", "tenor"], "known singers: alto, bass"),
-        (["--singer", "alto", "--steps", "3"], "unknown steps"),
+        (["--singer", "alto", "--sampler", "3"], "unknown sampler"),
         (["--singer", "alto", "--model", "/nonexistent/model.safetensors"], "model file not found"),
     ],
 )

@@ -8,28 +8,33 @@ DIR/<stem>_<singer>.wav (atomically).
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers) -> None:
     from cli.device_flag import add_device_flag
     from cli.output import add_json_flag
-    from core.features.pitch import PITCH_METHODS
+    from core.audio.peak import PEAK_HELP
+    from core.features.pitch import PITCH_METHODS, PITCH_SHIFT_HELP
 
     parser = subparsers.add_parser(
         "convert",
         help="convert singing in audio files to a target singer's voice",
         description=(
             "Convert each IN to the voice of --singer and write DIR/<stem>_<singer>.wav. "
-            "--steps: 1, 2 or 4 consistency steps (1 is the paper's one-step student) or teacher-N "
+            "--sampler: 1, 2 or 4 consistency steps (1 is the paper's one-step student) or teacher-N, N >= 1 "
             "(the diffusion teacher with N ODE steps, slow). --auto-transpose shifts by the whole "
-            "semitones between the input's median F0 and the singer's."
+            f"semitones between the input's median F0 and the singer's. The {PEAK_HELP}. Every input that can "
+            "be converted is; each one that cannot gets its own error line, and the exit code is then 2."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="IN", help="audio files (any format, rate and channels)")
     parser.add_argument("--model", default=None, help="model file or name (default: the shipped default model)")
     parser.add_argument("--singer", required=True, help="target singer name (see 'comosvc models')")
-    parser.add_argument("--pitch", type=float, default=0.0, help="transpose by this many semitones (default 0)")
-    parser.add_argument("--steps", default="1", help="1 | 2 | 4 | teacher-N (default 1)")
+    parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
+    parser.add_argument("--sampler", default=None, help="1 | 2 | 4 | teacher-N with N >= 1 (default 1)")
+    # The old name: 'steps' means training steps in 'comosvc train'; kept working, with a notice.
+    parser.add_argument("--steps", dest="deprecated_steps", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--f0", default=None, choices=PITCH_METHODS, help="pitch method (default: the model's)")
     parser.add_argument("--auto-transpose", action="store_true", help="move the input's key to the singer's range")
     parser.add_argument("--rate", type=int, default=None, help="output sample rate in Hz (default 24000)")
@@ -41,25 +46,49 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cli.output import print_json
+    from core.audio.io import check_output_folder
     from core.convert import VoiceModel, convert_file, parse_steps
     from core.errors import UserError
+    from core.features.pitch import check_pitch_shift
 
-    parse_steps(args.steps)
+    sampler = _sampler(args)
+    parse_steps(sampler)
+    check_pitch_shift(args.pitch)
     if args.rate is not None and not 8000 <= args.rate <= 192000:
         raise UserError(f"--rate must be between 8000 and 192000 Hz, got {args.rate}")
+    if args.out is not None:
+        check_output_folder(args.out)  # before the model loads, not after the conversion
     model = VoiceModel.load(args.model, args.device)
     model.singers.id(args.singer)
-    results = []
+    results, failed = [], []
     for path in args.inputs:
-        target, report = convert_file(
-            model, path, args.singer, args.out, pitch=args.pitch, steps=args.steps, f0_method=args.f0,
-            auto_transpose=args.auto_transpose, out_rate=args.rate,
-        )
+        try:
+            target, report = convert_file(
+                model, path, args.singer, args.out, pitch=args.pitch, steps=sampler, f0_method=args.f0,
+                auto_transpose=args.auto_transpose, out_rate=args.rate,
+            )
+        except UserError as exc:  # one bad file must not cost the others their conversion
+            reason = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            print(f"comosvc convert: error: {reason}", file=sys.stderr, flush=True)
+            failed.append({"input": str(path), "error": str(exc)})
+            continue
         results.append({"input": str(path), "output": str(target), **report.to_dict()})
         if not args.json:
             line = f"{path} -> {target} ({report.input_seconds:.2f} s, RTF {report.real_time_factor:.3f}"
             line += f", pitch {report.pitch_semitones:+g} st)"
             print(line + "".join(f"; {note}" for note in report.notes))
     if args.json:
-        print_json({"model": model.path, "files": results})
-    return 0
+        print_json({"model": model.path, "files": results, "failed": failed})
+    return UserError.exit_code if failed else 0
+
+
+def _sampler(args: argparse.Namespace) -> str:
+    """--sampler, or the deprecated --steps with a one-line notice."""
+    from core.errors import UserError
+
+    if args.deprecated_steps is None:
+        return args.sampler or "1"
+    if args.sampler is not None:
+        raise UserError("give --sampler only (--steps is its old name)")
+    print("comosvc convert: warning: --steps is deprecated, use --sampler", file=sys.stderr, flush=True)
+    return args.deprecated_steps

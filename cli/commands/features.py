@@ -9,7 +9,7 @@ import numpy as np
 
 from cli.device_flag import add_device_flag
 from cli.output import add_json_flag, print_json
-from core.audio.io import load_audio
+from core.audio.io import load_audio, require_min_length
 from core.checkpoint import atomic_write
 from core.config import available_configs, load_config
 from core.device import resolve_device
@@ -44,6 +44,7 @@ def run(args) -> int:
         raise UserError(f"--plot needs a .png or .jpg file name, got '{args.plot}'")
     cfg = load_config(args.config)
     audio = load_audio(args.file, cfg.audio.sample_rate)
+    require_min_length(audio, cfg.audio.sample_rate, args.file)
     extractor = pitch_extractor_from_config(cfg.features, cfg.audio, method=args.f0,
                                            device=resolve_device(args.device))
     track = extractor.extract(audio)

@@ -12,6 +12,8 @@ from cli.output import add_json_flag, print_json
 
 
 def register(subparsers) -> None:
+    from core.features.pitch import PITCH_SHIFT_HELP
+
     parser = subparsers.add_parser(
         "live",
         help="real-time conversion from an input to an output device (until Ctrl-C)",
@@ -26,7 +28,7 @@ def register(subparsers) -> None:
     parser.add_argument("--preset", default="balanced", help="preset name or YAML/JSON file (default: balanced)")
     parser.add_argument("--model", help="model file or name (default: the default model; the WORLD stand-in where there is none)")
     parser.add_argument("--singer", help="target singer name")
-    parser.add_argument("--pitch", type=float, default=0.0, help="pitch shift in semitones (fractional allowed)")
+    parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
     parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
     parser.add_argument("--gate", type=float, help="gate threshold in dBFS")
     parser.add_argument("--bypass", action="store_true", help="start in bypass (dry, latency-aligned)")
@@ -45,10 +47,12 @@ def status_line(s) -> str:
 
 def run(args) -> int:
     from cli.commands.simulate import controls_from_args, make_converter
+    from core.features.pitch import check_pitch_shift
     from realtime.devices import SoundDeviceBackend
     from realtime.engine import Engine
     from realtime.presets import load_preset
 
+    check_pitch_shift(args.pitch)  # before the model loads and the devices open
     preset = load_preset(args.preset)
     converter = make_converter(args.model, args.device)
     backend = SoundDeviceBackend(args.input, args.output, args.samplerate, blocksize=args.device_block)

@@ -8,6 +8,9 @@ from core.errors import UserError
 
 
 def register(subparsers) -> None:
+    from core.audio.peak import PEAK_HELP
+    from core.features.pitch import PITCH_SHIFT_HELP
+
     parser = subparsers.add_parser(
         "simulate",
         help="run the live engine on a file against a virtual device clock and report timing and quality",
@@ -19,10 +22,10 @@ def register(subparsers) -> None:
     )
     parser.add_argument("input", help="audio file to stream")
     parser.add_argument("--preset", default="balanced", help="preset name or YAML/JSON file (default: balanced)")
-    parser.add_argument("--output", "-o", help="write the played output here (WAV at the device rate)")
+    parser.add_argument("--output", "-o", help=f"write the played output here (WAV at the device rate; {PEAK_HELP})")
     parser.add_argument("--model", help="model file or name (default: the default model; the WORLD stand-in where there is none)")
     parser.add_argument("--singer", help="target singer name")
-    parser.add_argument("--pitch", type=float, default=0.0, help="pitch shift in semitones (fractional allowed)")
+    parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
     parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
     parser.add_argument("--samplerate", type=int, default=48000, help="simulated device rate (default 48000)")
     parser.add_argument("--device-block", type=int, default=256, help="simulated device period in samples")
@@ -51,7 +54,10 @@ def controls_from_args(args) -> dict:
 
 
 def run(args) -> int:
-    from core.audio.io import load_audio, save_audio
+    from core.audio.io import check_output_file, load_audio, require_min_length, save_audio
+    from core.audio.peak import fit_below_full_scale, peak_note
+    from core.features.pitch import check_pitch_shift
+    from realtime.offline import COMPARE_MIN_S, COMPARE_SKIP_S
     from realtime.presets import load_preset
     from realtime.simulate import simulate
     from realtime.simulator import parse_stall
@@ -62,16 +68,27 @@ def run(args) -> int:
         raise UserError("--device-block must be between 16 and 8192 samples")
     if args.jitter < 0:
         raise UserError("--jitter must not be negative")
+    check_pitch_shift(args.pitch)
+    if args.output:
+        check_output_file(args.output, "-o")  # before the run, not after it
     preset = load_preset(args.preset)
     stalls = [parse_stall(s) for s in args.stall]
-    converter = make_converter(args.model, args.device)
     audio = load_audio(args.input, args.samplerate)
+    require_min_length(audio, args.samplerate, args.input)
+    converter = make_converter(args.model, args.device)
     report, played = simulate(converter, preset, audio, args.samplerate, args.device_block, args.jitter, stalls,
-                              compare=len(audio) > 1.5 * args.samplerate, controls=controls_from_args(args))
+                              compare=True, controls=controls_from_args(args))
+    notes = []
+    if report.offline_logmel_distance is None:
+        needs = COMPARE_SKIP_S + COMPARE_MIN_S
+        notes.append(f"not compared with offline conversion: the file is shorter than the latency + {needs:g} s")
     if args.output:
+        played, gain_db = fit_below_full_scale(played)
+        if gain_db:
+            notes.append(peak_note(gain_db))
         save_audio(args.output, played, args.samplerate)
     if args.json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "notes": notes})
         return 0
     r = report
     print(f"{r.converter}; preset {r.preset}: block {r.block_ms:.1f} ms, latency {r.latency_ms:.1f} ms "
@@ -82,6 +99,8 @@ def run(args) -> int:
     if r.offline_logmel_distance is not None:
         print(f"vs offline conversion (after 1 s): log-mel L1 {r.offline_logmel_distance:.3f}, "
               f"best extra lag {r.offline_lag_samples} samples at 24 kHz, correlation {r.offline_correlation:.2f}")
+    for note in notes:
+        print(note)
     if args.output:
         print(f"wrote {args.output}")
     return 0

@@ -13,6 +13,7 @@ import time
 def register(subparsers) -> None:
     from cli.device_flag import add_device_flag
     from cli.output import add_json_flag
+    from core.audio.peak import PEAK_HELP
     from core.vocoder.registry import VOCODER_NAMES
 
     parser = subparsers.add_parser(
@@ -25,8 +26,9 @@ def register(subparsers) -> None:
         ),
     )
     parser.add_argument("input", help="audio file to resynthesise")
-    parser.add_argument("--out", required=True, help="output audio file (written atomically)")
-    parser.add_argument("--vocoder", default="builtin", help="builtin | nsf-hifigan | griffin-lim | FILE (default builtin)")
+    parser.add_argument("--out", required=True, help=f"output audio file (written atomically; {PEAK_HELP})")
+    parser.add_argument("--vocoder", default=None,
+                        help="builtin | nsf-hifigan | griffin-lim | FILE (default: the default model's vocoder)")
     parser.add_argument("--config", default="paper", help="config whose audio front end and pitch range to use")
     parser.add_argument("--f0", default="dio", help="pitch method: dio, harvest, crepe, crepe-full, fcpe (default dio)")
     parser.add_argument("--bridge", action="store_true",
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from cli.output import print_json
-    from core.audio.io import load_audio, save_audio
+    from core.audio.io import check_output_file, load_audio, require_min_length, save_audio
+    from core.audio.peak import fit_below_full_scale, peak_note
     from core.audio.mel import MelSpectrogram
     from core.config import load_config
     from core.device import resolve_device
@@ -51,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
     from core.vocoder.evaluate import analyse, score_resynthesis
     from core.vocoder.registry import load_vocoder, vocoder_for_front_end
 
+    check_output_file(args.out)  # before any work
     config = load_config(args.config)
     device = resolve_device(args.device)
-    vocoder = load_vocoder(args.vocoder, config.audio)
+    vocoder = load_vocoder(args.vocoder or _default_vocoder(), config.audio)
     if args.bridge:
         vocoder = vocoder_for_front_end(vocoder, config.audio)
     vocoder.to(device)
@@ -62,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"config '{args.config}' front end does not fit the {vocoder.name} vocoder "
                         f"({vocoder.sample_rate} Hz, hop {vocoder.hop_length}, {vocoder.n_mels} mels)")
     audio = load_audio(args.input, front.sample_rate)
-    if len(audio) < front.hop_length:
-        raise UserError(f"{args.input} is shorter than one frame ({front.hop_length} samples)")
+    require_min_length(audio, front.sample_rate, args.input)
     mel = MelSpectrogram(front)
     pitch = pitch_extractor_from_config(config.features, front, args.f0)
     ref = analyse(audio, mel, pitch, front.hop_length)
@@ -71,14 +74,25 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = vocoder.synthesize(ref.log_mel, torch.from_numpy(f0)).cpu().numpy()
     seconds = time.perf_counter() - started
-    save_audio(args.out, out, front.sample_rate)
+    playable, gain_db = fit_below_full_scale(out)
+    save_audio(args.out, playable, front.sample_rate)
     report = {"input": args.input, "out": args.out, "vocoder": vocoder.name, "seconds_audio": len(out) / front.sample_rate,
               "rtf": seconds / max(len(out) / front.sample_rate, 1e-9)}
     if not args.key:
         report.update(score_resynthesis([(ref, out)], front, mel, pitch).as_dict())
+    if gain_db:
+        report["note"] = peak_note(gain_db)
     if args.json:
         print_json(report)
     else:
         for key, value in report.items():
             print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
     return 0
+
+
+def _default_vocoder() -> str:
+    """The shipped default model's vocoder (it carries one); 'builtin' where that model is absent."""
+    from core.models import default_model_path
+
+    default = default_model_path()
+    return str(default) if default is not None else "builtin"

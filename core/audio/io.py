@@ -8,6 +8,8 @@ Every problem with the file itself becomes one `AudioFileError` line.
 from __future__ import annotations
 
 import os
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,11 @@ import soundfile as sf
 
 from core.audio.resample import resample
 from core.checkpoint import atomic_write
-from core.errors import AudioFileError
+from core.errors import AudioFileError, UserError
+
+# The shortest audio any command converts, analyses or resynthesises: below this the STFT window
+# (and Griffin-Lim's padding) does not fit, and no pitch tracker sees a whole period of a low voice.
+MIN_AUDIO_SECONDS = 0.1
 
 # Extension -> (libsndfile format, subtype); the subtype keeps float data intact where it can.
 _WRITE_FORMATS: dict[str, tuple[str, str | None]] = {
@@ -35,6 +41,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
         raise AudioFileError(f"audio file not found: {path}")
     if path.is_dir():
         raise AudioFileError(f"{path} is a folder, not an audio file")
+    check_not_truncated(path)
     try:
         data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
@@ -48,19 +55,108 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:
-    """Write mono (T,) or multi-channel (T, C) audio atomically; format from the extension."""
+def require_min_length(audio: np.ndarray, sample_rate: int, source: str | os.PathLike) -> None:
+    """AudioFileError unless `audio` lasts at least MIN_AUDIO_SECONDS (the one check every command uses)."""
+    seconds = len(audio) / float(sample_rate)
+    if len(audio) + 1 < MIN_AUDIO_SECONDS * sample_rate:  # one sample of slack for resampling's rounding
+        raise AudioFileError(
+            f"{source} is too short: it holds {1000 * seconds:.0f} ms of audio, "
+            f"at least {1000 * MIN_AUDIO_SECONDS:.0f} ms are needed"
+        )
+
+
+@dataclass(frozen=True)
+class Truncation:
+    promised_seconds: float  # what the header's data size announces
+    held_seconds: float      # what the file actually holds
+
+
+def wav_truncation(path: str | os.PathLike) -> Truncation | None:
+    """For a WAV file whose data chunk is cut short, what it promises and holds; None otherwise.
+
+    libsndfile quietly reads what is there, so a cut-off copy would pass as a shorter file.
+    A data size of 0 or 0xFFFFFFFF means "unknown" (a stream still being written) and is not a cut.
+    """
     path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+                return None
+            order = "big" if head[:4] == b"RIFX" else "little"
+            byte_rate = 0
+            pos = 12
+            while pos + 8 <= size:
+                handle.seek(pos)
+                chunk = handle.read(8)
+                length = int.from_bytes(chunk[4:8], order)
+                if chunk[:4] == b"fmt ":
+                    byte_rate = int.from_bytes(handle.read(12)[8:12], order)
+                elif chunk[:4] == b"data":
+                    held = size - pos - 8
+                    if length in (0, 0xFFFFFFFF) or held >= length or byte_rate <= 0:
+                        return None
+                    return Truncation(length / byte_rate, held / byte_rate)
+                pos += 8 + length + (length & 1)
+    except OSError:
+        return None
+    return None
+
+
+def check_not_truncated(path: str | os.PathLike) -> None:
+    """AudioFileError naming what a cut-off WAV file promises and holds."""
+    cut = wav_truncation(path)
+    if cut is not None:
+        raise AudioFileError(
+            f"{path} is truncated: its header promises {cut.promised_seconds:.2f} s of audio but the file holds "
+            f"{cut.held_seconds:.2f} s (an interrupted copy, download or recording?)"
+        )
+
+
+def check_output_folder(folder: str | os.PathLike, option: str = "--out") -> None:
+    """Before any work: UserError unless files can be created in `folder` (made later if missing)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{option} {folder} is a file, not a folder")
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot create {option} {folder}: {existing} is a file, not a folder")
+    try:  # a real probe: permission bits alone miss read-only mounts and mean nothing to root
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write to {option} {folder}: {exc.strerror or exc}") from None
+
+
+def check_output_file(path: str | os.PathLike, option: str = "--out") -> None:
+    """Before any work: UserError unless `path` names an audio file that can be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{option} {path} is a folder; give a file name such as {path / 'out.wav'}")
+    _write_format(path)
+    check_output_folder(path.parent, option)
+
+
+def _write_format(path: Path) -> tuple[str, str | None]:
     suffix = path.suffix.lower()
     if suffix not in _WRITE_FORMATS:
         known = ", ".join(sorted(_WRITE_FORMATS))
         raise AudioFileError(f"cannot write '{path.name}': unknown audio extension (use one of {known})")
+    return _WRITE_FORMATS[suffix]
+
+
+def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:
+    """Write mono (T,) or multi-channel (T, C) audio atomically; format from the extension."""
+    path = Path(path)
+    fmt, subtype = _write_format(path)
     data = np.asarray(audio.detach().cpu().numpy() if hasattr(audio, "detach") else audio, dtype=np.float32)
     if data.ndim not in (1, 2):
         raise AudioFileError(f"cannot write '{path.name}': audio must be (T,) or (T, C), got shape {data.shape}")
     if not np.isfinite(data).all():
         raise AudioFileError(f"refusing to write '{path.name}': audio contains NaN or infinite samples")
-    fmt, subtype = _WRITE_FORMATS[suffix]
     if subtype != "FLOAT":
         data = np.clip(data, -1.0, 1.0)  # integer and lossy codecs cannot hold values past full scale
     atomic_write(path, lambda tmp: sf.write(tmp, data, int(sample_rate), format=fmt, subtype=subtype))

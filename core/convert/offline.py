@@ -24,6 +24,7 @@ import numpy as np
 from core.audio.resample import resample
 from core.convert.stream import ConversionStream, exact_lookahead, parse_steps
 from core.errors import UserError
+from core.features.pitch import check_pitch_shift
 
 SILENCE_PEAK = 1e-4  # below this peak (-80 dBFS) a file is treated as silence
 
@@ -69,6 +70,7 @@ def convert_audio(
     """Convert mono `audio` at `sample_rate` to `singer`; returns (audio, rate, report)."""
     began = time.perf_counter()
     model.singers.id(singer)  # unknown singer: UserError listing the names, before any work
+    pitch = check_pitch_shift(pitch)
     kind, n_steps = parse_steps(steps)
     method = f0_method or model.config.features.f0_method
     rate = model.sample_rate
@@ -146,12 +148,21 @@ def convert_file(
     out_dir: str | os.PathLike | None = None,
     **options,
 ) -> tuple[Path, ConversionReport]:
-    """Read any audio file, convert it, write DIR/<stem>_<singer>.wav atomically."""
-    from core.audio.io import load_audio, save_audio
+    """Read any audio file, convert it, write DIR/<stem>_<singer>.wav atomically.
 
-    source = load_audio(input_path, model.sample_rate)
-    converted, rate, report = convert_audio(model, source, model.sample_rate, singer, **options)
+    The output folder is checked before the work; output that would clip is scaled down (with a note).
+    """
+    from core.audio.io import check_output_folder, load_audio, require_min_length, save_audio
+    from core.audio.peak import fit_below_full_scale, peak_note
+
     target = output_path(input_path, singer, out_dir)
+    check_output_folder(target.parent, "--out" if out_dir is not None else "the input's folder")
+    source = load_audio(input_path, model.sample_rate)
+    require_min_length(source, model.sample_rate, input_path)
+    converted, rate, report = convert_audio(model, source, model.sample_rate, singer, **options)
+    converted, gain_db = fit_below_full_scale(converted)
+    if gain_db:
+        report.notes.append(peak_note(gain_db))
     target.parent.mkdir(parents=True, exist_ok=True)
     save_audio(target, converted, rate)
     return target, report

@@ -57,7 +57,8 @@ def parse_steps(steps: int | str) -> tuple[str, int]:
         return "teacher", int(match.group(1))
     if text.isdigit() and int(text) in CONSISTENCY_STEPS:
         return "consistency", int(text)
-    raise UserError(f"unknown steps '{steps}'; use 1, 2, 4 or teacher-N (e.g. teacher-50)")
+    raise UserError(f"unknown sampler '{steps}'; use 1, 2 or 4 (consistency steps) or teacher-N with N >= 1 "
+                    "(e.g. teacher-50)")
 
 
 def _content_reach(encoder: object, hop: int) -> tuple[int, int]:
@@ -141,6 +142,7 @@ class ConversionStream:
         self.singer = name
 
     def set_pitch(self, semitones: float) -> None:
+        # Not limited to the user's range: live auto-transpose adds octaves on top of the control.
         value = float(semitones)
         if not math.isfinite(value):
             raise UserError(f"pitch must be a finite number of semitones, got {semitones}")
@@ -149,7 +151,7 @@ class ConversionStream:
     def set_steps(self, steps: int | str) -> None:
         kind, n = parse_steps(steps)
         if kind == "teacher" and self.model.teacher is None:
-            raise UserError("this model file holds no teacher; use --steps 1, 2 or 4")
+            raise UserError("this model file holds no teacher; use sampler 1, 2 or 4")
         self._kind, self._steps = kind, n
         self._context = model_context(self.model, kind, n)
 

@@ -66,9 +66,10 @@ class VoiceModel:
         meta = bundle.metadata
         for part in ("content", "vocoder"):
             if part not in bundle.extra_parts or not isinstance(meta.get(part), dict):
-                raise ModelFileError(
-                    f"{resolved} has no {part} part; it is not a complete conversion model "
-                    "(make one with core.convert.save_voice_model)"
+                parts = ", ".join(meta.get("parts", [])) or "none"
+                raise ModelFileError(  # a stage's file of 'train teacher' / 'train student' has no vocoder
+                    f"{resolved} holds no {part} part (its parts: {parts}): it is a training stage's file, "
+                    "not a complete conversion model; 'comosvc train all DATA OUT' makes one (OUT/model.safetensors)"
                 )
         cfg = bundle.config
         content = encoder_from_tensors(with_prefix(bundle.extra_parts["content"], CONTENT_PREFIX), meta["content"], cfg.audio)

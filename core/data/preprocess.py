@@ -22,6 +22,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from core.audio.io import check_not_truncated
 from core.audio.mel import MelSpectrogram, mel_frame_count
 from core.audio.resample import resample
 from core.config import Config
@@ -55,6 +56,23 @@ def find_corpus(data: str | os.PathLike) -> dict[str, list[Path]]:
     if not corpus:
         raise UserError(f"{data} has no singer folders with audio files (expected DATA/<singer>/*.wav)")
     return corpus
+
+
+def ignored_files(data: str | os.PathLike) -> list[str]:
+    """Files (relative to DATA) that preprocessing leaves out: not audio, or not inside a singer folder."""
+    root = Path(data)
+    exts = audio_extensions()
+    ignored = [p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")]
+    for singer_dir in (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        ignored += [p for p in singer_dir.rglob("*")
+                    if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in exts]
+    return sorted(p.relative_to(root).as_posix() for p in ignored)
+
+
+def ignored_summary(names: list[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    listed = ", ".join(names[:shown])
+    return f"ignored {len(names)} file(s) that are not audio files inside DATA/<singer>/: {listed}{more}"
 
 
 class FeatureExtractor:
@@ -121,8 +139,9 @@ def process_source(path: Path, singer: str, rel: str, out: Path, extractor: Feat
     """Slice one file and write its clips; (clip records, reasons for skipped slices)."""
     cfg = extractor.cfg
     sr = cfg.audio.sample_rate
+    check_not_truncated(path)  # libsndfile would read a cut-off WAV as a shorter one
     envelope, frame, rate = frame_energy(path)
-    duration = len(envelope) * frame / rate
+    duration = sf.info(str(path)).frames / rate  # the envelope rounds a partial last frame up
     if duration < MIN_SECONDS:
         return [], [f"shorter than {MIN_SECONDS} s ({duration:.2f} s)"]
     segments = find_segments(envelope, frame, rate, slicing)
@@ -182,6 +201,9 @@ def preprocess(data: str | os.PathLike, out: str | os.PathLike, cfg: Config, f0_
     from tqdm import tqdm
 
     corpus = find_corpus(data)
+    ignored = ignored_files(data)
+    if ignored:
+        log(ignored_summary(ignored))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     builtin = content_path is None and cfg.features.content_encoder == "builtin"

@@ -16,10 +16,14 @@ from core.errors import UserError
 from core.features.pitch_base import PitchExtractor, PitchTrack
 
 PITCH_METHODS = ("dio", "harvest", "crepe", "crepe-full", "fcpe")
+# The user's transpose control, either way: two octaves move any sung note into (or out of) the
+# trackers' 50-1100 Hz; beyond that the model only ever sees out-of-range F0 (noise or near silence).
+PITCH_SHIFT_LIMIT = 24.0
+PITCH_SHIFT_HELP = f"pitch shift in semitones, -{PITCH_SHIFT_LIMIT:g} to +{PITCH_SHIFT_LIMIT:g}, fractional allowed"
 
 __all__ = [
-    "PITCH_METHODS", "PitchExtractor", "PitchTrack", "UnvoicedHold", "get_pitch_extractor",
-    "interpolate_unvoiced", "pitch_extractor_from_config", "shift_f0",
+    "PITCH_METHODS", "PITCH_SHIFT_HELP", "PITCH_SHIFT_LIMIT", "PitchExtractor", "PitchTrack", "UnvoicedHold",
+    "check_pitch_shift", "get_pitch_extractor", "interpolate_unvoiced", "pitch_extractor_from_config", "shift_f0",
 ]
 
 
@@ -79,6 +83,19 @@ def interpolate_unvoiced(f0: np.ndarray, voiced: np.ndarray) -> np.ndarray:
     index = np.arange(len(f0))
     # np.interp holds the end values beyond the first and last voiced frame.
     return np.interp(index, index[mask], f0[mask]).astype(np.float32)
+
+
+def check_pitch_shift(semitones: float) -> float:
+    """The user's pitch shift as a float; UserError outside +-PITCH_SHIFT_LIMIT (one message everywhere)."""
+    try:
+        value = float(semitones)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not np.isfinite(value) or abs(value) > PITCH_SHIFT_LIMIT:
+        shown = f"{value:g}" if np.isfinite(value) else str(semitones)
+        raise UserError(f"pitch shift must be between -{PITCH_SHIFT_LIMIT:g} and +{PITCH_SHIFT_LIMIT:g} semitones, "
+                        f"got {shown}")
+    return value
 
 
 def shift_f0(f0: np.ndarray, semitones: float) -> np.ndarray:

@@ -8,10 +8,10 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                              QPushButton, QSlider, QWidget)
 
-from core.features.pitch import PITCH_METHODS
+from core.features.pitch import PITCH_METHODS, PITCH_SHIFT_LIMIT
 from gui.settings import GuiSettings
 
-PITCH_RANGE = 24.0
+PITCH_RANGE = PITCH_SHIFT_LIMIT
 PITCH_STEP = 0.1
 NO_MODEL = "no model found (stand-in converter)"
 STAND_IN = "stand-in converter (no model)"
