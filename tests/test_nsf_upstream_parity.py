@@ -76,7 +76,8 @@ def _weight_normed(state: dict, name: str, shape: tuple[int, ...], rng: np.rando
 
 def _plain(state: dict, name: str, shape: tuple[int, ...], rng: np.random.Generator, gain: float) -> None:
     fan_in = int(np.prod(shape[1:]))
-    state[name + ".weight"] = torch.from_numpy((rng.standard_normal(shape) * gain / math.sqrt(fan_in)).astype(np.float32))
+    weight = rng.standard_normal(shape) * gain / math.sqrt(fan_in)
+    state[name + ".weight"] = torch.from_numpy(weight.astype(np.float32))
     state[name + ".bias"] = torch.from_numpy(rng.normal(0, 0.05, shape[0]).astype(np.float32))
 
 

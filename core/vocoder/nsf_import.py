@@ -30,7 +30,7 @@ import torch
 import yaml
 
 from core.errors import ModelFileError, UserError
-from core.features.content_pickle import load_checkpoint_restricted, load_checkpoint_weights_only
+from core.features.content_pickle import load_checkpoint
 from core.vocoder.nsf_hifigan import NsfHifiganGenerator, NsfHifiganVocoder, NsfShape
 
 GENERATOR_KEYS = ("upsample_rates", "upsample_kernel_sizes", "upsample_initial_channel", "resblock",
@@ -39,13 +39,10 @@ GENERATOR_KEYS = ("upsample_rates", "upsample_kernel_sizes", "upsample_initial_c
 
 def read_checkpoint(path: Path) -> Any:
     """weights_only first; if the file holds other objects (optimiser, hparams), the inert reader."""
-    try:
-        return load_checkpoint_weights_only(path)
-    except ModelFileError:
-        return load_checkpoint_restricted(path)
+    return load_checkpoint(path)
 
 
-def find_generator_state(checkpoint: Any) -> tuple[dict[str, torch.Tensor], str]:
+def find_generator_state(checkpoint: Any, where: Path | str = "this checkpoint") -> tuple[dict[str, torch.Tensor], str]:
     """(generator state dict, layout guess) from any of the published containers."""
     if isinstance(checkpoint, dict):
         if isinstance(checkpoint.get("generator"), dict):
@@ -55,7 +52,7 @@ def find_generator_state(checkpoint: Any) -> tuple[dict[str, torch.Tensor], str]
             return inner["model_gen"], "m4singer"
         if any(str(k).startswith("conv_pre.") for k in checkpoint):
             return checkpoint, "openvpi"
-    raise ModelFileError("no NSF-HiFiGAN generator in this checkpoint (looked for 'generator', "
+    raise ModelFileError(f"no NSF-HiFiGAN generator in {where} (looked for 'generator', "
                          "'state_dict'/'model_gen', or bare 'conv_pre.*' keys)")
 
 
@@ -145,7 +142,7 @@ def import_nsf_hifigan(checkpoint_path: str | os.PathLike, config_path: str | os
     path = Path(checkpoint_path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
-    state, layout = find_generator_state(read_checkpoint(path))
+    state, layout = find_generator_state(read_checkpoint(path), path)
     config, where = read_config(path, Path(config_path) if config_path else None)
     if where.suffix != ".json" and layout == "openvpi" and "audio_sample_rate" in config:
         layout = "m4singer"
