@@ -118,6 +118,12 @@ def register(subparsers) -> None:
                        help=f"step cap of the {name} stage (default %(default)s)")
     p.add_argument("--adversary-weight", type=float, default=0.1,
                    help="weight of the speaker adversary on the built-in encoder's code; 0 disables (default 0.1)")
+    p.add_argument("--content", default=None, metavar="FILE",
+                   help="content-encoder file from 'comosvc import-content' (ContentVec, as in the paper) whose codes "
+                        "the model learns from, instead of training the built-in encoder (default: built-in)")
+    p.add_argument("--vocoder", default=None, metavar="FILE",
+                   help="vocoder file from 'comosvc import-vocoder' (the M4Singer NSF-HiFiGAN for --config paper) "
+                        "put into the model instead of training the built-in vocoder (default: built-in)")
     _common(p, "all")
     p.set_defaults(func=run_all)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
@@ -242,7 +248,7 @@ def run_all(args: argparse.Namespace) -> int:
     budget = Budget(args.vocoder_steps, args.vocoder_minutes, args.teacher_steps, args.teacher_minutes,
                     args.student_steps, args.student_minutes)
     report = train_all(args.data, args.out, _config(args), _options(args), budget, args.adversary_weight,
-                       log=_log(args))
+                       log=_log(args), content_path=args.content, vocoder_path=args.vocoder)
     if args.json:
         print_json(report)
     else:
