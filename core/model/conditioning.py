@@ -111,7 +111,9 @@ class Conditioner(nn.Module):
     def forward(self, inputs: ConditionInputs) -> torch.Tensor:
         inputs.validate(self.content_dim, self.n_singers)
         frames = inputs.frames
-        f0_feature = torch.log1p(inputs.f0.clamp(min=0.0) / F0_MEL_BREAK_HZ)
+        # log(1 + x) rather than log1p: the published code's float ops, so imported official
+        # models get bit-identical conditions (f0 >= 50 Hz needs no log1p accuracy).
+        f0_feature = torch.log(1.0 + inputs.f0.clamp(min=0.0) / F0_MEL_BREAK_HZ)
         total = self.content(inputs.content)
         total = total + self.f0(f0_feature[..., None]) + self.loudness(inputs.loudness[..., None])
         total = total + self._singer(inputs.singer)[:, None, :]

@@ -56,7 +56,10 @@ def euler_sampler(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, con
     """
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
         denoised = denoiser(x, _level(sigma, x), cond)
-        x = x + (float(sigma_next) - float(sigma)) * (x - denoised) / float(sigma)
+        # Slope first, then the step (the published CoMoSVC order): at sigma = 80 the
+        # other rounding order differs from imported official models by ~1e-4.
+        slope = (x - denoised) / float(sigma)
+        x = x + (float(sigma_next) - float(sigma)) * slope
     return x
 
 
