@@ -100,8 +100,10 @@ def published_state(config: dict, num_mels: int, seed: int) -> OrderedDict:
     for i in range(len(rates)):
         ch = ch0 // 2 ** (i + 1)
         for k, dilations in zip(config["resblock_kernel_sizes"], config["resblock_dilation_sizes"]):
-            for group in ("convs1", "convs2"):
-                for m in range(len(dilations)):
+            # ResBlock1: convs1.M / convs2.M for its three dilations; ResBlock2: convs.M for its two.
+            groups, count = (("convs1", "convs2"), 3) if config["resblock"] == "1" else (("convs",), 2)
+            for group in groups:
+                for m in range(count):
                     _weight_normed(state, f"resblocks.{n}.{group}.{m}", (ch, ch, k), rng, 0.7)
             n += 1
     _weight_normed(state, "conv_post", (1, ch0 // 2 ** len(rates), 7), rng, 1.0)
@@ -195,10 +197,15 @@ def ref_generator(state: dict, config: dict, layout: str, mel: torch.Tensor, f0:
         total = 0
         for j, (rk, dilations) in enumerate(zip(config["resblock_kernel_sizes"], config["resblock_dilation_sizes"])):
             name, y = f"resblocks.{i * n_kernels + j}", x
-            for m, d in enumerate(dilations):
-                t = _conv(state, f"{name}.convs1.{m}", F.leaky_relu(y, 0.1), dilation=d, padding=(rk * d - d) // 2)
-                t = _conv(state, f"{name}.convs2.{m}", F.leaky_relu(t, 0.1), padding=(rk - 1) // 2)
-                y = y + t
+            if config["resblock"] == "1":   # reads dilation[0..2]
+                for m, d in enumerate(dilations[:3]):
+                    t = _conv(state, f"{name}.convs1.{m}", F.leaky_relu(y, 0.1), dilation=d, padding=(rk * d - d) // 2)
+                    t = _conv(state, f"{name}.convs2.{m}", F.leaky_relu(t, 0.1), padding=(rk - 1) // 2)
+                    y = y + t
+            else:                           # reads dilation[0..1]
+                for m, d in enumerate(dilations[:2]):
+                    y = y + _conv(state, f"{name}.convs.{m}", F.leaky_relu(y, 0.1), dilation=d,
+                                  padding=(rk * d - d) // 2)
             total = total + y
         x = total / n_kernels
     x = _conv(state, "conv_post", F.leaky_relu(x), padding=3)   # default slope 0.01
@@ -228,6 +235,11 @@ def mel_input(state: dict, frames: int, seed: int) -> torch.Tensor:
 # ---------------------------------------------------------------- tests
 
 CASES = [("m4singer", 128, 24000, 40), ("openvpi", 512, 44100, 14)]
+
+
+def _exact_args(state: dict, config: dict, layout: str, mel: torch.Tensor, f0: torch.Tensor):
+    state64, mel64, f064 = exact(state, mel, f0)
+    return state64, config, layout, mel64, f064
 
 
 def exact(state: dict, mel: torch.Tensor, f0: torch.Tensor):
@@ -269,6 +281,37 @@ def test_imported_generator_matches_upstream(tmp_path, layout, hop, sr, frames):
     assert float(want.std()) > 0.05             # a signal worth comparing, not a saturated or silent one
     assert float(want.abs().max()) < 0.99
     assert float((got.double() - want).abs().max()) < TOL
+
+
+def test_resblock_type_2_and_extra_dilations_match_upstream(tmp_path):
+    """HiFi-GAN V3's block (two dilated convs), and a ResBlock1 config listing more dilations than it reads."""
+    for name, layout, changes in (("v3", "m4singer", dict(resblock="2", resblock_kernel_sizes=[3, 5, 7],
+                                                          resblock_dilation_sizes=[[1, 2], [2, 6], [3, 12]])),
+                                  ("long", "openvpi", dict(resblock_dilation_sizes=[[1, 3, 5, 7]] * 3))):
+        (tmp_path / name).mkdir()
+        path, state, config = write_published(tmp_path / name, layout, seed=11, **changes)
+        vocoder = import_nsf_hifigan(path)
+        hop, sr = (128, 24000) if layout == "m4singer" else (512, 44100)
+        f0 = melody(12, hop, sr)
+        mel = mel_input(state, 12, seed=4)
+        with torch.no_grad():
+            want = ref_generator(*_exact_args(state, config, layout, mel, f0))
+            got = vocoder.generator(mel, f0, torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.int64),
+                                    noise_scale=0.0)
+        assert float(want.std()) > 0.02
+        assert float((got.double() - want).abs().max()) < TOL
+
+
+def test_a_window_regenerates_the_whole_signals_source():
+    """The streaming contract: phase0 = the phase accumulated before the window gives the same samples."""
+    hop, sr, frames, start = 128, 24000, 60, 23
+    f0 = melody(frames, hop, sr)
+    zero = torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.int64)
+    whole = harmonic_source(f0, hop, sr, *zero, noise_scale=0.0)
+    before = float((f0[0, :start].double() * hop / sr).sum() % 1.0)
+    window = harmonic_source(f0[:, start:], hop, sr, torch.tensor([before], dtype=torch.float64),
+                             torch.tensor([start * hop]), noise_scale=0.0)
+    assert float((window - whole[:, start * hop:]).abs().max()) < 1e-5
 
 
 @pytest.mark.parametrize("layout,hop,sr,frames", CASES)

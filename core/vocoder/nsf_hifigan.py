@@ -90,6 +90,7 @@ def _padding(kernel: int, dilation: int) -> int:
 class ResBlock1(nn.Module):
     def __init__(self, channels: int, kernel: int, dilations: tuple[int, ...]) -> None:
         super().__init__()
+        dilations = dilations[:3]   # the published block reads three; a config may list more
         self.convs1 = nn.ModuleList(nn.Conv1d(channels, channels, kernel, dilation=d, padding=_padding(kernel, d))
                                     for d in dilations)
         self.convs2 = nn.ModuleList(nn.Conv1d(channels, channels, kernel, padding=_padding(kernel, 1))
@@ -104,6 +105,7 @@ class ResBlock1(nn.Module):
 class ResBlock2(nn.Module):
     def __init__(self, channels: int, kernel: int, dilations: tuple[int, ...]) -> None:
         super().__init__()
+        dilations = dilations[:2]   # the published block reads two
         self.convs = nn.ModuleList(nn.Conv1d(channels, channels, kernel, dilation=d, padding=_padding(kernel, d))
                                    for d in dilations)
 
