@@ -408,11 +408,17 @@ def test_cli_writes_a_complete_model_that_converts(official_wide, parts, tmp_pat
     torch.testing.assert_close(ours_sd["conditioner.singer.weight"][2], sd["spk_embed.weight"][2])  # bass = id 2
     torch.testing.assert_close(ours_sd["denoiser.network.residual_layers.1.step_projection.weight"],
                                sd["decoder.denoise_fn.residual_layers.1.diffusion_projection.weight"])
-    # It converts: the same calls the live engine makes.
-    audio = torch.from_numpy(sung_tone(0.5))
-    content = model.content_encoder.encode(audio, 40)
-    mel = model.generator.sample(ConditionInputs.single(content, torch.full((40,), 220.0), torch.full((40,), 0.1), 1))
-    assert mel.shape == (1, MELS, 40) and torch.isfinite(mel).all()
+    # It converts, with the student and with the teacher, through the command users run.
+    import soundfile as sf
+
+    source = tmp_path / "take.wav"
+    sf.write(source, sung_tone(0.5), 24000)
+    for steps in ("2", "teacher-10"):
+        code = cli_main(["convert", str(source), "--model", str(out), "--singer", "bass", "--steps", steps,
+                         "--out", str(tmp_path / steps)])
+        assert code == 0
+        audio, rate = sf.read(tmp_path / steps / "take_bass.wav")
+        assert rate == 24000 and abs(len(audio) - 12000) <= 128 and abs(audio).max() > 0
 
 
 def _fails(capsys, args, out: Path, *phrases: str) -> None:
