@@ -107,6 +107,26 @@ def test_unwritable_output_is_found_before_the_work(model_path, tmp_path, capsys
     _one_error(capsys, "vocode", "--out", "is a folder")
 
 
+def test_output_named_like_a_folder_or_a_full_disk_is_one_line_and_leaves_nothing(model_path, tmp_path, capsys,
+                                                                                   monkeypatch):
+    from core.audio import io
+    from core.errors import AudioFileError
+
+    source = _wav(tmp_path / "in.wav", 0.3)
+    out = tmp_path / "out"
+    (out / "in_alto.wav").mkdir(parents=True)
+    assert main(["convert", str(source), "--singer", "alto", "--model", str(model_path), "--out", str(out)]) == 2
+    _one_error(capsys, "convert", str(out / "in_alto.wav"), "a folder has that name")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(io.sf, "write", disk_full)
+    with pytest.raises(AudioFileError, match="cannot write .*o.wav: No space left on device"):
+        io.save_audio(tmp_path / "o.wav", np.zeros(100, np.float32), 24000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "out"]
+
+
 # ----- 3, 6: too short and truncated audio, the same words in every command ------------------------
 
 def test_too_short_audio_gets_the_same_line_in_every_command(model_path, tmp_path, capsys):

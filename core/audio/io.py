@@ -159,7 +159,12 @@ def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> 
         raise AudioFileError(f"refusing to write '{path.name}': audio contains NaN or infinite samples")
     if subtype != "FLOAT":
         data = np.clip(data, -1.0, 1.0)  # integer and lossy codecs cannot hold values past full scale
-    atomic_write(path, lambda tmp: sf.write(tmp, data, int(sample_rate), format=fmt, subtype=subtype))
+    if path.is_dir():
+        raise AudioFileError(f"cannot write {path}: a folder has that name")
+    try:
+        atomic_write(path, lambda tmp: sf.write(tmp, data, int(sample_rate), format=fmt, subtype=subtype))
+    except (OSError, sf.LibsndfileError) as exc:  # a full disk, a folder gone read-only: nothing is left behind
+        raise AudioFileError(f"cannot write {path}: {getattr(exc, 'strerror', None) or _first_line(exc)}") from None
 
 
 def _first_line(exc: BaseException) -> str:

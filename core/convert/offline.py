@@ -157,6 +157,8 @@ def convert_file(
 
     target = output_path(input_path, singer, out_dir)
     check_output_folder(target.parent, "--out" if out_dir is not None else "the input's folder")
+    if target.is_dir():
+        raise UserError(f"cannot write {target}: a folder has that name")
     source = load_audio(input_path, model.sample_rate)
     require_min_length(source, model.sample_rate, input_path)
     converted, rate, report = convert_audio(model, source, model.sample_rate, singer, **options)
