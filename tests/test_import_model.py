@@ -510,12 +510,18 @@ def test_a_checkpoint_naming_foreign_code_is_refused_unrun(official_wide, parts,
     assert not marker.exists()
 
 
-def test_teacher_only_folder_imports_the_teacher(tmp_path, parts):
+def test_teacher_only_folder_imports_the_teacher(tmp_path, parts, capsys):
+    import json
+
+    from core.model.model_file import load_model
+
     root = write_official(tmp_path / "t", student=False, units=parts["dim"])
     out = tmp_path / "t.safetensors"
-    report = import_official(root, out, parts["content"], str(parts["vocoder"]), step=min(TEACHER_STEPS))
-    assert (report.teacher_step, report.student_step) == (min(TEACHER_STEPS), None)
-    from core.model.model_file import load_model
+    args = [root, "--content", parts["content"], "--vocoder", parts["vocoder"], "--step", min(TEACHER_STEPS)]
+    assert _cli([*args, "--out", out, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["teacher_step"], report["student_step"]) == (min(TEACHER_STEPS), None)
+    assert report["singers"] == ["alto", "tenor", "bass"] and report["n_mels"] == MELS
 
     bundle = load_model(out)
     assert bundle.student is None and bundle.teacher is not None
