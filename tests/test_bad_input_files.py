@@ -16,8 +16,9 @@ import torch
 
 from cli.main import main
 from convert_fixtures import SINGERS, build_tiny_model, sung_tone, tiny_config
-from core.audio.io import MIN_AUDIO_SECONDS, check_output_folder, load_audio, wav_truncation
+from core.audio.io import MIN_AUDIO_SECONDS, check_output_folder, load_audio
 from core.audio.peak import PEAK_CEILING_DB, fit_below_full_scale
+from core.audio.truncation import truncation
 from core.errors import UserError
 from core.features.pitch import PITCH_SHIFT_LIMIT, check_pitch_shift
 
@@ -146,7 +147,7 @@ def test_too_short_audio_gets_the_same_line_in_every_command(model_path, tmp_pat
 
 def test_truncated_wav_is_named_with_what_it_holds(model_path, tmp_path, capsys):
     cut = _truncated_wav(tmp_path / "cut.wav")
-    found = wav_truncation(cut)
+    found = truncation(cut)
     assert found is not None and found.promised_seconds == pytest.approx(2.0)
     assert found.held_seconds == pytest.approx(sf.info(str(cut)).frames / 24000, abs=1e-3)
     commands = [
@@ -161,15 +162,28 @@ def test_truncated_wav_is_named_with_what_it_holds(model_path, tmp_path, capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.wav"]
 
 
+def test_truncated_aiff_is_caught_too(tmp_path):
+    from core.errors import AudioFileError
+
+    whole = tmp_path / "whole.aiff"
+    sf.write(whole, sung_tone(2.0), 24000, format="AIFF", subtype="PCM_16")
+    assert truncation(whole) is None
+    cut = tmp_path / "cut.aiff"
+    data = whole.read_bytes()
+    cut.write_bytes(data[:len(data) // 3])
+    with pytest.raises(AudioFileError, match="cut.aiff is truncated: its header promises 2.00 s .* holds 0.6"):
+        load_audio(cut, 24000)
+
+
 def test_whole_and_streamed_wavs_are_not_called_truncated(tmp_path):
     whole = _wav(tmp_path / "whole.wav", 0.3)
-    assert wav_truncation(whole) is None
+    assert truncation(whole) is None
     streamed = tmp_path / "streamed.wav"  # a writer that never went back to fill in the sizes
     data = bytearray(whole.read_bytes())
     at = data.find(b"data")
     data[at + 4:at + 8] = (0xFFFFFFFF).to_bytes(4, "little")
     streamed.write_bytes(bytes(data))
-    assert wav_truncation(streamed) is None
+    assert truncation(streamed) is None
     assert len(load_audio(streamed, 24000)) == len(load_audio(whole, 24000))
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from core.audio.resample import resample
+from core.audio.truncation import check_not_truncated
 from core.checkpoint import atomic_write
 from core.errors import AudioFileError, UserError
 
@@ -62,55 +62,6 @@ def require_min_length(audio: np.ndarray, sample_rate: int, source: str | os.Pat
         raise AudioFileError(
             f"{source} is too short: it holds {1000 * seconds:.0f} ms of audio, "
             f"at least {1000 * MIN_AUDIO_SECONDS:.0f} ms are needed"
-        )
-
-
-@dataclass(frozen=True)
-class Truncation:
-    promised_seconds: float  # what the header's data size announces
-    held_seconds: float      # what the file actually holds
-
-
-def wav_truncation(path: str | os.PathLike) -> Truncation | None:
-    """For a WAV file whose data chunk is cut short, what it promises and holds; None otherwise.
-
-    libsndfile quietly reads what is there, so a cut-off copy would pass as a shorter file.
-    A data size of 0 or 0xFFFFFFFF means "unknown" (a stream still being written) and is not a cut.
-    """
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
-            head = handle.read(12)
-            if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
-                return None
-            order = "big" if head[:4] == b"RIFX" else "little"
-            byte_rate = 0
-            pos = 12
-            while pos + 8 <= size:
-                handle.seek(pos)
-                chunk = handle.read(8)
-                length = int.from_bytes(chunk[4:8], order)
-                if chunk[:4] == b"fmt ":
-                    byte_rate = int.from_bytes(handle.read(12)[8:12], order)
-                elif chunk[:4] == b"data":
-                    held = size - pos - 8
-                    if length in (0, 0xFFFFFFFF) or held >= length or byte_rate <= 0:
-                        return None
-                    return Truncation(length / byte_rate, held / byte_rate)
-                pos += 8 + length + (length & 1)
-    except OSError:
-        return None
-    return None
-
-
-def check_not_truncated(path: str | os.PathLike) -> None:
-    """AudioFileError naming what a cut-off WAV file promises and holds."""
-    cut = wav_truncation(path)
-    if cut is not None:
-        raise AudioFileError(
-            f"{path} is truncated: its header promises {cut.promised_seconds:.2f} s of audio but the file holds "
-            f"{cut.held_seconds:.2f} s (an interrupted copy, download or recording?)"
         )
 
 

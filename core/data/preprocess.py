@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from core.audio.io import check_not_truncated
+from core.audio.truncation import check_not_truncated
 from core.audio.mel import MelSpectrogram, mel_frame_count
 from core.audio.resample import resample
 from core.config import Config
