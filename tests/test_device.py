@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
 from cli.main import build_parser, main
 from core.device import DEFAULT_DEVICE, device_choices, resolve_device
 from core.errors import UserError
@@ -139,3 +142,49 @@ def test_benches_take_the_flag_and_refuse_a_missing_gpu(monkeypatch, capsys, nam
         module.main()
     assert info.value.code == 2
     assert "device 'cuda:0' asked for but torch sees no CUDA GPU" in capsys.readouterr().err
+
+
+class _OneDevicePerOp(TorchDispatchMode):
+    """Fails any op whose tensor inputs (0-d scalars aside) sit on two devices, except the explicit moves."""
+
+    MOVES = {torch.ops.aten._to_copy.default, torch.ops.aten.copy_.default}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        flat, _ = tree_flatten((args, kwargs or {}))
+        devices = {t.device for t in flat if isinstance(t, torch.Tensor) and t.dim() > 0}
+        if len(devices) > 1 and func not in self.MOVES:
+            raise AssertionError(f"{func} mixes devices {sorted(map(str, devices))}")
+        return func(*args, **(kwargs or {}))
+
+
+def push_on_another_device(model, steps="1", forget_moves=False) -> str:
+    """One stream push with every module on the 'meta' device (shapes, no data), standing in for a GPU here.
+
+    Returns the source line where it stopped: a per-block tensor left on the CPU stops it early (a mixed
+    op, or a move of meta data); with everything on the device only the final copy to numpy can fail.
+    """
+    import traceback
+
+    from core.convert import ConversionStream
+
+    model.to(torch.device("meta"))
+    stream = ConversionStream(model, lookahead_frames=4, max_block_frames=8, steps=steps)
+    if forget_moves:
+        stream._device = torch.device("cpu")  # as if the stream moved nothing to the model's device
+    with pytest.raises(Exception) as info, _OneDevicePerOp():
+        stream.push(sung_tone(0.1)[:1024])
+    ours = [f for f in traceback.extract_tb(info.value.__traceback__)
+            if "site-packages" not in f.filename and f.filename != __file__]
+    return f"{type(info.value).__name__}: {ours[-1].line}"
+
+
+@pytest.mark.parametrize("steps", ["1", "2", "teacher-2"])
+def test_every_per_block_tensor_follows_the_model_device(monkeypatch, tmp_path, steps):
+    from core.model.conditioning import ConditionInputs
+
+    monkeypatch.setattr(ConditionInputs, "validate", lambda *args, **kwargs: None)  # reads values: meta has none
+    model = build_tiny_model(tmp_path / "m.safetensors")
+    assert push_on_another_device(model, steps) == \
+        "NotImplementedError: return audio_out.detach().cpu().numpy().astype(np.float32, copy=False)"
+    forgot = push_on_another_device(build_tiny_model(tmp_path / "m2.safetensors"), steps, forget_moves=True)
+    assert "audio_out.detach().cpu()" not in forgot  # the check itself sees a tensor left behind

@@ -119,3 +119,17 @@ def test_mismatched_parts_are_one_line_before_any_work(parts, tmp_path, capsys, 
     assert code == 2 and len(err) == 1 and err[0].startswith("comosvc train: error:")
     assert {"vocoder_front_end": "44100", "content_width": "768", "no_content_for_paper": "--content"}[case] in err[0]
     assert not out.exists()  # refused before the output folder was made
+
+
+def test_the_imported_encoder_follows_the_model_device(trained, monkeypatch):
+    """ContentVec on another device (meta, a stand-in for a GPU here; see tests/test_device.py). The NSF
+    vocoder is left out: its phase bookkeeping reads values per block, which a data-less device cannot give."""
+    from core.convert import VoiceModel
+    from core.model.conditioning import ConditionInputs
+    from core.vocoder.builtin import BuiltinVocoder
+    from tests.test_device import push_on_another_device
+
+    monkeypatch.setattr(ConditionInputs, "validate", lambda *args, **kwargs: None)
+    model = VoiceModel.load(trained / "model.safetensors")
+    model.vocoder = BuiltinVocoder.from_config(model.config.audio, model.config.vocoder)
+    assert push_on_another_device(model).endswith("audio_out.detach().cpu().numpy().astype(np.float32, copy=False)")
