@@ -106,6 +106,12 @@ def test_unwritable_output_is_found_before_the_work(model_path, tmp_path, capsys
     _one_error(capsys, "simulate", "-o", str(locked))
     assert main(["vocode", str(source), "--out", str(tmp_path), "--vocoder", "/none.safetensors"]) == 2
     _one_error(capsys, "vocode", "--out", "is a folder")
+    assert main(["features", str(source), "--plot", str(locked / "f0.png")]) == 2
+    _one_error(capsys, "features", "--plot", str(locked))
+    (tmp_path / "data" / "alto").mkdir(parents=True)
+    _wav(tmp_path / "data" / "alto" / "take.wav", 0.3)
+    assert main(["preprocess", str(tmp_path / "data"), str(locked / "cache")]) == 2
+    _one_error(capsys, "preprocess", "cannot write to cache folder", str(locked / "cache"))
 
 
 def test_output_named_like_a_folder_or_a_full_disk_is_one_line_and_leaves_nothing(model_path, tmp_path, capsys,

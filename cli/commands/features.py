@@ -9,7 +9,7 @@ import numpy as np
 
 from cli.device_flag import add_device_flag
 from cli.output import add_json_flag, print_json
-from core.audio.io import load_audio, require_min_length
+from core.audio.io import check_output_folder, load_audio, require_min_length
 from core.checkpoint import atomic_write
 from core.config import available_configs, load_config
 from core.device import resolve_device
@@ -42,6 +42,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
         raise UserError(f"--plot needs a .png or .jpg file name, got '{args.plot}'")
+    if args.plot:
+        check_output_folder(Path(args.plot).parent, "--plot")  # before the analysis, not after it
     cfg = load_config(args.config)
     audio = load_audio(args.file, cfg.audio.sample_rate)
     require_min_length(audio, cfg.audio.sample_rate, args.file)

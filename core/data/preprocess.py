@@ -22,6 +22,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from core.audio.io import check_output_folder
 from core.audio.truncation import check_not_truncated
 from core.audio.mel import MelSpectrogram, mel_frame_count
 from core.audio.resample import resample
@@ -201,6 +202,7 @@ def preprocess(data: str | os.PathLike, out: str | os.PathLike, cfg: Config, f0_
     from tqdm import tqdm
 
     corpus = find_corpus(data)
+    check_output_folder(out, "cache folder")
     ignored = ignored_files(data)
     if ignored:
         log(ignored_summary(ignored))
