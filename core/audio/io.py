@@ -60,7 +60,7 @@ def require_min_length(audio: np.ndarray, sample_rate: int, source: str | os.Pat
     seconds = len(audio) / float(sample_rate)
     if len(audio) + 1 < MIN_AUDIO_SECONDS * sample_rate:  # one sample of slack for resampling's rounding
         raise AudioFileError(
-            f"{source} is too short: it holds {1000 * seconds:.0f} ms of audio, "
+            f"{source} is too short: it holds {round(1000 * seconds, 1):g} ms of audio, "
             f"at least {1000 * MIN_AUDIO_SECONDS:.0f} ms are needed"
         )
 
