@@ -11,6 +11,11 @@ resample back, and schedule the result so that every output sample plays
 exactly `latency` after its input. If the worker fell behind it drops input
 and restarts the chain with a fade; if output arrived late it drops the late
 part with a fade: latency never creeps, and no chunk is ever replayed.
+
+The latency itself adapts (realtime.adaptive_latency): it starts from a warm-up
+estimate, comes down when the worker has been comfortably fast for a while
+(crossfading the skipped stretch, preferably while the output is silent) and goes
+up, with a fade out, a gap and a fade in, only when blocks keep arriving late.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections import deque
 import numpy as np
 
 from core.errors import UserError
+from realtime.adaptive_latency import LatencyChange, LatencyController
 from realtime.converter import Converter, ConverterControls
 from realtime.gate import rms_db
 from realtime.monitor import MonitorTap
@@ -93,6 +99,11 @@ class Engine:
         self._cpu_load = 0.0
         self.drops = 0
         self.compute_estimate_s = 0.0
+        self._latency_changes: deque[LatencyChange] = deque(maxlen=100)
+        self.latency_change_count = 0
+        self._zeros_seen = 0        # zeros_played when the last block was scheduled
+        self._out_silent = True     # the last scheduled block was all zeros
+        self._faded_out = False     # the last block ended in a fade-out; the next one fades in
         # stream positions survive a rebuild, so the schedule stays anchored to the device clock
         self._fifo = np.zeros(0, dtype=np.float32)
         self._in_pos = 0.0        # 24 kHz input-stream index of the next fifo sample
@@ -130,12 +141,18 @@ class Engine:
         self._mix = 1.0 if self._bypass else 0.0
         self._needs_realign = True
         self._measure_compute()
-        self._latency_dev = self._target_latency()
+        fixed = self._fixed_latency()
+        R, margin_s = self.device_rate, self._preset.output_margin_ms / 1000.0
+        # compute can never usefully cost more than a block (a slower worker only queues; it drops)
+        ceiling = fixed + int(math.ceil((1.5 * self.block / MODEL_RATE + margin_s) * R))
+        self._controller = LatencyController(R, self._target_latency(), fixed + int(math.ceil(margin_s * R)),
+                                             ceiling, margin_s)
+        self._latency_dev = self._controller.latency
         n_scope = int(SCOPE_SECONDS * sr)
         n_frames = int(SCOPE_SECONDS * sr / converter.hop_length)
         self._scope_in, self._scope_out = Scope(n_scope), Scope(n_scope)
         self._f0_in, self._f0_target = Scope(n_frames), Scope(n_frames)
-        self._fade_in = fade_curves(int(RESET_FADE_MS * self.device_rate / 1000), "equal-power")[0]
+        self._fade_in, self._fade_out = fade_curves(int(RESET_FADE_MS * self.device_rate / 1000), "equal-power")
 
     def _measure_compute(self) -> None:
         """Time the converter on a voiced tone (silence is cheaper than singing) so that the output
@@ -152,15 +169,22 @@ class Engine:
             times.append(time.perf_counter() - t0)
         self.converter.reset()
         self.compute_estimate_s = max(times)
+        modelled = getattr(self.backend, "warmup_compute_s", None)  # a simulated device's own worker time
+        if modelled is not None:
+            self.compute_estimate_s = float(modelled(self.compute_estimate_s))
 
-    def _target_latency(self) -> int:
-        """Total input-to-output delay in device samples: block + chain + resamplers + device period
-        + measured compute + margin (fixed while streaming so that it cannot creep)."""
+    def _fixed_latency(self) -> int:
+        """The delay no compute can shorten, in device samples: block + chain + resamplers + device period."""
         sr, R = MODEL_RATE, self.device_rate
         model = self.block + self.chain.latency_samples
         resamplers = self._in_resampler.delay_out_samples + self._out_resampler.delay_out_samples * sr / R
+        return int(math.ceil((model + resamplers) * R / sr + self.backend.blocksize))
+
+    def _target_latency(self) -> int:
+        """The starting input-to-output delay in device samples: the fixed part + 1.5 x the warm-up
+        compute + margin (then adapted while streaming, never creeping)."""
         compute = self.compute_estimate_s * 1.5 + self._preset.output_margin_ms / 1000.0
-        return int(math.ceil((model + resamplers) * R / sr + self.backend.blocksize + compute * R))
+        return self._fixed_latency() + int(math.ceil(compute * self.device_rate))
 
     # ---- device side --------------------------------------------------------------------------
     def device_io(self, inp: np.ndarray, out: np.ndarray) -> None:
@@ -229,7 +253,7 @@ class Engine:
     def finish_block(self, work: tuple[np.ndarray, np.ndarray, float, float, float]) -> np.ndarray:
         """The cheap half: resample back, schedule against the device clock now, publish."""
         dry, out24, block_pos, elapsed, _cpu = work
-        out_dev = self._schedule(self._out_resampler.process(out24), block_pos)
+        out_dev = self._schedule(self._out_resampler.process(out24), block_pos, elapsed)
         self._publish(dry, out24, elapsed)
         if self._recorder is not None:
             self._recorder.push(dry, out24)
@@ -247,8 +271,8 @@ class Engine:
         fade_dry, fade_wet = np.sin(0.5 * np.pi * ramp), np.cos(0.5 * np.pi * ramp)
         return (wet * fade_wet + dry * fade_dry).astype(np.float32)
 
-    def _schedule(self, out: np.ndarray, block_pos: float) -> np.ndarray:
-        """Pad or trim so the first sample plays exactly `latency` after its input."""
+    def _schedule(self, out: np.ndarray, block_pos: float, elapsed: float) -> np.ndarray:
+        """Pad or trim so the first sample plays exactly `latency` after its input; adapt the latency."""
         sr, R = MODEL_RATE, self.device_rate
         d_out = self._out_resampler.delay_out_samples
         # content of device output sample #_out_dev: 24 kHz output-stream time, then input-stream time
@@ -260,19 +284,60 @@ class Engine:
         self._out_pos += self.block
         actual = self.out_ring.written + self.zeros_played
         error = int(round(desired - actual))
+        # nothing to continue from: no output yet, the device ran dry since the last block, or it faded out
+        broken = not self.out_ring.written or self.zeros_played != self._zeros_seen or self._faded_out
+        self._zeros_seen = self.zeros_played
+        silent = not out.any()
+        # slack: device samples between this block being ready and the device needing its first sample
+        change = self._controller.observe(block_pos / sr, error + self.out_ring.fill, elapsed,
+                                          silent and self._out_silent)
+        self._out_silent = silent
+        if change:
+            self._latency_dev += change
+            error += change
+            self._record_latency_change(block_pos / sr, "down" if change < 0 else "up")
         if not self._needs_realign and abs(error) <= 2:
             return out
+        return self._realign(out, error, broken)
+
+    def _realign(self, out: np.ndarray, error: int, broken: bool) -> np.ndarray:
+        """Move the output by `error` samples (later if positive) without a click, replay or loss
+        beyond the skipped stretch."""
         self._needs_realign = False
+        n_fade = min(len(self._fade_in), len(out))
+        fade_in, fade_out = self._fade_in[:n_fade], self._fade_out[:n_fade]
         if error > 0:
-            return np.concatenate([np.zeros(error, dtype=np.float32), out])
-        if error < 0:
-            out = out[-error:].copy()
-            if self.out_ring.written:
-                self.drops += 1
-            n = min(len(out), len(self._fade_in))
-            out[:n] *= self._fade_in[:n]
-            self._needs_realign = len(out) == 0
+            gap = np.zeros(error, dtype=np.float32)
+            if broken:  # from silence: the chain fades its own start in
+                return np.concatenate([gap, out])
+            # later mid-stream: fade out, a gap, fade back in (nothing replayed, nothing lost)
+            head, rest = out[:n_fade] * fade_out, out[n_fade:].copy()
+            rest[:n_fade] *= fade_in[:len(rest[:n_fade])]
+            return np.concatenate([head, gap, rest])
+        if error == 0:
+            return out
+        skip = -error
+        if not broken and skip + n_fade <= len(out):  # earlier mid-stream: crossfade over the skip
+            joined = out[:n_fade] * fade_out + out[skip:skip + n_fade] * fade_in
+            return np.concatenate([joined, out[skip + n_fade:]])
+        if not broken:  # more than this block: fade out now, the next block skips the rest and fades in
+            self._faded_out = self._needs_realign = True
+            return out[:n_fade] * fade_out
+        # late (the device already played silence in its place) or faded out: drop what is past
+        out = out[skip:].copy()
+        if self.out_ring.written and not self._faded_out:
+            self.drops += 1
+        n = min(len(out), n_fade)
+        out[:n] *= fade_in[:n]
+        self._needs_realign = len(out) == 0
+        self._faded_out = self._faded_out and self._needs_realign
         return out
+
+    def _record_latency_change(self, at_s: float, reason: str) -> None:
+        self._latency_changes.append(LatencyChange(at_s, self.latency_ms, reason))
+        self.latency_change_count += 1
+        if reason == "up":
+            self._messages.append(f"latency raised to {self.latency_ms:.0f} ms: blocks kept arriving late")
 
     def _publish(self, dry: np.ndarray, out24: np.ndarray, elapsed: float) -> None:
         self._compute.push(elapsed * 1000.0)
@@ -298,7 +363,8 @@ class Engine:
             latency_ms=self.latency_ms, device_latency_ms=float(getattr(self.backend, "device_latency_ms", 0.0)),
             compute_p50_ms=self._compute.percentile(50), compute_p99_ms=self._compute.percentile(99),
             xruns=self.xruns, cpu_load=self._cpu_load, recording=self._recorder is not None,
-            messages=tuple(self._messages), converter=self.converter.description, drops=self.drops)
+            messages=tuple(self._messages), converter=self.converter.description, drops=self.drops,
+            latency_changes=self.latency_change_count)
 
     def _apply_pending(self) -> None:
         preset, self._pending_preset = self._pending_preset, None
@@ -308,6 +374,7 @@ class Engine:
         old_latency = self._latency_dev
         self._build(preset or self._preset, converter or self.converter)
         if self._latency_dev != old_latency:
+            self._record_latency_change(self._in_pos / MODEL_RATE, "rebuild")
             self._messages.append(f"latency now {self.latency_ms:.1f} ms")
 
     # ---- public API ---------------------------------------------------------------------------
@@ -319,6 +386,11 @@ class Engine:
     @property
     def latency_samples(self) -> int:
         return self._latency_dev
+
+    @property
+    def latency_changes(self) -> list[LatencyChange]:
+        """The most recent latency changes (adaptation and rebuilds), oldest first."""
+        return list(self._latency_changes)
 
     @property
     def preset(self) -> Preset:

@@ -5,7 +5,11 @@ one period of input and output with the engine, exactly as PortAudio would.
 The worker is modelled honestly: a block can start once its input has arrived
 and the worker is free; it ends after the compute time actually measured (plus
 any injected stall), and its output reaches the ring only then. Output that
-misses its callback is an underflow, counted as an xrun. With realtime=False
+misses its callback is an underflow, counted as an xrun. A slow start
+(`slow_start=(MS, SECONDS)`, a CPU busy at start-up) makes every block that starts
+before SECONDS, and the engine's warm-up measurement, MS longer. With a fixed
+`compute_ms` the engine is told the modelled times, so its statistics and latency
+adaptation see the simulated world, not the machine running it. With realtime=False
 this runs as fast as the machine allows; with realtime=True it paces itself
 to the wall clock.
 """
@@ -22,15 +26,15 @@ import numpy as np
 from core.errors import UserError
 
 
-def parse_stall(text: str) -> tuple[float, float]:
+def parse_stall(text: str, what: str = "stall") -> tuple[float, float]:
     """'200@3.5' -> (200 ms, at 3.5 s)."""
     try:
         ms, at = text.split("@")
         value = (float(ms), float(at))
     except ValueError:
-        raise UserError(f"a stall is MS@SECONDS, e.g. 200@3.5, got '{text}'") from None
-    if value[0] < 0 or value[1] < 0:
-        raise UserError(f"stall values must not be negative: '{text}'")
+        raise UserError(f"a {what} is MS@SECONDS, e.g. 200@3.5, got '{text}'") from None
+    if not all(np.isfinite(value)) or value[0] < 0 or value[1] < 0:
+        raise UserError(f"{what} values must be finite and not negative: '{text}'")
     return value
 
 
@@ -38,7 +42,7 @@ class SimulatedBackend:
     def __init__(self, input_audio_or_path, samplerate: int = 48000, blocksize: int = 256, jitter_ms: float = 0.0,
                  stalls=(), realtime: bool = False, loop: bool = False, seed: int = 0,
                  duration_s: float | None = None, compute_ms: float | None = None,
-                 keep_output: bool = True) -> None:
+                 keep_output: bool = True, slow_start: tuple[float, float] | None = None) -> None:
         self.samplerate, self.blocksize = int(samplerate), int(blocksize)
         if isinstance(input_audio_or_path, (str, Path)):
             from core.audio.io import load_audio
@@ -56,6 +60,8 @@ class SimulatedBackend:
         # None: the virtual worker takes the compute time actually measured; a number: exactly that
         # long per block (deterministic deadlines for tests, whatever else loads the machine)
         self.compute_s = None if compute_ms is None else float(compute_ms) / 1000.0
+        extra_ms, until_s = slow_start if slow_start is not None else (0.0, 0.0)
+        self.slow_extra_s, self.slow_until_s = float(extra_ms) / 1000.0, float(until_s)
         self.device_latency_ms = 0.0
         self._rng = np.random.default_rng(seed)
         # loop without a duration runs until stop(); its output is not kept (only the last period)
@@ -84,6 +90,15 @@ class SimulatedBackend:
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
+
+    def warmup_compute_s(self, measured_s: float) -> float:
+        """What the engine's warm-up would measure in the simulated world (its latency starts there)."""
+        return (measured_s if self.compute_s is None else self.compute_s) + self.slow_extra_s
+
+    def _block_time(self, measured_s: float, start: float) -> float:
+        """How long the modelled worker takes for a block starting at `start` (stalls aside)."""
+        base = measured_s if self.compute_s is None else self.compute_s
+        return base + (self.slow_extra_s if start < self.slow_until_s else 0.0)
 
     def run(self, engine) -> np.ndarray:
         """Run the whole input through `engine` in this thread; returns what the device played."""
@@ -152,7 +167,9 @@ class SimulatedBackend:
             if work is None:
                 callback()
                 continue
-            finish = start + (work[3] if self.compute_s is None else self.compute_s)
+            block_time = self._block_time(work[3], start)
+            work = (*work[:3], block_time, work[4])  # the engine measures the modelled worker
+            finish = start + block_time
             while stalls and stalls[0][1] <= start:
                 finish += stalls.pop(0)[0]
             # the device keeps running while the worker computes

@@ -32,6 +32,7 @@ class EngineSnapshot:
     messages: tuple[str, ...]      # recent errors/warnings for the UI
     converter: str = ""            # converter description
     drops: int = 0                 # blocks dropped to keep latency bounded
+    latency_changes: int = 0       # times latency_ms changed while running (adaptation, rebuilds)
 
 
 def empty_snapshot(sample_rate: int = 24000, block_ms: float = 0.0) -> EngineSnapshot:
