@@ -149,3 +149,12 @@ def test_stand_in_output_stays_aligned_with_offline_after_coming_down():
     # SOLA may shift by up to its search window (the tolerance of test_realtime_engine's comparison)
     assert report.offline_logmel_distance < 0.15
     assert abs(report.offline_lag_samples) <= load_preset(preset).samples("sola_search_ms", 24000) + 130
+
+
+def test_simulate_command_slow_start_errors_are_one_line(tmp_path, capsys):
+    from cli.main import main
+
+    for bad in ("lots", "-5@1", "nan@2"):
+        assert main(["simulate", str(tmp_path / "in.wav"), f"--slow-start={bad}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("comosvc simulate: error:") and "slow start" in line for line in err)

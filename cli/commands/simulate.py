@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     parser.add_argument("--jitter", type=float, default=0.0, metavar="MS", help="callback jitter, up to MS late")
     parser.add_argument("--stall", action="append", default=[], metavar="MS@SECONDS",
                         help="make the worker stall MS milliseconds at SECONDS (repeatable)")
+    parser.add_argument("--slow-start", metavar="MS@SECONDS",
+                        help="a CPU busy at start-up: the warm-up and every block before SECONDS take MS longer "
+                        "(the adaptive latency should come down afterwards)")
     add_device_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
@@ -73,11 +76,12 @@ def run(args) -> int:
         check_output_file(args.output, "-o")  # before the run, not after it
     preset = load_preset(args.preset)
     stalls = [parse_stall(s) for s in args.stall]
+    slow_start = parse_stall(args.slow_start, "slow start") if args.slow_start else None
     audio = load_audio(args.input, args.samplerate)
     require_min_length(audio, args.samplerate, args.input)
     converter = make_converter(args.model, args.device)
     report, played = simulate(converter, preset, audio, args.samplerate, args.device_block, args.jitter, stalls,
-                              compare=True, controls=controls_from_args(args))
+                              compare=True, controls=controls_from_args(args), slow_start=slow_start)
     notes = []
     if report.offline_logmel_distance is None:
         needs = COMPARE_SKIP_S + COMPARE_MIN_S
@@ -96,6 +100,9 @@ def run(args) -> int:
     print(f"compute per block: p50 {r.compute_p50_ms:.2f} ms, p99 {r.compute_p99_ms:.2f} ms, "
           f"max {r.compute_max_ms:.2f} ms ({100 * r.compute_p99_fraction:.0f} % of the block at p99)")
     print(f"xruns {r.xruns}, dropped blocks {r.drops}, blocks {r.blocks}")
+    if r.latency_changes:
+        steps = ", ".join(f"{c['reason']} to {c['latency_ms']:.1f} ms at {c['at_s']:.1f} s" for c in r.latency_changes)
+        print(f"latency started at {r.initial_latency_ms:.1f} ms, then {steps}")
     if r.offline_logmel_distance is not None:
         print(f"vs offline conversion (after 1 s): log-mel L1 {r.offline_logmel_distance:.3f}, "
               f"best extra lag {r.offline_lag_samples} samples at 24 kHz, correlation {r.offline_correlation:.2f}")
