@@ -308,7 +308,10 @@ class Engine:
         fade_in, fade_out = self._fade_in[:n_fade], self._fade_out[:n_fade]
         if error > 0:
             gap = np.zeros(error, dtype=np.float32)
-            if broken:  # from silence: the chain fades its own start in
+            if broken:  # from silence: at the start the chain fades itself in; later, fade in here
+                if self.out_ring.written:
+                    out = out.copy()
+                    out[:n_fade] *= fade_in
                 return np.concatenate([gap, out])
             # later mid-stream: fade out, a gap, fade back in (nothing replayed, nothing lost)
             head, rest = out[:n_fade] * fade_out, out[n_fade:].copy()

@@ -158,3 +158,27 @@ def test_simulate_command_slow_start_errors_are_one_line(tmp_path, capsys):
         assert main(["simulate", str(tmp_path / "in.wav"), f"--slow-start={bad}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("comosvc simulate: error:") and "slow start" in line for line in err)
+
+
+def test_controller_waits_a_window_prefers_silence_and_raises_only_on_repeated_lateness():
+    from realtime.adaptive_latency import LATE_BLOCKS, LatencyController
+
+    rate, block_s = 48000, 0.04
+    ctl = LatencyController(rate, initial=9600, floor=2400, ceiling=12000, margin_s=0.01)
+    slack, compute = 9600 - 4800, 0.008  # 100 ms ahead of need; the headroom is 10 + 4 ms = 672 samples
+    t = 0.0
+    while t < WINDOW_S + 0.5:  # a full window, but never silent: no change yet
+        assert ctl.observe(t, slack, compute, silent=False) == 0
+        t += block_s
+    change = ctl.observe(t, slack, compute, silent=True)  # the first silent block
+    assert change == -(slack - 672) and ctl.latency == 9600 + change
+    # one late block (a stall) changes nothing; LATE_BLOCKS within the late window raise, once
+    assert ctl.observe(t + 0.04, -500, compute, silent=False) == 0
+    for i in range(1, LATE_BLOCKS - 1):
+        assert ctl.observe(t + 0.04 * (i + 1), -300, compute, silent=False) == 0
+    up = ctl.observe(t + 0.04 * LATE_BLOCKS, -200, compute, silent=False)
+    assert up == 500 + 672 and ctl.latency <= ctl.ceiling  # the worst lateness + the headroom
+    # never past the ceiling, never under the floor
+    for i in range(10 * LATE_BLOCKS):
+        ctl.observe(t + 1 + 0.04 * i, -48000, compute, silent=False)
+    assert ctl.latency == 12000
