@@ -407,6 +407,11 @@ class Engine:
     def singers(self) -> list[str]:
         return list(self.converter.singers)
 
+    @property
+    def singer(self) -> str | None:
+        """The active target singer (the converter's first where none was chosen)."""
+        return self._singer
+
     def start(self) -> None:
         if self._running:
             return

@@ -7,6 +7,7 @@ copies slices of preallocated arrays; the analysis runs after the stream ends.
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from scipy.signal import chirp, correlate
@@ -40,13 +41,12 @@ def estimate_lag(played: np.ndarray, recorded: np.ndarray, max_lag: int) -> tupl
 def measure_round_trip(input_device, output_device, samplerate: int, blocksize: int = 256,
                        repeats: int = 3, lead_in_s: float = 0.5) -> dict:
     """Play the probe through output -> (cable) -> input; returns lag in samples and ms, and clarity."""
-    from realtime.devices import _sd, check_rate, resolve_device
+    from realtime.devices import (_sd, abandon_portaudio, check_devices, devices_label, open_failure, quiet_portaudio,
+                                  resolve_device)
 
     sd = _sd()
-    for kind, device in (("input", input_device), ("output", output_device)):
-        problem = check_rate(device, samplerate, kind)
-        if problem:
-            raise UserError(problem)
+    check_devices(input_device, output_device, samplerate)
+    devices = (resolve_device(input_device, "input"), resolve_device(output_device, "output"))
     probe = probe_signal(samplerate, repeats, lead_in_s=lead_in_s)
     recorded = np.zeros_like(probe)
     position = [0]
@@ -63,14 +63,22 @@ def measure_round_trip(input_device, output_device, samplerate: int, blocksize: 
             raise sd.CallbackStop
 
     try:
-        with sd.Stream(device=(resolve_device(input_device, "input"), resolve_device(output_device, "output")),
-                       samplerate=samplerate, blocksize=blocksize, channels=1, dtype="float32", latency="low",
-                       callback=callback, finished_callback=done.set) as stream:
-            device_latency = stream.latency[0] + stream.latency[1]
-            if not done.wait(len(probe) / samplerate + 5.0):
-                raise UserError("the audio device stopped delivering callbacks")
+        with quiet_portaudio():
+            stream = sd.Stream(device=devices, samplerate=samplerate, blocksize=blocksize, channels=1,
+                               dtype="float32", latency="low", callback=callback, finished_callback=done.set)
+        stream.start()
     except sd.PortAudioError as exc:
-        raise UserError(f"cannot open the audio devices: {exc}") from None
+        abandon_portaudio()  # a JACK server that vanished makes PortAudio abort at exit
+        raise UserError(open_failure(*devices, samplerate, exc)) from None
+    device_latency = stream.latency[0] + stream.latency[1]
+    deadline = time.monotonic() + len(probe) / samplerate + 5.0
+    while not done.wait(0.1) and stream.active and time.monotonic() < deadline:
+        pass
+    if not done.wait(0.5):  # inactive without finishing, or out of time: the device went
+        abandon_portaudio()  # the stream cannot be stopped now (a JACK server gone blocks PortAudio's stop)
+        raise UserError(f"{devices_label(*devices)} stopped delivering audio before the probe finished (the JACK "
+                        "server stopped, or a device was unplugged)")
+    stream.close()
     lag, clarity = estimate_lag(probe, recorded, max_lag=int(0.5 * samplerate))
     return {"round_trip_samples": lag, "round_trip_ms": 1000.0 * lag / samplerate, "clarity": clarity,
             "reported_device_latency_ms": 1000.0 * device_latency, "samplerate": samplerate,

@@ -1,13 +1,20 @@
 """Issue #16 part B: bad input to corpus, train, live, latency and devices gets one clear line and exit 2."""
 
+import contextlib
 import json
+import os
+import shutil
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
 from cli.main import build_parser, main
+from tests.test_realtime_jack import RATE, jack_server  # noqa: F401 - the JACK dummy-server fixture
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -101,3 +108,186 @@ def test_vocoder_stage_refuses_options_it_would_ignore(tmp_path):
     with pytest.raises(SystemExit) as stop:
         build_parser().parse_args(["train", "vocoder", str(tmp_path), "--out", "v", "--device", "cuda"])
     assert stop.value.code == 2
+
+
+def test_corpus_error_is_the_only_line_a_shell_sees(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "cli.main", "corpus"], cwd=tmp_path, capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "comosvc corpus: error: give the output folder OUT (only --list-singers needs none)"]
+
+
+# --- live, latency, devices ------------------------------------------------------------------------------------
+
+
+def _cli(argv, env, timeout=60):
+    return subprocess.run([sys.executable, "-m", "cli.main", *argv], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_no_audio_device_names_the_default_meant(tmp_path):
+    env = {**os.environ, "JACK_DEFAULT_SERVER": f"comosvc_absent_{uuid.uuid4().hex[:8]}"}
+    listing = json.loads(_cli(["devices", "--json"], env).stdout)
+    if listing["devices"]:
+        pytest.skip("this machine has audio devices")
+    for argv in (["live", "--duration", "1", "--record", str(tmp_path / "rec")], ["latency"]):
+        result = _cli(argv, env)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"comosvc {argv[0]}: error: "), lines
+        assert "the default input device (none available)" in lines[0] and "comosvc devices" in lines[0]
+        assert "None" not in lines[0]
+    assert not (tmp_path / "rec").exists()
+
+
+@pytest.mark.jack
+def test_jack_device_refusing_the_rate_is_one_line_with_the_rate_it_takes(jack_server, capsys, tmp_path):
+    env, device = jack_server
+    for command in ("live", "latency"):
+        argv = [command, "--input", str(device), "--output", str(device), "--samplerate", "44100"]
+        assert main(argv + (["--record", str(tmp_path / "rec")] if command == "live" else [])) == 2
+        line = one_error_line(capsys, command)
+        assert f"device #{device} 'system' refuses 44100 Hz" in line and f"{RATE} Hz" in line
+    assert not (tmp_path / "rec").exists()
+
+
+@pytest.mark.jack
+def test_device_name_that_matches_nothing_is_one_line(jack_server, capsys):
+    assert main(["live", "--input", "no-such-microphone", "--duration", "1"]) == 2
+    assert "no input device matches 'no-such-microphone'" in one_error_line(capsys, "live")
+    assert main(["latency", "--output", "no-such-speaker"]) == 2
+    assert "no output device matches 'no-such-speaker'" in one_error_line(capsys, "latency")
+
+
+@pytest.mark.jack
+def test_live_start_line_names_the_singer_when_none_was_chosen(jack_server, capsys):
+    from realtime.model_converter import make_converter
+
+    env, device = jack_server
+    first = make_converter(None).singers[0]
+    assert main(["live", "--input", str(device), "--output", str(device), "--samplerate", str(RATE),
+                 "--preset", "safe", "--duration", "0.5"]) == 0
+    start = capsys.readouterr().out.splitlines()[0]
+    assert f"singer {first} (the first; --singer picks another)" in start
+
+
+# The JACK server vanishing: PortAudio cannot stop or terminate after that, so each case runs in a process of its own.
+
+_BACKEND_SCRIPT = """
+import os
+import sys
+import time
+from realtime.devices import SoundDeviceBackend
+from realtime.engine import Engine
+from realtime.presets import load_preset
+from realtime.standin import StandInConverter
+
+backend = SoundDeviceBackend("system", "system", 48000)
+engine = Engine(StandInConverter(), load_preset("safe").with_changes(output_margin_ms=400.0), backend)
+if sys.argv[1] == "before-open":
+    print("ready", flush=True)
+    sys.stdin.readline()
+    try:
+        engine.start()
+    except Exception as exc:
+        print(f"{type(exc).__name__}: {exc}", flush=True)
+else:
+    engine.start()
+    engine.start_recording(sys.argv[2])
+    deadline = time.monotonic() + 20
+    while os.path.getsize(os.path.join(sys.argv[2], "output.wav")) < 48000 and time.monotonic() < deadline:
+        time.sleep(0.05)  # until some audio is on disk
+    print("ready", flush=True)
+    sys.stdin.readline()
+    ended = backend.wait(10)
+    engine.stop()
+    print(f"ended {ended}: {backend.lost}", flush=True)
+"""
+
+
+@contextlib.contextmanager
+def private_jack_server():
+    """A JACK dummy server of this test's own, to kill; yields the environment that points at it."""
+    from tests.test_realtime_jack import PERIOD, _jack
+
+    if not shutil.which("jackd"):
+        pytest.skip("jackd is not installed")
+    name = f"comosvc_kill_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "PYTHONPATH": str(REPO)}
+    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(RATE), "-p",
+                               str(PERIOD)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if server.poll() is not None:
+                pytest.skip("jackd could not start here")
+            if _jack(["jack_lsp"], env).returncode == 0:
+                break
+            time.sleep(0.05)
+        yield env, server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+        server.wait(timeout=10)
+
+
+def _run_until_ready_then_kill(script_args, env, server):
+    child = subprocess.Popen([sys.executable, "-c", _BACKEND_SCRIPT, *script_args], cwd=REPO, env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        server.terminate()
+        server.wait(timeout=10)
+        out, err = child.communicate("\n", timeout=30)  # a hang here would be PortAudio stopping a dead stream
+    finally:
+        if child.poll() is None:
+            child.kill()
+    return child.returncode, out, err
+
+
+@pytest.mark.jack
+def test_jack_server_gone_before_the_stream_opens_is_one_line_and_a_clean_exit():
+    with private_jack_server() as (env, server):
+        code, out, err = _run_until_ready_then_kill(["before-open"], env, server)
+    assert code == 0, err  # PortAudio's exit handler used to abort here (an assertion in its JACK host API)
+    assert out.startswith("UserError: cannot open device #") and "JACK server" in out
+    assert "Expression" not in err and "Assertion" not in err  # PortAudio's own diagnostics stay quiet
+
+
+@pytest.mark.jack
+def test_jack_server_killed_mid_run_ends_the_stream_and_closes_the_recording(tmp_path):
+    with private_jack_server() as (env, server):
+        code, out, err = _run_until_ready_then_kill(["mid-run", str(tmp_path / "rec")], env, server)
+    assert code == 0, err
+    assert out.startswith("ended True: device #") and "stopped delivering audio" in out
+    for name in ("input.wav", "output.wav"):
+        info = sf.info(str(tmp_path / "rec" / name))  # a readable header: the file was closed
+        assert info.frames > 0
+
+
+@pytest.mark.jack
+@pytest.mark.slow  # loads the default model in a fresh process: ~10 s
+def test_live_command_ends_with_one_line_when_the_jack_server_dies(tmp_path):
+    rec = tmp_path / "rec"
+    with private_jack_server() as (env, server):
+        child = subprocess.Popen([sys.executable, "-m", "cli.main", "live", "--input", "system", "--output", "system",
+                                  "--samplerate", str(RATE), "--preset", "safe", "--duration", "60", "--record",
+                                  str(rec), "--json"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not (rec / "output.wav").exists() or (rec / "output.wav").stat().st_size < 48000:
+                assert time.monotonic() < deadline and child.poll() is None, child.stderr.read()
+                time.sleep(0.1)
+            server.terminate()
+            server.wait(timeout=10)
+            out, err = child.communicate(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    assert child.returncode == 2, err
+    errors = [line for line in err.splitlines() if "error" in line.lower() or "Traceback" in line]
+    assert len(errors) == 1 and errors[0].startswith("comosvc live: error: device #"), err
+    assert "stopped delivering audio" in errors[0] and str(rec) in errors[0]
+    assert "Assertion" not in err and out == ""
+    assert sf.info(str(rec / "output.wav")).frames > 0

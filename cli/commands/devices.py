@@ -83,7 +83,7 @@ def run(args) -> int:
     print("host APIs: " + (", ".join(f"{a['index']}: {a['name']} ({len(a['devices'])} devices)"
                                       for a in info["host_apis"]) or "none"))
     if not info["devices"]:
-        print("no audio devices found")
+        print("no audio devices found (no sound card, or no JACK server running)")
         return 0
     for dev in info["devices"]:
         mark = (">" if dev["default_input"] else " ") + ("<" if dev["default_output"] else " ")

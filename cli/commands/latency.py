@@ -14,8 +14,8 @@ def register(subparsers) -> None:
         "latency for the preset; their sum is what a singer hears. The engine figure is for the chosen "
         "model (default: the default model, or the stand-in converter where there is none).",
     )
-    parser.add_argument("--input", help="input device (index or part of its name)")
-    parser.add_argument("--output", help="output device (index or part of its name)")
+    parser.add_argument("--input", help="input device (index or part of its name; default: the system default)")
+    parser.add_argument("--output", help="output device (index or part of its name; default: the system default)")
     parser.add_argument("--samplerate", type=int, default=48000, help="device rate (default 48000)")
     parser.add_argument("--device-block", type=int, default=256, help="device buffer in samples (default 256)")
     parser.add_argument("--lead-in", type=float, default=0.5, metavar="S",
@@ -38,12 +38,14 @@ def run(args) -> int:
     from realtime.engine import Engine
     from realtime.presets import load_preset
     from core.errors import UserError
+    from realtime.devices import check_device_block, check_devices
     from realtime.roundtrip import measure_round_trip
 
     if not 0 <= args.lead_in <= 60:
         raise UserError("--lead-in must be between 0 and 60 seconds")
-
+    check_device_block(args.device_block)
     preset = load_preset(args.preset)
+    check_devices(args.input, args.output, args.samplerate)  # a missing or refusing device before the model loads
     converter = make_converter(args.model)
     engine = Engine(converter, preset, _FixedClock(args.samplerate, args.device_block))
     result = measure_round_trip(args.input, args.output, args.samplerate, args.device_block, lead_in_s=args.lead_in)

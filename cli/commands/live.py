@@ -48,14 +48,19 @@ def status_line(s) -> str:
 def run(args) -> int:
     from cli.commands.simulate import controls_from_args, make_converter
     from core.features.pitch import check_pitch_shift
-    from realtime.devices import SoundDeviceBackend
+    from realtime.devices import SoundDeviceBackend, check_device_block
     from realtime.engine import Engine
     from realtime.presets import load_preset
+    from core.errors import UserError
 
     check_pitch_shift(args.pitch)  # before the model loads and the devices open
+    if args.duration is not None and not args.duration > 0:
+        raise UserError(f"--duration must be above 0 seconds, got {args.duration:g}")
+    check_device_block(args.device_block)
     preset = load_preset(args.preset)
-    converter = make_converter(args.model, args.device)
     backend = SoundDeviceBackend(args.input, args.output, args.samplerate, blocksize=args.device_block)
+    backend.check_devices()  # a missing or refusing device is named before the model loads
+    converter = make_converter(args.model, args.device)
     engine = Engine(converter, preset, backend)
     for name, value in controls_from_args(args).items():
         getattr(engine, f"set_{name}")(value)
@@ -63,10 +68,16 @@ def run(args) -> int:
         engine.set_gate_threshold(args.gate)
     engine.set_bypass(args.bypass)
     if not args.json:
-        print(f"{converter.description}; preset {preset.name}; {backend.samplerate} Hz; Ctrl-C to stop", flush=True)
+        singer = f"singer {engine.singer}" + ("" if args.singer else " (the first; --singer picks another)")
+        print(f"{converter.description}; {singer}; preset {preset.name}; {backend.samplerate} Hz; Ctrl-C to stop",
+              flush=True)
     engine.start()
     if args.record:
-        engine.start_recording(args.record)
+        try:
+            engine.start_recording(args.record)
+        except BaseException:
+            engine.stop()
+            raise
     t_end = time.monotonic() + args.duration if args.duration else None
     seen = 0
     try:
@@ -83,6 +94,11 @@ def run(args) -> int:
         pass
     paths = engine.stop_recording()
     engine.stop()
+    if backend.lost:
+        kept = f"; the recording so far is in {args.record}" if paths else ""
+        if not args.json:
+            print()  # end the status line
+        raise UserError(f"{backend.lost}{kept}")
     snap = engine.snapshot()
     lateness = backend.callback_lateness_ms()
     late_p50, late_p99 = (float(np.percentile(lateness, 50)), float(np.percentile(lateness, 99))) if len(lateness) \
@@ -91,7 +107,7 @@ def run(args) -> int:
         print_json({"latency_ms": snap.latency_ms, "device_latency_ms": snap.device_latency_ms,
                     "block_ms": snap.block_ms, "compute_p50_ms": snap.compute_p50_ms,
                     "compute_p99_ms": snap.compute_p99_ms, "xruns": snap.xruns, "drops": snap.drops,
-                    "converter": converter.description, "recorded": paths,
+                    "converter": converter.description, "singer": engine.singer, "recorded": paths,
                     "callback_lateness_p50_ms": late_p50, "callback_lateness_p99_ms": late_p99})
     else:
         print(f"\ncallback lateness (vs an ideal device clock): p50 {late_p50:.2f} ms, p99 {late_p99:.2f} ms")

@@ -6,10 +6,14 @@ convention instead (frame t centred at sample t*hop + hop/2, n_frames = len(audi
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import pyworld
+
+with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on newer setuptools
+    warnings.simplefilter("ignore", UserWarning)
+    import pyworld
 
 from core.audio.resample import resample
 from core.data.corpus_sentences import make_sentence
