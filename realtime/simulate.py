@@ -75,7 +75,8 @@ def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate
     distance = lag = corr = measured = None
     latency_24k = int(round(engine.latency_samples * MODEL_RATE / samplerate))
     streamed_len = int(round(len(played) * MODEL_RATE / samplerate))
-    changes = [{"at_s": round(c.at_s, 3), "latency_ms": c.latency_ms, "reason": c.reason} for c in engine.latency_changes]
+    changes = [{"at_s": round(c.at_s, 3), "latency_ms": c.latency_ms, "reason": c.reason}
+               for c in engine.latency_changes]
     # the final latency holds from a little after the last change; measure it there if enough is left
     settled_s = max(COMPARE_SKIP_S, changes[-1]["at_s"] + 0.25) if changes else COMPARE_SKIP_S
     if not comparable(streamed_len, latency_24k, settled_s):

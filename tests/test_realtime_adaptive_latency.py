@@ -1,7 +1,6 @@
 """Adaptive latency: down after a slow start, up only when blocks keep arriving late, always aligned."""
 
 import numpy as np
-import pytest
 from scipy.ndimage import minimum_filter1d
 
 from realtime.adaptive_latency import QUIET_WAIT_S, WINDOW_S
