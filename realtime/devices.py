@@ -43,6 +43,15 @@ def check_device_block(samples: int) -> None:
         raise UserError(f"--device-block must be between {low} and {high} samples, got {samples}")
 
 
+SAMPLE_RATES = (8000, 192000)  # device rates, in Hz, worth asking a device about
+
+
+def check_samplerate(rate: int | None) -> None:
+    low, high = SAMPLE_RATES
+    if rate is not None and not low <= rate <= high:
+        raise UserError(f"--samplerate must be between {low} and {high} Hz, got {rate}")
+
+
 def default_device(kind: str) -> int | None:
     """The index of the system's default input or output device; None where PortAudio has none."""
     sd = _sd()

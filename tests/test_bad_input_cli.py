@@ -4,8 +4,10 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -291,3 +293,44 @@ def test_live_command_ends_with_one_line_when_the_jack_server_dies(tmp_path):
     assert "stopped delivering audio" in errors[0] and str(rec) in errors[0]
     assert "Assertion" not in err and out == ""
     assert sf.info(str(rec / "output.wav")).frames > 0
+
+
+@pytest.mark.jack
+def test_sigterm_ends_live_like_ctrl_c_and_closes_the_recording(jack_server, tmp_path, capsys):
+    env, device = jack_server
+    rec = tmp_path / "rec"
+
+    def terminate_once_recording() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                (rec / "output.wav").exists() and (rec / "output.wav").stat().st_size > 96000):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def safety_net(signum, frame):  # if the signal came before live took it over: fail the test, not pytest
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, safety_net)
+    try:
+        threading.Thread(target=terminate_once_recording, daemon=True).start()
+        code = main(["live", "--input", str(device), "--output", str(device), "--samplerate", str(RATE),
+                     "--preset", "safe", "--duration", "60", "--record", str(rec)])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 128 + signal.SIGTERM
+    assert f"wrote {rec / 'output.wav'}" in capsys.readouterr().out
+    for name in ("input.wav", "output.wav"):
+        assert sf.info(str(rec / name)).frames >= 24000  # the header counts what was written: closed properly
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["live", "--gate", "3"], "--gate"),
+    (["live", "--samplerate", "0"], "--samplerate"),
+    (["live", "--device-block", "0"], "--device-block"),
+    (["live", "--duration", "-1"], "--duration"),
+    (["latency", "--samplerate", "1000000"], "--samplerate"),
+    (["latency", "--device-block", "100000"], "--device-block"),
+])
+def test_impossible_live_options_are_one_line_before_any_device_opens(argv, option, capsys):
+    assert main(argv) == 2
+    assert option in one_error_line(capsys, argv[0])

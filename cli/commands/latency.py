@@ -38,12 +38,13 @@ def run(args) -> int:
     from realtime.engine import Engine
     from realtime.presets import load_preset
     from core.errors import UserError
-    from realtime.devices import check_device_block, check_devices
+    from realtime.devices import check_device_block, check_devices, check_samplerate
     from realtime.roundtrip import measure_round_trip
 
     if not 0 <= args.lead_in <= 60:
         raise UserError("--lead-in must be between 0 and 60 seconds")
     check_device_block(args.device_block)
+    check_samplerate(args.samplerate)
     preset = load_preset(args.preset)
     check_devices(args.input, args.output, args.samplerate)  # a missing or refusing device before the model loads
     converter = make_converter(args.model)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -48,7 +51,7 @@ def status_line(s) -> str:
 def run(args) -> int:
     from cli.commands.simulate import controls_from_args, make_converter
     from core.features.pitch import check_pitch_shift
-    from realtime.devices import SoundDeviceBackend, check_device_block
+    from realtime.devices import SoundDeviceBackend, check_device_block, check_samplerate
     from realtime.engine import Engine
     from realtime.presets import load_preset
     from core.errors import UserError
@@ -57,6 +60,9 @@ def run(args) -> int:
     if args.duration is not None and not args.duration > 0:
         raise UserError(f"--duration must be above 0 seconds, got {args.duration:g}")
     check_device_block(args.device_block)
+    check_samplerate(args.samplerate)
+    if args.gate is not None and args.gate > 0:
+        raise UserError(f"--gate is a level in dBFS, 0 or below (e.g. -50); at {args.gate:g} it would never open")
     preset = load_preset(args.preset)
     backend = SoundDeviceBackend(args.input, args.output, args.samplerate, blocksize=args.device_block)
     backend.check_devices()  # a missing or refusing device is named before the model loads
@@ -80,16 +86,18 @@ def run(args) -> int:
             raise
     t_end = time.monotonic() + args.duration if args.duration else None
     seen = 0
+    terminated: list[int] = []
     try:
-        while engine.running and (t_end is None or time.monotonic() < t_end):
-            if backend.wait(0.5):
-                break
-            snap = engine.snapshot()
-            for message in snap.messages[seen:] if len(snap.messages) > seen else ():
-                print(f"\n{message}", file=sys.stderr)
-            seen = len(snap.messages)
-            if not args.json:
-                print("\r" + status_line(snap), end="", flush=True)
+        with _sigterm_as_interrupt(terminated):
+            while engine.running and (t_end is None or time.monotonic() < t_end):
+                if backend.wait(0.5):
+                    break
+                snap = engine.snapshot()
+                for message in snap.messages[seen:] if len(snap.messages) > seen else ():
+                    print(f"\n{message}", file=sys.stderr)
+                seen = len(snap.messages)
+                if not args.json:
+                    print("\r" + status_line(snap), end="", flush=True)
     except KeyboardInterrupt:
         pass
     paths = engine.stop_recording()
@@ -113,4 +121,22 @@ def run(args) -> int:
         print(f"\ncallback lateness (vs an ideal device clock): p50 {late_p50:.2f} ms, p99 {late_p99:.2f} ms")
         for path in paths:
             print(f"wrote {path}")
-    return 0
+    return 128 + signal.SIGTERM if terminated else 0
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt(terminated: list[int]):
+    """SIGTERM (`timeout`, a service manager) ends the run as Ctrl-C does, so the recording is closed properly."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # a second SIGTERM during clean-up ends the process at once
