@@ -334,3 +334,15 @@ def test_sigterm_ends_live_like_ctrl_c_and_closes_the_recording(jack_server, tmp
 def test_impossible_live_options_are_one_line_before_any_device_opens(argv, option, capsys):
     assert main(argv) == 2
     assert option in one_error_line(capsys, argv[0])
+
+
+def test_train_all_on_a_folder_without_singers_leaves_no_output_folder(tmp_path, capsys):
+    data, out = tmp_path / "data", tmp_path / "out"
+    data.mkdir()
+    assert main(["train", "all", str(data), str(out), "--threads", "1", "--no-progress"]) == 2
+    assert "no singer folders" in one_error_line(capsys, "train")
+    assert not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert main(["train", "all", str(data), str(kept), "--threads", "1", "--no-progress"]) == 2
+    assert kept.is_dir()  # a folder the user had is never removed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -187,8 +188,6 @@ def _log(args: argparse.Namespace):
 
 
 def _report(args: argparse.Namespace, summary: dict, what: str) -> int:
-    import os
-
     from cli.output import print_json
     from core.train.loop import figure
 
@@ -241,14 +240,28 @@ def run_vocoder(args: argparse.Namespace) -> int:
     return _report(args, summary, f"vocoder -> {args.out}")
 
 
+def _remove_if_no_files(folder: str) -> None:
+    import shutil
+
+    if os.path.isdir(folder) and not any(files for _, _, files in os.walk(folder)):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_all(args: argparse.Namespace) -> int:
     from cli.output import print_json
+    from core.errors import UserError
     from core.train.pipeline import Budget, train_all
 
     budget = Budget(args.vocoder_steps, args.vocoder_minutes, args.teacher_steps, args.teacher_minutes,
                     args.student_steps, args.student_minutes)
-    report = train_all(args.data, args.out, _config(args), _options(args), budget, args.adversary_weight,
-                       log=_log(args), content_path=args.content, vocoder_path=args.vocoder)
+    created = not os.path.exists(args.out)
+    try:
+        report = train_all(args.data, args.out, _config(args), _options(args), budget, args.adversary_weight,
+                           log=_log(args), content_path=args.content, vocoder_path=args.vocoder)
+    except UserError:
+        if created:
+            _remove_if_no_files(args.out)  # a refused run leaves no empty OUT behind
+        raise
     if args.json:
         print_json(report)
     else:
