@@ -94,7 +94,9 @@ def run(args) -> int:
                     break
                 snap = engine.snapshot()
                 for message in snap.messages[seen:] if len(snap.messages) > seen else ():
-                    print(f"\n{message}", file=sys.stderr)
+                    if not args.json:
+                        print(flush=True)  # end the status line, so the message gets a line of its own
+                    print(message, file=sys.stderr, flush=True)
                 seen = len(snap.messages)
                 if not args.json:
                     print("\r" + status_line(snap), end="", flush=True)
