@@ -12,7 +12,8 @@ Modules, one idea each:
 - engine.py       Engine: device_io (callback side), compute_block/finish_block (worker side),
                   latency scheduling (pad/drop, never creep), live controls, snapshots
 - simulator.py    SimulatedBackend: the same engine against a virtual device clock
-- devices.py      SoundDeviceBackend (PortAudio), device listing and rate checks
+- devices.py      SoundDeviceBackend (PortAudio): the stream, and ending a run whose device vanished
+- device_query.py device listing, defaults, rate checks, and one-line messages that name the device
 - simulate.py     one simulated run + report (CLI `simulate`, tests, bench)
 - offline.py      whole-file reference conversion and the streamed-vs-offline comparison
 - roundtrip.py    chirp round-trip measurement through real devices (CLI `latency`)

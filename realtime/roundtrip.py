@@ -41,8 +41,8 @@ def estimate_lag(played: np.ndarray, recorded: np.ndarray, max_lag: int) -> tupl
 def measure_round_trip(input_device, output_device, samplerate: int, blocksize: int = 256,
                        repeats: int = 3, lead_in_s: float = 0.5) -> dict:
     """Play the probe through output -> (cable) -> input; returns lag in samples and ms, and clarity."""
-    from realtime.devices import (_sd, abandon_portaudio, check_devices, devices_label, open_failure, quiet_portaudio,
-                                  resolve_device)
+    from realtime.device_query import (_sd, abandon_portaudio, check_devices, devices_label, open_failure,
+                                       quiet_portaudio, resolve_device)
 
     sd = _sd()
     check_devices(input_device, output_device, samplerate)

@@ -38,7 +38,7 @@ def run(args) -> int:
     from realtime.engine import Engine
     from realtime.presets import load_preset
     from core.errors import UserError
-    from realtime.devices import check_device_block, check_devices, check_samplerate
+    from realtime.device_query import check_device_block, check_devices, check_samplerate
     from realtime.roundtrip import measure_round_trip
 
     if not 0 <= args.lead_in <= 60:

@@ -51,7 +51,8 @@ def status_line(s) -> str:
 def run(args) -> int:
     from cli.commands.simulate import controls_from_args, make_converter
     from core.features.pitch import check_pitch_shift
-    from realtime.devices import SoundDeviceBackend, check_device_block, check_samplerate
+    from realtime.device_query import check_device_block, check_samplerate
+    from realtime.devices import SoundDeviceBackend
     from realtime.engine import Engine
     from realtime.presets import load_preset
     from core.errors import UserError
