@@ -152,8 +152,12 @@ def resolve_device(device, kind: str) -> int | None:
     if isinstance(device, int) or (isinstance(device, str) and device.isdigit()):
         index = int(device)
         devices = list_devices()
+        channels = "max_input_channels" if kind == "input" else "max_output_channels"
         if not 0 <= index < len(devices):
-            raise UserError(f"no audio device #{index}; see 'comosvc devices'")
+            listed = f"#0 to #{len(devices) - 1}" if devices else "none"
+            raise UserError(f"no audio device #{index} (PortAudio lists {listed}); see 'comosvc devices'")
+        if getattr(devices[index], channels) < 1:
+            raise UserError(f"device #{index} '{devices[index].name}' has no {kind} channels; see 'comosvc devices'")
         return index
     channels = "max_input_channels" if kind == "input" else "max_output_channels"
     matches = [d for d in list_devices() if device.lower() in d.name.lower() and getattr(d, channels) > 0]

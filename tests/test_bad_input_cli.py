@@ -346,3 +346,20 @@ def test_train_all_on_a_folder_without_singers_leaves_no_output_folder(tmp_path,
     kept.mkdir()
     assert main(["train", "all", str(data), str(kept), "--threads", "1", "--no-progress"]) == 2
     assert kept.is_dir()  # a folder the user had is never removed
+
+
+def test_device_index_without_channels_of_that_kind_or_out_of_range(monkeypatch):
+    from core.errors import UserError
+    from realtime import device_query
+    from realtime.device_query import DeviceInfo
+
+    speakers = DeviceInfo(0, "Speakers", "ALSA", 0, 2, 48000.0, False, True)
+    microphone = DeviceInfo(1, "USB Mic", "ALSA", 1, 0, 44100.0, True, False)
+    monkeypatch.setattr(device_query, "list_devices", lambda: [speakers, microphone])
+    assert device_query.resolve_device("1", "input") == 1 and device_query.resolve_device("0", "output") == 0
+    with pytest.raises(UserError, match="device #0 'Speakers' has no input channels"):
+        device_query.resolve_device("0", "input")
+    with pytest.raises(UserError, match=r"no audio device #5 \(PortAudio lists #0 to #1\)"):
+        device_query.resolve_device(5, "output")
+    with pytest.raises(UserError, match="no output device matches 'mic'"):
+        device_query.resolve_device("mic", "output")
