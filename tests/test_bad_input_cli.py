@@ -363,3 +363,20 @@ def test_device_index_without_channels_of_that_kind_or_out_of_range(monkeypatch)
         device_query.resolve_device(5, "output")
     with pytest.raises(UserError, match="no output device matches 'mic'"):
         device_query.resolve_device("mic", "output")
+
+
+@pytest.mark.parametrize("stage", ["teacher", "student", "vocoder", "all"])
+def test_training_output_that_cannot_be_written_is_refused_before_training(stage, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    unwritable = "/proc/comosvc-no/out.safetensors" if stage != "all" else "/proc/comosvc-no"
+    extra = ["--teacher", str(tmp_path / "t.safetensors")] if stage == "student" else []
+    for out, words in ((unwritable, "cannot"), (str(folder), "is a folder")):
+        if stage == "all" and out == str(folder):
+            continue  # OUT is a folder by design
+        argv = [stage, str(data), out, *extra] if stage == "all" else [stage, str(data), "--out", out, *extra]
+        assert main(["train", *argv, "--threads", "1"]) == 2
+        assert words in one_error_line(capsys, "train")
+    assert list(data.iterdir()) == [] and list(folder.iterdir()) == []

@@ -168,12 +168,29 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise UserError(f"--adversary-weight must be 0 or more, got {args.adversary_weight:g}")
 
 
+def _check_out(args: argparse.Namespace) -> None:
+    """Before any training: where the result goes can be written (not after the run, when it is lost)."""
+    from pathlib import Path
+
+    from core.audio.io import check_output_folder
+    from core.errors import UserError
+
+    out = Path(args.out)
+    if args.stage == "all":
+        check_output_folder(out, "OUT")
+        return
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a file name such as {out / (args.stage + '.safetensors')}")
+    check_output_folder(out.parent, "--out")
+
+
 def _options(args: argparse.Namespace, steps: int = 0):
     import torch
 
     from core.train.teacher import RunOptions
 
     _check_numbers(args)
+    _check_out(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     return RunOptions(steps=steps, resume=args.resume, seed=args.seed, device=getattr(args, "device", "auto"),
