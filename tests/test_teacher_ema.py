@@ -4,21 +4,13 @@ import pytest
 import torch
 
 from core.config import from_stored_dict, load_config
-from core.data.preprocess import preprocess
 from core.errors import UserError
 from core.model.model_file import load_model
 from core.train.state import load_state, TrainState
 from core.train.teacher import RunOptions, build_teacher_system, ema_decay_at, train_teacher
 from core.data.dataset import CachedDataset
-from tests.test_data_fixtures import make_corpus, micro_config
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    root = make_corpus(tmp_path_factory.mktemp("data"), singers=2, files=3)
-    out = tmp_path_factory.mktemp("cache")
-    preprocess(root, out, micro_config(), progress=False, log=lambda m: None)
-    return out
+from tests.test_data_fixtures import micro_config
+from tests.test_train_teacher import cache  # noqa: F401 - the two-singer micro cache fixture
 
 
 def _flat(module: torch.nn.Module) -> torch.Tensor:
