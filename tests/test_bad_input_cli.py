@@ -380,3 +380,12 @@ def test_training_output_that_cannot_be_written_is_refused_before_training(stage
         assert main(["train", *argv, "--threads", "1"]) == 2
         assert words in one_error_line(capsys, "train")
     assert list(data.iterdir()) == [] and list(folder.iterdir()) == []
+
+
+def test_corpus_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    assert main(["corpus", "/proc/comosvc-no", "--singers", "1", "--clips-per-singer", "1"]) == 2
+    assert "cannot write to OUT /proc/comosvc-no" in one_error_line(capsys, "corpus")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["corpus", str(afile), "--singers", "1", "--clips-per-singer", "1"]) == 2
+    assert "is a file, not a folder" in one_error_line(capsys, "corpus")

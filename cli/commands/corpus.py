@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         from core.errors import UserError
 
         raise UserError("give the output folder OUT (only --list-singers needs none)")
+    from core.audio.io import check_output_folder
+
+    check_output_folder(args.out, "OUT")  # before any voice is rendered
     import signal
 
     # A terminated run exits through the pool's clean-up, so no worker outlives it; writes are atomic.
