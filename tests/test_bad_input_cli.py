@@ -389,3 +389,8 @@ def test_corpus_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsy
     afile.write_text("x")
     assert main(["corpus", str(afile), "--singers", "1", "--clips-per-singer", "1"]) == 2
     assert "is a file, not a folder" in one_error_line(capsys, "corpus")
+
+
+def test_live_record_folder_that_cannot_be_written_is_refused_before_devices(capsys):
+    assert main(["live", "--record", "/proc/comosvc-no", "--duration", "1"]) == 2
+    assert "cannot write to --record /proc/comosvc-no" in one_error_line(capsys, "live")

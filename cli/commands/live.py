@@ -62,6 +62,10 @@ def run(args) -> int:
         raise UserError(f"--duration must be above 0 seconds, got {args.duration:g}")
     check_device_block(args.device_block)
     check_samplerate(args.samplerate)
+    if args.record:
+        from core.audio.io import check_output_folder
+
+        check_output_folder(args.record, "--record")
     if args.gate is not None and args.gate > 0:
         raise UserError(f"--gate is a level in dBFS, 0 or below (e.g. -50); at {args.gate:g} it would never open")
     preset = load_preset(args.preset)
