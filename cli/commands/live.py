@@ -48,26 +48,32 @@ def status_line(s) -> str:
             f"{' | gate open' if s.gate_open else ''}{' | BYPASS' if s.bypass else ''}{' | REC' if s.recording else ''}")
 
 
-def run(args) -> int:
-    from cli.commands.simulate import controls_from_args, make_converter
+def _check_options(args) -> None:
+    """The options that need no device or model, each refused in one line before either is touched."""
+    from core.audio.io import check_output_folder
+    from core.errors import UserError
     from core.features.pitch import check_pitch_shift
     from realtime.device_query import check_device_block, check_samplerate
-    from realtime.devices import SoundDeviceBackend
-    from realtime.engine import Engine
-    from realtime.presets import load_preset
-    from core.errors import UserError
 
-    check_pitch_shift(args.pitch)  # before the model loads and the devices open
+    check_pitch_shift(args.pitch)
     if args.duration is not None and not args.duration > 0:
         raise UserError(f"--duration must be above 0 seconds, got {args.duration:g}")
     check_device_block(args.device_block)
     check_samplerate(args.samplerate)
     if args.record:
-        from core.audio.io import check_output_folder
-
         check_output_folder(args.record, "--record")
     if args.gate is not None and args.gate > 0:
         raise UserError(f"--gate is a level in dBFS, 0 or below (e.g. -50); at {args.gate:g} it would never open")
+
+
+def run(args) -> int:
+    from cli.commands.simulate import controls_from_args, make_converter
+    from core.errors import UserError
+    from realtime.devices import SoundDeviceBackend
+    from realtime.engine import Engine
+    from realtime.presets import load_preset
+
+    _check_options(args)  # before the model loads and the devices open
     preset = load_preset(args.preset)
     backend = SoundDeviceBackend(args.input, args.output, args.samplerate, blocksize=args.device_block)
     backend.check_devices()  # a missing or refusing device is named before the model loads
