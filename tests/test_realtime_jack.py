@@ -106,14 +106,24 @@ def test_engine_streams_on_jack_without_xruns_at_its_latency(jack_server):
 
     engine.device_io = io_with_probe
     engine.start()
+    initial_latency = engine.latency_samples
     deadline = time.monotonic() + seconds + 10
     while position[0] < n + RATE // 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     engine.stop()
     assert position[0] >= n, "JACK delivered too few callbacks"
     assert engine.xruns == 0
+    # The latency adapts (at the earliest after 4 s of comfortable running); the probe must come out
+    # exactly at the latency in effect while it played: the first one, unless it changed within the probe.
+    changed_during_probe = [c for c in engine.latency_changes if c.at_s < seconds]
+    expected = initial_latency if not changed_during_probe else None
     cc = correlate(played[:position[0]], probe, mode="full", method="fft")
-    assert int(np.argmax(cc)) - (n - 1) == engine.latency_samples
+    lag = int(np.argmax(cc)) - (n - 1)
+    if expected is None:  # a busy machine made it change mid-probe: the lag is one of the stated latencies
+        stated = {initial_latency} | {round(c.latency_ms * RATE / 1000) for c in changed_during_probe}
+        assert min(abs(lag - s) for s in stated) <= 1
+    else:
+        assert lag == expected
 
 
 def test_latency_tool_measures_the_loopback(jack_server, capsys):
