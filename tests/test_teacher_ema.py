@@ -70,3 +70,31 @@ def test_stored_configs_from_before_an_added_key_still_load():
     del data["train"]["batch_size"]  # not an added key: still an error
     with pytest.raises(Exception, match="batch_size"):
         from_stored_dict(data)
+
+
+def test_init_from_a_complete_model_keeps_its_vocoder_through_the_student(cache, tmp_path):
+    from core.convert.voice_model import VoiceModel, save_voice_model
+    from core.train.student import train_student
+    from core.vocoder.builtin import BuiltinVocoder
+
+    cfg = micro_config()
+    first = tmp_path / "first.safetensors"
+    train_teacher(cache, first, cfg, RunOptions(steps=1, progress=False, tensorboard=False), log=lambda m: None)
+    bundle = load_model(first)
+    complete = tmp_path / "complete.safetensors"
+    medians = {"singer0": 150.0, "singer1": 300.0}
+    save_voice_model(complete, bundle.config, bundle.singers, bundle.teacher, None,
+                     (bundle.extra_parts["content"], bundle.metadata["content"]),
+                     BuiltinVocoder.from_config(cfg.audio, cfg.vocoder), singer_f0_median_hz=medians)
+    teacher = tmp_path / "teacher.safetensors"
+    train_teacher(cache, teacher, cfg, RunOptions(steps=1, progress=False, tensorboard=False), log=lambda m: None,
+                  init=complete)
+    model = tmp_path / "model.safetensors"
+    train_student(cache, teacher, model, RunOptions(steps=1, progress=False, tensorboard=False), log=lambda m: None)
+    loaded = VoiceModel.load(model)  # complete: content, vocoder, teacher and student
+    assert loaded.singer_f0_median_hz == medians and loaded.teacher is not None
+    # Without --init the teacher file has no vocoder, so its student is no complete model.
+    plain = tmp_path / "plain.safetensors"
+    train_student(cache, first, plain, RunOptions(steps=1, progress=False, tensorboard=False), log=lambda m: None)
+    with pytest.raises(UserError, match="vocoder"):
+        VoiceModel.load(plain)

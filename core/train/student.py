@@ -223,7 +223,10 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
         if runtime.distributed:
             summary["rank_weight_divergence"] = weight_divergence(student, runtime)
         if runtime.is_main:
-            extra_meta = {k: v for k, v in bundle.metadata.items() if k in bundle.extra_parts}
+            from core.convert.voice_model import SINGER_F0_KEY
+
+            # The teacher file's other parts (encoder, vocoder) and singer F0 medians go into the student's file.
+            extra_meta = {k: v for k, v in bundle.metadata.items() if k in bundle.extra_parts or k == SINGER_F0_KEY}
             training = dict(bundle.metadata.get("training", {}))
             training.update(stage="student", student_steps=state.step)
             extra_meta["training"] = training

@@ -150,8 +150,14 @@ def ema_decay_at(step: int, decay: float) -> float:
     return min(decay, (1.0 + step) / (10.0 + step))
 
 
-def init_from_model_file(system: TeacherSystem, path: str | Path, cfg: Config, singers: list[str]) -> None:
-    """Start from the teacher (and built-in encoder) of a model file with the same config and singers."""
+def init_from_model_file(system: TeacherSystem, path: str | Path, cfg: Config,
+                         singers: list[str]) -> tuple[dict[str, dict], dict[str, Any]]:
+    """Start from the teacher (and built-in encoder) of a model file with the same config and singers.
+
+    Returns the parts and metadata the new file keeps from it: its vocoder and the singers' F0
+    medians, so that a teacher and student trained on from a complete model are complete again.
+    """
+    from core.convert.voice_model import SINGER_F0_KEY
     from core.model.model_file import load_model
 
     bundle = load_model(path, parts=["teacher"])
@@ -166,6 +172,10 @@ def init_from_model_file(system: TeacherSystem, path: str | Path, cfg: Config, s
         if "content" not in bundle.extra_parts:
             raise UserError(f"--init {path} holds no built-in content encoder")
         system.encoder.network.load_state_dict(bundle.extra_parts["content"])
+    kept_parts = {"vocoder": bundle.extra_parts["vocoder"]} if "vocoder" in bundle.extra_parts else {}
+    kept_meta = {k: bundle.metadata[k] for k in ("vocoder", SINGER_F0_KEY) if k in bundle.metadata and
+                 (k != "vocoder" or kept_parts)}
+    return kept_parts, kept_meta
 
 
 def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunOptions,
@@ -178,8 +188,10 @@ def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunO
         torch.manual_seed(options.seed)
         train, val = load_training_data(cache, cfg)
         system = build_teacher_system(cfg, train, adversary_weight, mel_eq_db)
-        if init is not None and not options.resume:
-            init_from_model_file(system, init, cfg, train.singers.names)
+        kept_parts, kept_meta = {}, {}
+        if init is not None:
+            # On --resume the checkpoint's weights then replace these; the file still gives its vocoder.
+            kept_parts, kept_meta = init_from_model_file(system, init, cfg, train.singers.names)
         system = system.to(runtime.device)
         # The EMA of the teacher's weights is what is validated, saved and sampled.
         teacher_ema = (copy.deepcopy(system.acoustic).requires_grad_(False).eval()
@@ -224,7 +236,8 @@ def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunO
             summary["rank_weight_divergence"] = weight_divergence(system, runtime)
         if runtime.is_main:
             system.eval()
-            extra_parts, extra_meta = {}, {"training": {"stage": "teacher", "steps": state.step}}
+            extra_parts = dict(kept_parts)
+            extra_meta = {**kept_meta, "training": {"stage": "teacher", "steps": state.step}}
             if system.encoder is not None:
                 encoder = system.encoder.cpu()
                 state_dict, meta = encoder.file_parts()
