@@ -75,7 +75,14 @@ def test_empty_file(tmp_path):
         load_audio(path, 24000)
 
 
-@pytest.mark.parametrize("content", [b"", b"this is not audio at all" * 10, b"RIFF\x00\x00\x00\x00WAVEfmt "])
+def test_zero_byte_file_says_it_is_empty(tmp_path):
+    path = tmp_path / "zero.wav"
+    path.write_bytes(b"")
+    with pytest.raises(AudioFileError, match="is empty \\(0 bytes\\)"):
+        load_audio(path, 24000)
+
+
+@pytest.mark.parametrize("content", [b"this is not audio at all" * 10, b"RIFF\x00\x00\x00\x00WAVEfmt "])
 def test_non_audio_file(tmp_path, content):
     path = tmp_path / "bad.wav"
     path.write_bytes(content)

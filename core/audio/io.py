@@ -41,6 +41,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
         raise AudioFileError(f"audio file not found: {path}")
     if path.is_dir():
         raise AudioFileError(f"{path} is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioFileError(f"{path} is empty (0 bytes)")
     check_not_truncated(path)
     try:
         data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
