@@ -117,12 +117,14 @@ def test_mismatched_checkpoints_are_one_line_errors(tmp_path, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_blocks_match_whole_away_from_the_first_block():
-    """Tolerance: after the first block, block output differs from whole output by < 1 % RMS."""
+@pytest.mark.parametrize("layout", ["m4singer", "openvpi"])
+def test_blocks_match_whole_away_from_the_first_block(layout):
+    """Tolerance: after the first block, block output differs from whole output by < 1 % RMS
+    (measured 5.6e-4 M4Singer, 1.4e-5 openvpi: the carried source state is one per harmonic / one per frame)."""
     torch.manual_seed(1)
-    vocoder = NsfHifiganVocoder(NsfHifiganGenerator(shape_of("m4singer")))
+    vocoder = NsfHifiganVocoder(NsfHifiganGenerator(shape_of(layout)))
     frames = 120
-    mel = torch.randn(80, frames) * 0.5 - 3
+    mel = torch.randn(vocoder.n_mels, frames) * 0.5 - 3
     f0 = 200 + 30 * torch.sin(torch.arange(frames) / 7.0)
     f0[50:60] = 0
     whole = vocoder.synthesize(mel, f0)

@@ -13,7 +13,8 @@ Keys: conv_pre, ups.N, noise_convs.N, resblocks.N.convs1.M / convs2.M (or
 .convs.M for resblock type "2"), m_source.l_linear, conv_post.
 
 The harmonic source (fundamental + 8 overtones, amplitude 0.1, merged by
-m_source.l_linear and tanh) is made here from an explicit starting phase and
+m_source.l_linear and tanh) follows each layout's published SineGen op for op
+in float32, as upstream runs it, but from an explicit starting state and with
 counter-based noise, so that a window cut out of a longer signal regenerates
 the same excitation: that is what lets `context_stream` run it block by block.
 """
@@ -123,24 +124,78 @@ class SourceMerge(nn.Module):
         self.l_linear = nn.Linear(HARMONICS, 1)
 
 
+def source_state_size(layout: str) -> int:
+    """Numbers carried per stream across frames: M4Singer one phase per harmonic, openvpi one frame offset."""
+    return HARMONICS if layout == "m4singer" else 1
+
+
+def _seeded_cumsum(seed: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(B, n) seed, (B, T, n) -> (B, T+1, n): the running sum started from the seed, in x's dtype.
+
+    A zero seed reproduces torch.cumsum(x) itself (on the CPU, float32 sums
+    accumulate in float64 and round each output), so a whole signal gets
+    upstream's exact numbers while a window can start from a carried state.
+    """
+    return torch.cumsum(torch.cat([seed[:, None, :].to(x.dtype), x], dim=1), dim=1)
+
+
+def _m4singer_cycles(f0: torch.Tensor, upp: int, sample_rate: int, state: torch.Tensor):
+    """parallel_wavegan's SineGen, op for op in f0's dtype (float32 as upstream runs it).
+
+    Per sample: rad = (k * f0 / sr) % 1; the phase is the running sum of rad,
+    minus 1 wherever the running sum of rad wraps (which keeps the sum small).
+    `state` (B, 9) is that sum before the first sample, per harmonic.
+    """
+    f0_up = f0.repeat_interleave(upp, dim=1)[..., None]                        # nearest upsampling
+    rad = (f0_up * torch.arange(1, HARMONICS + 1, dtype=f0.dtype, device=f0.device) / sample_rate) % 1
+    wrapped = _seeded_cumsum(state, rad) % 1
+    shift = (wrapped[:, 1:] - wrapped[:, :-1] < 0) * -1.0
+    phase = _seeded_cumsum(state, rad + shift)                                   # (B, T+1, 9)
+    # The sum stays in [0, 1) up to rounding; a carried state is wrapped so it cannot creep by whole cycles.
+    return phase[:, 1:], phase[:, ::upp] % 1
+
+
+def _openvpi_cycles(f0: torch.Tensor, upp: int, sample_rate: int, state: torch.Tensor):
+    """openvpi's SineGen, op for op in f0's dtype: per frame f0 * n / sr (n = 1..upp) plus
+    the wrapped sum of earlier frames' totals, then times k. `state` (B, 1) is that sum
+    before the first frame."""
+    rad = f0[..., None] / sample_rate * torch.arange(1, upp + 1, device=f0.device)   # (B, F, upp)
+    total = torch.fmod(rad[..., -1:] + 0.5, 1.0) - 0.5                                 # wrapped to [-0.5, 0.5)
+    offset = _seeded_cumsum(state, total).fmod(1.0)                                  # (B, F+1, 1)
+    rad = (rad + offset[:, :-1]).reshape(f0.shape[0], -1, 1)
+    cycles = torch.multiply(rad, torch.arange(1, HARMONICS + 1, device=f0.device).view(1, 1, -1))
+    return cycles, offset
+
+
+def source_cycles(layout: str, f0: torch.Tensor, upp: int, sample_rate: int, state: torch.Tensor | None = None):
+    """(B, F) f0 -> each harmonic's phase in cycles (B, F*upp, 9), and the source state at
+    every frame boundary (B, F+1, n) (index F: the state to continue from)."""
+    if state is None:
+        state = f0.new_zeros(f0.shape[0], source_state_size(layout))
+    state = state.reshape(f0.shape[0], -1).to(f0.dtype).expand(-1, source_state_size(layout))
+    cycles = _m4singer_cycles if layout == "m4singer" else _openvpi_cycles
+    return cycles(f0, upp, sample_rate, state)
+
+
 def harmonic_source(f0: torch.Tensor, hop: int, sample_rate: int, phase0: torch.Tensor,
-                    start_sample: torch.Tensor, noise_scale: float = 1.0) -> torch.Tensor:
+                    start_sample: torch.Tensor, noise_scale: float = 1.0, *, layout: str) -> torch.Tensor:
     """(B, F) f0 -> (B, F*hop, HARMONICS) sines (f0 held per frame), plus noise, voiced-gated.
 
-    `phase0` (B,) float64 is the fundamental's phase in cycles accumulated
-    before the first sample; `start_sample` (B,) the absolute index of the
-    first sample (noise); `noise_scale` 0 gives the noiseless source.
-
-    As in the published SineGen, the running sum is inclusive: sample t's phase
-    already holds its own increment f0[t] / sr, so the first sample of a voiced
-    stretch is not sin(0). Harmonic k is k times the fundamental's phase (the
-    published code draws the overtones' starting phases at random on every
-    call; here they start at zero, which keeps blocks and whole files equal).
+    The sines follow the layout's published SineGen op for op in f0's dtype
+    (float32, as upstream runs), so their float32 rounding is upstream's too.
+    `phase0` (B, n) or (B,) is the source state before the first frame (see
+    `source_cycles`; zeros for a signal's start); `start_sample` (B,) the
+    absolute index of the first sample (noise); `noise_scale` 0 gives the
+    noiseless source. The published code draws the overtones' starting phases
+    at random on every call; here they start at zero, which keeps blocks and
+    whole files equal.
     """
+    cycles, _ = source_cycles(layout, f0, hop, sample_rate, phase0)
+    if layout == "m4singer":
+        sines = torch.sin(cycles * 2 * math.pi) * SINE_AMP
+    else:
+        sines = torch.sin(2 * math.pi * cycles) * SINE_AMP
     per_sample = f0.repeat_interleave(hop, dim=1)
-    cycles = phase0[:, None] + torch.cumsum(per_sample.to(torch.float64) / sample_rate, dim=1)
-    k = torch.arange(1, HARMONICS + 1, device=f0.device, dtype=torch.float64)
-    sines = torch.sin(2 * math.pi * torch.remainder(cycles[..., None] * k, 1.0)).to(f0.dtype) * SINE_AMP
     voiced = (per_sample > 0).to(f0.dtype)[..., None]
     if noise_scale == 0.0:
         return sines * voiced
@@ -184,7 +239,8 @@ class NsfHifiganGenerator(nn.Module):
     def forward(self, mel: torch.Tensor, f0: torch.Tensor, phase0: torch.Tensor,
                 start_sample: torch.Tensor, noise_scale: float = 1.0) -> torch.Tensor:
         """(B, num_mels, F) mel in the checkpoint's own log scale, (B, F) f0 -> (B, F*hop)."""
-        source = harmonic_source(f0, self.upp, self.shape.sampling_rate, phase0, start_sample, noise_scale)
+        source = harmonic_source(f0, self.upp, self.shape.sampling_rate, phase0, start_sample, noise_scale,
+                                 layout=self.shape.layout)
         source = torch.tanh(self.m_source.l_linear(source)).transpose(1, 2)   # (B, 1, T)
         x = self.conv_pre(mel)
         n_kernels = len(self.shape.resblock_kernel_sizes)
@@ -218,14 +274,31 @@ class NsfHifiganVocoder(Vocoder):
     def front_end(self) -> AudioConfig:
         return self.generator.shape.front_end()
 
-    def render(self, log_mel: torch.Tensor, f0: torch.Tensor, phase0: float = 0.0,
+    def render(self, log_mel: torch.Tensor, f0: torch.Tensor, phase0: torch.Tensor | float = 0.0,
                start_sample: int = 0, noise_scale: float = 1.0) -> torch.Tensor:
-        """(n_mels, F) log10 mel, (F,) f0 -> (F*hop,), with the source's phase and noise anchored."""
+        """(n_mels, F) log10 mel, (F,) f0 -> (F*hop,), with the source's phase and noise anchored.
+
+        `phase0`: the source state before the first frame, as `source_phases` gives it (0: a signal's start).
+        """
         mel = log_mel * math.log(10.0) if self.generator.shape.log_base == "e" else log_mel
+        state = torch.as_tensor(phase0, dtype=torch.float32, device=mel.device).reshape(1, -1)
         with torch.no_grad():
-            audio = self.generator(mel[None], f0[None], torch.tensor([phase0], dtype=torch.float64, device=mel.device),
+            audio = self.generator(mel[None], f0[None], state,
                                    torch.tensor([start_sample], dtype=torch.int64, device=mel.device), noise_scale)
         return audio[0, : log_mel.shape[1] * self.hop_length]
+
+    def source_phases(self, f0: torch.Tensor, state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(F,) f0 and the state before it (None: a signal's start) -> the state at each frame's start (F, n)
+        and after the last frame (n,), for `render(phase0=...)` on a window starting at any of these frames.
+
+        Made by the same float32 arithmetic as the source itself, so a window regenerates what the whole
+        signal has there up to float32 rounding (tests/test_nsf_upstream_parity.py measures it).
+        """
+        s = self.generator.shape
+        with torch.no_grad():
+            _, states = source_cycles(s.layout, f0[None].float(), self.generator.upp, s.sampling_rate,
+                                      None if state is None else state[None])
+        return states[0, :-1], states[0, -1]
 
     def synthesize(self, log_mel: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
         log_mel, f0 = self.check_inputs(log_mel, f0)
