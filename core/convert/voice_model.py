@@ -99,7 +99,6 @@ class VoiceModel:
             singer_f0_median_hz={str(k): float(v) for k, v in medians.items()},
             path=str(resolved),
         )
-
         return model.to(target)
 
     def to(self, device: str | torch.device) -> "VoiceModel":
@@ -111,6 +110,7 @@ class VoiceModel:
         self.vocoder.to(self.device)
         self._pitch_extractors.clear()  # neural trackers are made again on the new device
         return self
+
     @property
     def sample_rate(self) -> int:
         return self.config.audio.sample_rate
