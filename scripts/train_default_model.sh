@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Reproduce models/default.safetensors in one command (about 1 h 50 min on a 2-core CPU):
+# Reproduce models/default.safetensors in one command (about 3 h on a 2-core CPU):
 #   bash scripts/train_default_model.sh [WORK_DIR]
 # 1. the synthetic corpus (16 singers x 20 clips, seed 0);
 # 2. two voices held out of training for evaluation (HELD_OUT below);
-# 3. `comosvc train all` with the live config and the time caps the shipped model was made with
-#    (its teacher ran 20 min, then 55 more with `train teacher --resume`: the same as 75 min in one
-#    go, the schedule counts steps; its student was distilled for 20 min from that teacher);
-# 4. the result copied to models/default.safetensors.
+# 3. `comosvc train all` with the live config at the paper's sigma_data 0.5 and the time caps the first
+#    shipped model was made with (its teacher ran 20 min, then 55 more with `train teacher --resume`:
+#    the same as 75 min in one go, the schedule counts steps; its student was distilled for 20 min);
+# 4. the teacher fine-tuned from that file (--init keeps its vocoder and singer F0 medians) at
+#    sigma_data 0.3 for 30 min, then at 0.2 (the live config's value) for 20 min, each with the EMA of
+#    its weights: this is what made multi-step samples smooth (BENCHMARKS.md, "Why the teacher got
+#    worse with more steps");
+# 5. a new one-step student distilled from the last teacher for 20 min;
+# 6. the result copied to models/default.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"
 HELD_OUT=(awb_baritone espeak_us_alto)
 COMOSVC=(.venv/bin/python -m cli.main)
+QUIET=(--threads 1 --no-progress --no-tensorboard)
 
 "${COMOSVC[@]}" corpus "$WORK/corpus" --singers 16 --clips-per-singer 20 --seed 0 --workers 2
 mkdir -p "$WORK/train-corpus"
@@ -20,7 +26,15 @@ for folder in "$WORK"/corpus/*/; do
     [[ " ${HELD_OUT[*]} " == *" $name "* ]] && continue
     ln -sfn "$(realpath "$folder")" "$WORK/train-corpus/$name"
 done
-"${COMOSVC[@]}" train all "$WORK/train-corpus" "$WORK/run" --config live --threads 1 --no-progress \
+"${COMOSVC[@]}" train all "$WORK/train-corpus" "$WORK/run" --config live --set edm.sigma_data=0.5 \
+    --set train.teacher_ema_decay=0 --threads 1 --no-progress \
     --vocoder-minutes 6 --teacher-minutes 75 --student-minutes 20
-cp "$WORK/run/model.safetensors" models/default.safetensors
+CACHE="$WORK/run/cache"   # train all's feature cache
+"${COMOSVC[@]}" train teacher "$CACHE" --out "$WORK/teacher-sd03.safetensors" --init "$WORK/run/model.safetensors" \
+    --set edm.sigma_data=0.3 --max-minutes 30 --checkpoint-every 200 "${QUIET[@]}"
+"${COMOSVC[@]}" train teacher "$CACHE" --out "$WORK/teacher-sd02.safetensors" --init "$WORK/teacher-sd03.safetensors" \
+    --max-minutes 20 --checkpoint-every 200 "${QUIET[@]}"
+"${COMOSVC[@]}" train student "$CACHE" --teacher "$WORK/teacher-sd02.safetensors" --out "$WORK/model.safetensors" \
+    --max-minutes 20 --checkpoint-every 200 "${QUIET[@]}"
+cp "$WORK/model.safetensors" models/default.safetensors
 "${COMOSVC[@]}" models
