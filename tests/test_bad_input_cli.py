@@ -211,21 +211,14 @@ else:
 @contextlib.contextmanager
 def private_jack_server():
     """A JACK dummy server of this test's own, to kill; yields the environment that points at it."""
-    from tests.test_realtime_jack import PERIOD, _jack
+    from tests.test_realtime_jack import start_dummy_jack
 
     if not shutil.which("jackd"):
         pytest.skip("jackd is not installed")
     name = f"comosvc_kill_{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "JACK_DEFAULT_SERVER": name, "PYTHONPATH": str(REPO)}
-    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(RATE), "-p",
-                               str(PERIOD)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_dummy_jack(name, env)
     try:
-        for _ in range(100):
-            if server.poll() is not None:
-                pytest.skip("jackd could not start here")
-            if _jack(["jack_lsp"], env).returncode == 0:
-                break
-            time.sleep(0.05)
         yield env, server
     finally:
         if server.poll() is None:

@@ -22,21 +22,27 @@ def _jack(cmd: list[str], env) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=10)
 
 
+def start_dummy_jack(name: str, env: dict) -> subprocess.Popen:
+    """Start a JACK dummy server called `name` and wait until it answers; skip the test if it cannot run."""
+    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if server.poll() is not None:
+            pytest.skip("jackd could not start here")
+        if _jack(["jack_lsp"], env).returncode == 0:
+            break
+        time.sleep(0.05)
+    return server
+
+
 @pytest.fixture(scope="module")
 def jack_server():
     if not shutil.which("jackd") or not shutil.which("jack_connect"):
         pytest.skip("jackd is not installed")
     name = f"comosvc_test_{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, JACK_DEFAULT_SERVER=name)
-    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_dummy_jack(name, env)
     try:
-        for _ in range(100):
-            if server.poll() is not None:
-                pytest.skip("jackd could not start here")
-            if _jack(["jack_lsp"], env).returncode == 0:
-                break
-            time.sleep(0.05)
         previous = os.environ.get("JACK_DEFAULT_SERVER")
         os.environ["JACK_DEFAULT_SERVER"] = name
         import sounddevice as sd
