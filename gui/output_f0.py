@@ -12,16 +12,17 @@ import warnings
 
 import numpy as np
 
+from core.audio.peak import SILENCE_PEAK
+
 F0_FLOOR_HZ, F0_CEIL_HZ = 50.0, 1100.0
 DIO_SPEED = 4
-SILENCE = 1e-4  # peak below which the output is silence: no F0
 
 
 def output_f0(wave: np.ndarray, sample_rate: int, frames: int) -> np.ndarray:
     """F0 (Hz, 0 unvoiced) of the last `frames` frames of `wave`, one per len(wave)/frames samples."""
     if frames <= 0:
         return np.zeros(0, np.float32)
-    if len(wave) < sample_rate // 20 or float(np.max(np.abs(wave))) < SILENCE:
+    if len(wave) < sample_rate // 20 or float(np.max(np.abs(wave))) < SILENCE_PEAK:  # silence: no F0
         return np.zeros(frames, np.float32)
     with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on newer setuptools
         warnings.simplefilter("ignore")

@@ -4,7 +4,7 @@ Decides per block from the block's own RMS, so the block that crosses the
 threshold is already let through (the onset is kept). Opens at threshold,
 closes only below threshold - hysteresis after `hold` has passed; the gain
 moves towards its target with one-pole smoothing per sample, so there is no
-click. Once closed and faded below SILENCE_DB the gain is exactly 0, so a closed
+click. Once closed and faded below SILENCE_PEAK the gain is exactly 0, so a closed
 gate passes digital silence (a one-pole fade alone never gets there). Plain object,
 no device.
 """
@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SILENCE_DB = -80.0                        # below this a gain or a peak counts as silence
-SILENCE_PEAK = 10.0 ** (SILENCE_DB / 20)  # 1e-4 of full scale
+from core.audio.peak import SILENCE_PEAK
 
 
 def rms_db(block: np.ndarray) -> float:

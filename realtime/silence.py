@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from realtime.gate import SILENCE_PEAK
+from core.audio.peak import SILENCE_PEAK
 
 FADE_IN_MS = 5.0    # the gain is fully open when the onset reaches the output
 FADE_OUT_MS = 20.0  # then to exact zero

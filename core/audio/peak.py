@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+SILENCE_PEAK = 1e-4  # -80 dBFS: a peak (or a gain) below this is silence, for files and the live path alike
 PEAK_CEILING_DB = -1.0  # where an overshooting file's peak is put, in dBFS
 PEAK_HELP = "output that would pass full scale is scaled down to peak at -1 dBFS (the report says by how much)"
 

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.audio.peak import SILENCE_PEAK
 from core.audio.resample import resample
 from core.convert.stream import ConversionStream, exact_lookahead, parse_steps
 from core.errors import UserError
 from core.features.pitch import check_pitch_shift
 
-SILENCE_PEAK = 1e-4  # below this peak (-80 dBFS) a file is treated as silence
 
 
 @dataclass
