@@ -172,9 +172,11 @@ def init_from_model_file(system: TeacherSystem, path: str | Path, cfg: Config,
         if "content" not in bundle.extra_parts:
             raise UserError(f"--init {path} holds no built-in content encoder")
         system.encoder.network.load_state_dict(bundle.extra_parts["content"])
-    kept_parts = {"vocoder": bundle.extra_parts["vocoder"]} if "vocoder" in bundle.extra_parts else {}
-    kept_meta = {k: bundle.metadata[k] for k in ("vocoder", SINGER_F0_KEY) if k in bundle.metadata and
-                 (k != "vocoder" or kept_parts)}
+    kept_parts, kept_meta = {}, {}
+    if "vocoder" in bundle.extra_parts:
+        kept_parts["vocoder"], kept_meta["vocoder"] = bundle.extra_parts["vocoder"], bundle.metadata["vocoder"]
+    if SINGER_F0_KEY in bundle.metadata:
+        kept_meta[SINGER_F0_KEY] = bundle.metadata[SINGER_F0_KEY]
     return kept_parts, kept_meta
 
 
