@@ -35,15 +35,16 @@ def get_app():
 
 
 def build_window(settings_path: str | None = None, simulate_input: np.ndarray | None = None,
-                 device_source=None, compute_device: str | None = None):
+                 device_source=None, compute_device: str | None = None, own_process: bool = False):
     """The main window wired to a real engine (simulator when `simulate_input` is given, else the devices).
 
-    `compute_device` (gui --device) replaces the saved compute device for this run.
+    `compute_device` (gui --device) replaces the saved compute device for this run. With `own_process`
+    the engine runs in a process of its own (the app's default); without, in this one (tests, debugging).
     """
     from dataclasses import replace
 
     from gui.controller import EngineController, ModelLoader
-    from gui.engine_factory import build_engine, make_converter
+    from gui.engine_factory import build_engine, make_converter, start_engine_process
     from gui.main_window import MainWindow
     from gui.settings import SettingsStore
 
@@ -53,6 +54,8 @@ def build_window(settings_path: str | None = None, simulate_input: np.ndarray | 
         settings = replace(settings, compute_device=compute_device)
 
     def builder(s):
+        if own_process:  # the child loads its own converter: a loaded model cannot cross processes
+            return start_engine_process(s, simulate_input)
         return build_engine(s, simulate_input, controller.preloaded_converter(s.model, s.compute_device))
 
     controller = EngineController(builder, settings)
@@ -67,13 +70,14 @@ def has_display() -> bool:
 
 
 def run_interactive(settings_path: str | None = None, simulate: str | None = None,
-                    compute_device: str | None = None) -> int:
+                    compute_device: str | None = None, engine_in_process: bool = False) -> int:
     if not has_display():
         raise UserError("no display to open the window on (DISPLAY is not set); "
                         "use 'comosvc gui --screenshot out.png' or 'comosvc live' here")
     audio = load_simulation_input(simulate, 48000) if simulate is not None else None
     app = get_app()
-    window = build_window(settings_path, audio, _SimulatorDevices() if audio is not None else None, compute_device)
+    window = build_window(settings_path, audio, _SimulatorDevices() if audio is not None else None, compute_device,
+                          own_process=not engine_in_process)
     window.show()
     return int(app.exec())
 
@@ -89,7 +93,8 @@ def load_simulation_input(path: str | None, sample_rate: int) -> np.ndarray:
 
 
 def take_screenshot(path: str, seconds: float = 2.5, settings_path: str | None = None,
-                    simulate: str | None = None, window=None, compute_device: str | None = None) -> Path:
+                    simulate: str | None = None, window=None, compute_device: str | None = None,
+                    engine_in_process: bool = False) -> Path:
     """Run the window against the simulator for `seconds`, then save a PNG of it."""
     from PyQt6.QtCore import QEventLoop, QTimer
 
@@ -101,7 +106,7 @@ def take_screenshot(path: str, seconds: float = 2.5, settings_path: str | None =
     app = get_app()
     if window is None:
         window = build_window(settings_path, load_simulation_input(simulate, 48000), _SimulatorDevices(),
-                              compute_device)
+                              compute_device, own_process=not engine_in_process)
     window.show()
     window.model_loader.wait()  # the picture shows the chosen model running, not a load in progress
     app.processEvents()

@@ -42,6 +42,7 @@ class EngineController(QObject):
         self.engine = None
         self.preloaded: tuple[str, object] | None = None  # (model path, converter) loaded ahead of Start
         self._busy = False
+        self._closing = False  # the window is closing: an engine that finishes starting now is stopped at once
         self._seen_messages: tuple[str, ...] = ()
         self._timer = QTimer(self)
         self._timer.setInterval(SNAPSHOT_INTERVAL_MS)
@@ -88,6 +89,10 @@ class EngineController(QObject):
             engine = self._build_engine(settings)
             self._apply_all(engine, settings)
             engine.start()
+            if self._closing:
+                engine.stop()
+                self._busy = False  # shutdown() is waiting for this; no signal reaches a closing window
+                return
         except UserError as exc:
             self.error.emit(str(exc))
             self._started.emit(None)
@@ -141,6 +146,7 @@ class EngineController(QObject):
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop synchronously (window closing): the audio must not outlive the window."""
+        self._closing = True
         self._timer.stop()
         if self.engine is not None:
             try:
@@ -160,12 +166,13 @@ class EngineController(QObject):
         snap = self.engine.snapshot()
         new = [m for m in snap.messages if m not in self._seen_messages]
         self._seen_messages = tuple(snap.messages)
-        for message in new:
+        for message in new + list(getattr(self.engine, "take_errors", list)()):  # + setters refused in its process
             self.error.emit(message)
         ended = getattr(self.engine, "wait", None)
         if not self._busy and (not self.engine.running or (ended is not None and ended(0))):
-            # the backend ended by itself (device lost): tidy up, keep the window usable
-            self.error.emit("the audio engine stopped (device lost?); press Start to try again")
+            # the backend (device lost) or the engine's process ended by itself: tidy up, keep the window usable
+            reason = getattr(self.engine, "end_reason", None) or "the audio engine stopped (device lost?)"
+            self.error.emit(f"{reason}; press Start to try again")
             self.stop()
         self.snapshot_ready.emit(snap)
 
@@ -175,7 +182,7 @@ class EngineController(QObject):
             engine.set_singer(s.singer)
         engine.set_pitch(s.pitch)
         engine.set_auto_transpose(s.auto_transpose)
-        if s.f0_method in getattr(getattr(engine, "converter", None), "f0_methods", [s.f0_method]):
+        if s.f0_method in _f0_methods(engine, s.f0_method):
             engine.set_f0_method(s.f0_method)
         engine.set_gate_threshold(s.gate_db)
         engine.set_input_gain(s.input_gain_db)
@@ -262,6 +269,14 @@ class EngineController(QObject):
         if paths:
             self.info.emit("wrote " + ", ".join(paths))
         return paths
+
+
+def _f0_methods(engine, fallback: str) -> list[str]:
+    """The pitch trackers an engine offers: its own list (an engine in another process), else its converter's."""
+    methods = getattr(engine, "f0_methods", None)
+    if methods is None:
+        methods = getattr(getattr(engine, "converter", None), "f0_methods", [fallback])
+    return list(methods)
 
 
 class ModelLoader(QObject):

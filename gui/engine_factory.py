@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from core.errors import UserError
 from gui.settings import GuiSettings
+
+if TYPE_CHECKING:  # realtime pulls in torch; the window imports this module before it needs it
+    from realtime.engine_spec import EngineSpec
 
 
 def make_converter(model: str, device: str | None = None):
@@ -27,26 +32,31 @@ def make_preset(settings: GuiSettings):
         raise UserError(f"preset '{settings.preset}' with these advanced values is invalid: {exc}") from None
 
 
-def make_backend(settings: GuiSettings, simulate_input: np.ndarray | None):
-    """The simulator (looping the given audio in real time) or the sound devices."""
-    if simulate_input is not None:
-        from realtime.simulator import SimulatedBackend
+def engine_spec(settings: GuiSettings, simulate_input: np.ndarray | None = None) -> EngineSpec:
+    """The plain values an engine is built from (picklable: they also travel to the engine's own process)."""
+    from realtime.engine_spec import EngineSpec
 
-        return SimulatedBackend(simulate_input, samplerate=settings.sample_rate, blocksize=settings.device_block,
-                                realtime=True, loop=True)
-    from realtime.devices import SoundDeviceBackend
-
-    return SoundDeviceBackend(settings.input_device or None, settings.output_device or None, settings.sample_rate,
-                              blocksize=settings.device_block, monitor_device=settings.monitor_device or None,
-                              monitor_gain_db=settings.monitor_gain_db)
+    return EngineSpec(preset=make_preset(settings), model=settings.model, compute_device=settings.compute_device,
+                      sample_rate=settings.sample_rate, device_block=settings.device_block,
+                      input_device=settings.input_device, output_device=settings.output_device,
+                      monitor_device=settings.monitor_device, monitor_gain_db=settings.monitor_gain_db,
+                      simulate_input=simulate_input)
 
 
 def build_engine(settings: GuiSettings, simulate_input: np.ndarray | None = None, converter=None):
-    """A ready-to-start engine; raises UserError with a message for the window when something is refused."""
-    from realtime.engine import Engine
+    """A ready-to-start engine in this process; raises UserError with a message for the window when something
+    is refused."""
+    from realtime.engine_spec import build_engine as build_from_spec
 
-    converter = converter if converter is not None else make_converter(settings.model, settings.compute_device)
-    return Engine(converter, make_preset(settings), make_backend(settings, simulate_input))
+    return build_from_spec(engine_spec(settings, simulate_input), converter)
+
+
+def start_engine_process(settings: GuiSettings, simulate_input: np.ndarray | None = None):
+    """The same engine built and run in a process of its own (realtime.engine_process); the window only sends
+    settings and reads snapshots, so its work cannot stall the audio."""
+    from realtime.engine_process import EngineProcess
+
+    return EngineProcess(engine_spec(settings, simulate_input))
 
 
 def demo_input(sample_rate: int, seconds: float = 4.0) -> np.ndarray:

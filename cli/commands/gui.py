@@ -18,6 +18,9 @@ def register(subparsers) -> None:
                         help="drive the engine from the simulator (an audio file, or a built-in demo phrase) "
                         "instead of the sound devices")
     parser.add_argument("--settings", metavar="FILE", help="settings file (default: ~/.config/comosvc/gui.json)")
+    parser.add_argument("--engine-in-process", action="store_true",
+                        help="run the audio engine inside the window's process (debugging; by default it runs in "
+                        "a process of its own, so the window's work cannot stall the audio)")
     add_device_flag(parser, None, "the window's saved Compute setting")
     parser.set_defaults(func=run)
 
@@ -35,7 +38,7 @@ def run(args) -> int:
     if args.screenshot:
         ensure_display()
         path = take_screenshot(args.screenshot, args.seconds, args.settings, args.simulate or None,
-                               compute_device=args.device)
+                               compute_device=args.device, engine_in_process=args.engine_in_process)
         print(f"wrote {path}")
         return 0
-    return run_interactive(args.settings, args.simulate, args.device)
+    return run_interactive(args.settings, args.simulate, args.device, args.engine_in_process)

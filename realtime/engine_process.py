@@ -1,0 +1,452 @@
+"""The engine in a process of its own: the window sends settings and reads snapshots.
+
+Why: in the window's process the worker shares Python's GIL (and the two cores) with the
+plotting, and its compute p99 doubled. Here a child process builds the converter, the
+backend (sound devices or simulator) and the Engine from an EngineSpec and runs them, so
+a busy or frozen window can neither stall nor stop the audio.
+
+Channels (multiprocessing pipes; the 'spawn' context, since torch and Qt do not survive fork):
+- control, both ways: (call id, method, args) answered by ("reply", call id, ok, result).
+  Setters do not wait for their answer; an error in one comes back through take_errors().
+- snapshots, child to parent: the newest EngineSnapshot, at most SNAPSHOT_HZ times a second.
+  A reader thread in the parent keeps only the latest, so snapshot() never waits on the child.
+The child ends when told to, when the control pipe reaches EOF (its parent died) or when
+its parent's pid changes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import replace
+from multiprocessing.connection import Connection, wait as wait_for_connections
+
+import numpy as np
+
+from core.errors import UserError
+from realtime.engine_spec import EngineSpec
+from realtime.snapshot import EngineSnapshot, empty_snapshot
+
+SNAPSHOT_HZ = 30.0          # what the window draws; more only costs the child time
+READY_TIMEOUT_S = 180.0     # spawn + import torch + load the model + the engine's warm-up
+CALL_TIMEOUT_S = 30.0       # start (opening devices), stop, recording
+CLOSE_TIMEOUT_S = 5.0
+PARENT_CHECK_S = 0.5        # how often an idle child looks for its parent
+READY = 0                   # the call id of the child's build
+
+# the engine methods the window may call in the child, by name
+ENGINE_CALLS = frozenset({
+    "start", "set_singer", "set_pitch", "set_auto_transpose", "set_f0_method", "set_gate_threshold",
+    "set_input_gain", "set_output_gain", "set_monitor_gain", "set_bypass", "set_preset",
+    "start_recording", "stop_recording",
+})
+
+
+# ---- the window's side -------------------------------------------------------------------------
+class _Reply:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.done = threading.Event()
+        self.ok = False
+        self.value = None
+
+    def set(self, ok: bool, value) -> None:
+        self.ok, self.value = ok, value
+        self.done.set()
+
+
+class EngineProcess:
+    """Used like realtime.engine.Engine (start, stop, wait, running, singers, snapshot(), the setters),
+    with the engine itself in a spawned process. Building it starts the child and waits for its engine."""
+
+    def __init__(self, spec: EngineSpec, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+        ctx = mp.get_context("spawn")
+        self._control, child_control = ctx.Pipe(duplex=True)
+        self._snapshots, child_snapshots = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(target=run_child, args=(spec, child_control, child_snapshots, os.getpid()),
+                                    name="comosvc-engine", daemon=True)
+        self._send_lock = threading.Lock()
+        self._ids = itertools.count(READY + 1)
+        self._replies: dict[int, _Reply] = {READY: _Reply("build the engine")}
+        self._errors: deque[str] = deque(maxlen=50)
+        self._latest: EngineSnapshot = empty_snapshot(24000, spec.preset.block_ms)
+        self._ended = threading.Event()     # the backend ended by itself, or the process did
+        self._gone = threading.Event()      # the process ended
+        self._closing = False
+        self._started = self._stopped = False
+        self.end_reason: str | None = None  # why the process ended, when nobody asked it to
+        self.singers: list[str] = []
+        self.singer: str | None = None
+        self.f0_methods: list[str] = []
+        self.description = ""
+        self._process.start()
+        child_control.close()  # ours to the child only: its death must read as EOF here
+        child_snapshots.close()
+        self._reader = threading.Thread(target=self._read, name="engine-process-reader", daemon=True)
+        self._reader.start()
+        try:
+            self._apply_info(self._wait(READY, ready_timeout_s))
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    # ---- receiving ------------------------------------------------------------------------------
+    def _read(self) -> None:
+        try:
+            while True:
+                for conn in wait_for_connections([self._control, self._snapshots]):
+                    message = conn.recv()
+                    if conn is self._snapshots:
+                        self._latest, ended = message
+                        if ended:
+                            self._ended.set()
+                    elif message[0] == "reply":
+                        self._on_reply(*message[1:])
+                    elif message[0] == "info":
+                        self._apply_info(message[1])
+        except (EOFError, OSError):
+            pass
+        self._on_gone()
+
+    def _on_reply(self, call_id: int, ok: bool, value) -> None:
+        reply = self._replies.pop(call_id, None)
+        if reply is not None:
+            reply.set(ok, value)
+        elif not ok:  # a setter nobody waited for
+            self._errors.append(value[1])
+
+    def _apply_info(self, info: dict) -> None:
+        self.singers = list(info["singers"])
+        self.singer = info["singer"]
+        self.f0_methods = list(info["f0_methods"])
+        self.description = info["description"]
+
+    def _on_gone(self) -> None:
+        self._process.join(CLOSE_TIMEOUT_S)  # reap it: no zombie
+        self._latest = replace(self._latest, running=False)
+        if not self._closing:
+            self.end_reason = f"the audio engine process ended unexpectedly ({describe_exit(self._process.exitcode)})"
+        self._gone.set()
+        self._ended.set()
+        for reply in list(self._replies.values()):
+            reply.set(False, ("user", self.end_reason or "the audio engine process has ended"))
+        self._replies.clear()
+
+    # ---- calling --------------------------------------------------------------------------------
+    def _send(self, name: str, *args, wait: bool = False, timeout_s: float = CALL_TIMEOUT_S):
+        """Send one call; with wait, its result (or its error, raised here)."""
+        if self._gone.is_set():
+            if wait:
+                raise UserError(self.end_reason or "the audio engine process has ended")
+            return None
+        call_id = next(self._ids)
+        with self._send_lock:
+            if wait:
+                self._replies[call_id] = _Reply(f"answer {name}")
+            try:
+                self._control.send((call_id, name, args))
+            except (OSError, ValueError):
+                self._replies.pop(call_id, None)
+                if wait:
+                    raise UserError(self.end_reason or "the audio engine process has ended") from None
+                return None
+        return self._wait(call_id, timeout_s) if wait else None
+
+    def _wait(self, call_id: int, timeout_s: float):
+        reply = self._replies.get(call_id)
+        if reply is None:
+            raise UserError(self.end_reason or "the audio engine process has ended")
+        deadline = time.monotonic() + timeout_s
+        while not reply.done.wait(0.1):
+            if self._gone.is_set() and not reply.done.is_set():
+                raise UserError(self.end_reason or "the audio engine process has ended")
+            if time.monotonic() > deadline:
+                self._replies.pop(call_id, None)
+                raise UserError(f"the audio engine process did not {reply.name} within {timeout_s:.0f} s")
+        if not reply.ok:
+            raise rebuild_error(*reply.value)
+        return reply.value
+
+    def take_errors(self) -> list[str]:
+        """Messages of setters that failed in the child since the last call (oldest first)."""
+        taken = []
+        while self._errors:
+            taken.append(self._errors.popleft())
+        return taken
+
+    # ---- the Engine's interface -----------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stopped and not self._gone.is_set()
+
+    def start(self) -> None:
+        self._send("start", wait=True)
+        self._started = True
+
+    def stop(self) -> None:
+        """Stop the engine and end its process (a new start builds a new one)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self._latest = self._send("stop", wait=True)
+        except UserError:
+            pass  # it ended already; closing below reaps it
+        finally:
+            self.close()
+
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """End the child: asked first, then terminated, then killed; always reaped."""
+        self._closing = True
+        if self._process.is_alive():
+            try:
+                with self._send_lock:
+                    self._control.send((next(self._ids), "close", ()))
+            except (OSError, ValueError):
+                pass
+            self._process.join(timeout_s)
+        for end in (self._process.terminate, self._process.kill):
+            if self._process.is_alive():
+                end()
+                self._process.join(timeout_s)
+        if self._reader.is_alive() and self._reader is not threading.current_thread():
+            self._reader.join(timeout_s)
+        if not self._reader.is_alive():  # closing under a waiting reader would be unsafe
+            self._control.close()
+            self._snapshots.close()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the backend ended by itself (device lost) or the process ended."""
+        return self._ended.wait(timeout)
+
+    def snapshot(self) -> EngineSnapshot:
+        return self._latest
+
+    def set_singer(self, name: str) -> None:
+        if self.singers and name not in self.singers:  # refused here at once; the child checks too
+            raise UserError(f"unknown singer '{name}'; known singers: {', '.join(self.singers)}")
+        self._send("set_singer", name)
+        self.singer = name
+
+    def set_pitch(self, semitones: float) -> None:
+        self._send("set_pitch", float(semitones))
+
+    def set_auto_transpose(self, on: bool) -> None:
+        self._send("set_auto_transpose", bool(on))
+
+    def set_f0_method(self, name: str) -> None:
+        if self.f0_methods and name not in self.f0_methods:
+            raise UserError(f"unknown f0 method '{name}'; available: {', '.join(self.f0_methods)}")
+        self._send("set_f0_method", name)
+
+    def set_gate_threshold(self, db: float) -> None:
+        self._send("set_gate_threshold", float(db))
+
+    def set_input_gain(self, db: float) -> None:
+        self._send("set_input_gain", float(db))
+
+    def set_output_gain(self, db: float) -> None:
+        self._send("set_output_gain", float(db))
+
+    def set_monitor_gain(self, db: float) -> None:
+        self._send("set_monitor_gain", float(db))
+
+    def set_bypass(self, on: bool) -> None:
+        self._send("set_bypass", bool(on))
+
+    def set_preset(self, preset) -> None:
+        self._send("set_preset", preset)
+
+    def swap_model(self, model: str, device: str | None = None) -> None:
+        """The child loads `model` on `device` and swaps to it (crossfaded); singers follow when it is done."""
+        self._send("swap_model", model, device)
+
+    def swap_converter(self, converter) -> None:
+        """A converter loaded in this process cannot cross over; the child loads the same model file instead."""
+        model = getattr(getattr(converter, "model", None), "path", None) or ""
+        device = getattr(converter, "device", None)
+        self.swap_model(str(model), None if device is None else str(device))
+
+    def start_recording(self, folder: str) -> None:
+        self._send("start_recording", folder, wait=True)
+
+    def stop_recording(self) -> list[str]:
+        if self._gone.is_set():
+            return []
+        return self._send("stop_recording", wait=True)
+
+    def publisher_stats(self) -> dict:
+        """What publishing snapshots costs the child (for bench/bench_gui_engine.py)."""
+        return self._send("publisher_stats", wait=True)
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """An exception as (kind, message), to cross the pipe without pickling the exception."""
+    if isinstance(exc, UserError):
+        return "user", str(exc)
+    if isinstance(exc, OSError):
+        return "os", str(exc)
+    return type(exc).__name__, str(exc)
+
+
+def rebuild_error(kind: str, message: str) -> Exception:
+    if kind == "user":
+        return UserError(message)
+    if kind == "os":
+        return OSError(message)
+    cls = getattr(builtins, kind, None)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        return cls(message)
+    return RuntimeError(f"{kind}: {message}")
+
+
+# ---- the engine's side (runs in the child) ------------------------------------------------------
+class SnapshotPublisher:
+    """A thread sending the engine's newest snapshot, at most `hz` times a second, and only when it changed.
+    A slow reader makes it wait in the pipe write (outside the GIL), never the worker."""
+
+    def __init__(self, engine, conn: Connection, hz: float = SNAPSHOT_HZ) -> None:
+        self.engine, self.conn, self.period = engine, conn, 1.0 / hz
+        self.send_ms: deque[float] = deque(maxlen=2000)  # wall time per send (includes waiting for the reader)
+        self.cpu_ms: deque[float] = deque(maxlen=2000)   # this thread's CPU time per send: its cost to the child
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="snapshot-publisher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(CLOSE_TIMEOUT_S)
+
+    def _run(self) -> None:
+        last, ended_sent = None, False
+        try:
+            while not self._stop.wait(self.period):
+                snap = self.engine.snapshot()
+                ended = bool(self.engine.running and self.engine.wait(0))
+                if snap is last and ended == ended_sent:
+                    continue
+                t0, cpu0 = time.perf_counter(), time.thread_time()
+                self.conn.send((snap, ended))
+                self.send_ms.append(1000.0 * (time.perf_counter() - t0))
+                self.cpu_ms.append(1000.0 * (time.thread_time() - cpu0))
+                last, ended_sent = snap, ended
+        except (OSError, ValueError):
+            pass  # the parent is gone; the command loop ends the process
+
+    def stats(self) -> dict:
+        def pct(values, q):
+            return float(np.percentile(list(values), q)) if values else 0.0
+
+        return {"sends": len(self.send_ms), "send_p50_ms": pct(self.send_ms, 50), "send_p99_ms": pct(self.send_ms, 99),
+                "cpu_p50_ms": pct(self.cpu_ms, 50), "cpu_p99_ms": pct(self.cpu_ms, 99),
+                "cpu_mean_ms": float(np.mean(list(self.cpu_ms))) if self.cpu_ms else 0.0, "hz": 1.0 / self.period}
+
+
+def engine_info(engine) -> dict:
+    return {"singers": list(engine.singers), "singer": engine.singer, "f0_methods": list(engine.converter.f0_methods),
+            "description": engine.converter.description}
+
+
+def run_child(spec: EngineSpec, control: Connection, snapshots: Connection, parent_pid: int) -> None:
+    """The child process: build the engine, answer calls, publish snapshots, end with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
+    try:
+        from realtime.engine_spec import build_engine
+
+        engine = build_engine(spec)
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the window as a message
+        _report_failure(exc)
+        _try_send(control, ("reply", READY, False, describe_error(exc)))
+        return
+    if not _try_send(control, ("reply", READY, True, engine_info(engine))):
+        return
+    publisher = SnapshotPublisher(engine, snapshots)
+    publisher.start()
+    try:
+        _serve(engine, control, publisher, parent_pid)
+    finally:
+        try:
+            engine.stop()
+        except Exception as exc:  # noqa: BLE001
+            _report_failure(exc)
+        publisher.stop()
+        control.close()
+        snapshots.close()
+
+
+def _serve(engine, control: Connection, publisher: SnapshotPublisher, parent_pid: int) -> None:
+    while True:
+        try:
+            if not control.poll(PARENT_CHECK_S):
+                if os.getppid() != parent_pid:
+                    return  # orphaned: the audio must not outlive the window
+                continue
+            call_id, name, args = control.recv()
+        except (EOFError, OSError):
+            return  # the parent's end closed: it died
+        if name == "close":
+            return
+        try:
+            ok, result = True, _call(engine, control, publisher, name, args)
+        except BaseException as exc:  # noqa: BLE001
+            _report_failure(exc)
+            ok, result = False, describe_error(exc)
+        if not _try_send(control, ("reply", call_id, ok, result)):
+            return
+
+
+def _call(engine, control: Connection, publisher: SnapshotPublisher, name: str, args: tuple):
+    if name == "stop":
+        engine.stop()
+        return engine.snapshot()
+    if name == "swap_model":
+        from realtime.model_converter import make_converter
+
+        model, device = args
+        engine.swap_converter(make_converter(model or None, device))
+        _try_send(control, ("info", engine_info(engine)))
+        return None
+    if name == "publisher_stats":
+        return publisher.stats()
+    if name not in ENGINE_CALLS:
+        raise UserError(f"the audio engine has no call '{name}'")
+    return getattr(engine, name)(*args)
+
+
+def _try_send(conn: Connection, message) -> bool:
+    try:
+        conn.send(message)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _report_failure(exc: BaseException) -> None:
+    """The window shows one line; a failure that is not the user's also leaves its traceback on stderr."""
+    if not isinstance(exc, (UserError, OSError)):
+        traceback.print_exception(exc, file=sys.stderr)

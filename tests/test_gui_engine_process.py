@@ -1,0 +1,174 @@
+"""The engine in a process of its own (realtime.engine_process): real spawn, the default model, the simulator.
+
+Spawning a child and importing torch there costs a few seconds, so each test shares one child across its
+asserts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.errors import UserError
+from realtime.engine_process import EngineProcess
+from realtime.engine_spec import EngineSpec
+from realtime.presets import load_preset
+
+RATE = 48000
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _tone(hz: float = 220.0, seconds: float = 2.0) -> np.ndarray:
+    """A steady sung-like tone: its pitch is known, so a transposition is easy to read back."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (0.2 * sum(np.sin(2 * np.pi * k * hz * t) / k for k in range(1, 6))).astype(np.float32)
+
+
+def _target_f0(proxy: EngineProcess) -> float:
+    """Median of the most recent voiced target F0 frames in the latest snapshot (0 if none)."""
+    f0 = np.asarray(proxy.snapshot().f0_target_hz)[-30:]
+    voiced = f0[f0 > 0]
+    return float(np.median(voiced)) if len(voiced) > 10 else 0.0
+
+
+def _wait_for(condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or only a zombie left to a reaper that is not ours (an orphan re-parented to init)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" in state
+
+
+def _spec(**changes) -> EngineSpec:
+    return EngineSpec(**{"preset": load_preset("balanced"), "simulate_input": _tone(), **changes})
+
+
+def test_settings_reach_the_child_and_snapshots_come_back():
+    proxy = EngineProcess(_spec())
+    try:
+        assert proxy.singers and proxy.f0_methods and proxy.pid != os.getpid()
+        assert not proxy.running and not proxy.snapshot().running
+        proxy.start()
+        assert proxy.running
+        assert _wait_for(lambda: proxy.snapshot().running and len(proxy.snapshot().input_wave) > RATE // 4, 10)
+        assert _wait_for(lambda: 200 < _target_f0(proxy) < 240, 10), _target_f0(proxy)  # the tone, untransposed
+        first = proxy.snapshot()
+        proxy.set_pitch(12.0)
+        # the child's converter now aims an octave up: the target F0 it reports doubles
+        assert _wait_for(lambda: 400 < _target_f0(proxy) < 480, 10), _target_f0(proxy)
+        assert proxy.snapshot() is not first and proxy.snapshot().compute_ms.size > 0
+
+        # a setter the window can check is refused at once, with the engine's own message
+        with pytest.raises(UserError, match="unknown singer 'nobody'"):
+            proxy.set_singer("nobody")
+        # one only the child can check comes back as a message for the window
+        proxy.set_pitch(99.0)
+        assert _wait_for(lambda: proxy._errors, 5)
+        assert proxy.take_errors() == ["pitch shift must be between -24 and +24 semitones, got 99"]
+        assert proxy.take_errors() == []
+        assert proxy.running  # a refused setting leaves the audio running
+
+        pid = proxy.pid
+        proxy.stop()
+        assert not proxy.running and not proxy.snapshot().running
+        assert _gone(pid)  # ended and reaped: no zombie
+    finally:
+        proxy.close()
+
+
+def test_a_model_the_child_refuses_arrives_as_the_same_one_line_message(tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a model")
+    from realtime.model_converter import make_converter
+
+    with pytest.raises(UserError) as in_process:
+        make_converter(str(bad))
+    with pytest.raises(UserError) as own_process:
+        EngineProcess(_spec(model=str(bad)))
+    assert str(own_process.value) == str(in_process.value)
+    assert "\n" not in str(own_process.value)
+
+
+def test_an_orphaned_child_ends_by_itself(tmp_path):
+    """A window process that dies (here: SIGKILL) must not leave the audio running."""
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(REPO)!r})
+        import numpy as np
+        from realtime.engine_process import EngineProcess
+        from realtime.engine_spec import EngineSpec
+        from realtime.presets import load_preset
+
+        if __name__ == "__main__":
+            proxy = EngineProcess(EngineSpec(load_preset("balanced"), simulate_input=np.zeros(48000, np.float32)))
+            proxy.start()
+            print(proxy.pid, flush=True)
+            time.sleep(60)
+    """))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=str(REPO))
+    try:
+        child = int(parent.stdout.readline())
+        assert not _gone(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(5)
+        assert _wait_for(lambda: _gone(child), 5), "the engine process outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+pytestqt = pytest.importorskip("pytestqt")
+
+
+def test_window_survives_a_killed_engine_and_closing_leaves_no_process(qtbot, tmp_path):
+    from gui.app import _SimulatorDevices, build_window
+
+    window = build_window(str(tmp_path / "gui.json"), _tone(), _SimulatorDevices(), own_process=True)
+    qtbot.addWidget(window)
+    window.show()
+    controller = window.controller
+    try:
+        window.transport.start_button.click()
+        qtbot.waitUntil(lambda: controller.running, timeout=30000)
+        qtbot.waitUntil(lambda: window.live.frames_drawn >= 5, timeout=10000)  # snapshots reach the plots
+        first = controller.engine.pid
+        assert first != os.getpid()
+
+        os.kill(first, signal.SIGKILL)  # a crash, as the window sees it
+        # the poll notices, reports and tidies up
+        qtbot.waitUntil(lambda: controller.engine is None and not controller.busy, timeout=10000)
+        assert any("the audio engine process ended unexpectedly (killed by SIGKILL)" in m for m in window.messages()), window.messages()
+        assert _gone(first)
+
+        window.transport.start_button.click()  # the window stays usable: Start again works
+        qtbot.waitUntil(lambda: controller.running, timeout=30000)
+        second = controller.engine.pid
+        assert second != first
+        frames = window.live.frames_drawn
+        qtbot.waitUntil(lambda: window.live.frames_drawn > frames + 3, timeout=10000)
+    finally:
+        controller.shutdown()
+    assert controller.engine is None
+    assert _gone(second)
