@@ -139,7 +139,8 @@ def test_latency_tool_measures_the_loopback(jack_server, capsys):
     connector = threading.Thread(target=_loopback_when_ready, args=(env,), daemon=True)
     connector.start()
     code = main(["latency", "--input", str(device), "--output", str(device), "--samplerate", str(RATE),
-                 "--device-block", str(PERIOD), "--lead-in", "1.0", "--preset", "low-latency", "--json"])
+                 "--device-block", str(PERIOD), "--lead-in", "1.0", "--preset", "low-latency", "--devices-only",
+                 "--json"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["signal_found"]
     # JACK hands a port's output to a connected input one cycle later; PortAudio adds its own buffer

@@ -1,0 +1,205 @@
+"""`comosvc latency` end to end (issue #15): a probe plays into the live engine on a JACK dummy server and
+records its output; the probe's own loopback is measured and subtracted."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from cli.main import main
+from realtime.latency_probe_signals import RISES_MATCH
+from realtime.silence import FADE_IN_MS
+from tests.test_realtime_jack import PERIOD, RATE, jack_server  # noqa: F401 - the JACK dummy-server fixture
+
+PERIOD_MS = 1000.0 * PERIOD / RATE
+RISES_ERROR_MS = 3.0  # how far the match of the loudness rises may sit from the true delay (1 ms steps, soft onsets)
+
+
+def _one_error_line(capsys) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("comosvc latency: error: "), lines
+    return lines[0]
+
+
+def _preset_file(tmp_path, name: str = "low-latency") -> str:
+    """The preset with a wider output margin: the dummy driver without realtime scheduling runs callbacks
+    up to ~0.1-0.3 s late on a busy 2-core machine; the margin keeps xruns from moving the output."""
+    from realtime.presets import load_preset
+
+    path = tmp_path / f"{name}-wide.json"
+    path.write_text(json.dumps(load_preset(name).with_changes(output_margin_ms=150.0).to_dict()))
+    return str(path)
+
+
+def _measure(capsys, device, preset: str, *extra: str) -> dict:
+    code = main(["latency", "--input", str(device), "--output", str(device), "--samplerate", str(RATE),
+                 "--device-block", str(PERIOD), "--preset", preset, "--json", *extra])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return json.loads(out)
+
+
+def _check_figures(result: dict, sola_search_ms: float) -> None:
+    assert result["jack"] and result["loopback_measured"] and result["signal_found"]
+    # JACK hands a port's output to an input one cycle later, PortAudio adds its own output buffer
+    assert result["loopback_round_trip_samples"] % PERIOD == 0
+    # Bypass is an exact delay: measured = the engine's stated latency + the one period PortAudio's stream
+    # adds on JACK (a stream that only copies its input to its output adds exactly that), to the sample.
+    assert result["bypass_error_ms"] == pytest.approx(PERIOD_MS, abs=2 * 1000.0 / RATE)
+    # The converted voice: SOLA may take its chunk up to its search window early, and the silence follower
+    # opens FADE_IN_MS before the aligned onset, so a note may start that much before the dry path; never later.
+    earliest = -sola_search_ms - FADE_IN_MS - RISES_ERROR_MS
+    assert earliest <= result["converted_minus_bypass_ms"] <= RISES_ERROR_MS
+    assert result["rises_correlation"] > RISES_MATCH
+    assert result["silent_before_onset"]  # the gate and the silence follower: exact zeros before the voice
+    assert result["mic_to_ear_ms"] == pytest.approx(result["measured_converted_latency_ms"]
+                                                    + result["hardware_latency_ms"])
+    # the old keys keep their meaning: the round trip measured, the engine's latency, what a singer hears
+    assert result["round_trip_ms"] == result["loopback_round_trip_ms"]
+    assert result["engine_latency_ms"] == result["engine_reported_latency_ms"]
+    assert result["total_ms"] == result["mic_to_ear_ms"]
+
+
+@pytest.fixture(scope="module")
+def stand_in_result(jack_server, tmp_path_factory):
+    """`comosvc latency --json` once with the stand-in converter, for the tests that read its figures."""
+    import contextlib
+    import io
+
+    from realtime.standin import StandInConverter
+
+    env, device = jack_server
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.setattr("cli.commands.simulate.make_converter", lambda model, device=None: StandInConverter())
+        code = main(["latency", "--input", str(device), "--output", str(device), "--samplerate", str(RATE),
+                     "--device-block", str(PERIOD), "--preset", _preset_file(tmp_path_factory.mktemp("preset")),
+                     "--json"])
+    assert code == 0, out.getvalue()
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.jack
+def test_stand_in_through_the_engine_matches_its_stated_latency(stand_in_result):
+    from realtime.presets import load_preset
+    from realtime.standin import StandInConverter
+
+    assert stand_in_result["converter"] == StandInConverter.description
+    _check_figures(stand_in_result, load_preset("low-latency").sola_search_ms)
+    # JACK's dummy driver states 256 frames of capture and 512 of playback latency for its system ports
+    assert stand_in_result["hardware_latency_ms"] == pytest.approx(3 * PERIOD_MS)
+
+
+@pytest.mark.jack
+def test_default_model_through_the_engine(jack_server, capsys, tmp_path):
+    from realtime.presets import load_preset
+
+    env, device = jack_server
+    start = time.monotonic()
+    result = _measure(capsys, device, _preset_file(tmp_path))
+    assert result["converter"].startswith("model default")
+    _check_figures(result, load_preset("low-latency").sola_search_ms)
+    assert time.monotonic() - start < 40  # ~13 s on a busy 2-core machine
+
+
+@pytest.mark.jack
+@pytest.mark.xfail(strict=True, reason="issue #15: on JACK the status bar leaves out two device periods "
+                   "(PortAudio counts each JACK port latency less one buffer, and its own output buffer is "
+                   "one more); realtime/devices.py reports PortAudio's figure as it is")
+def test_status_bar_shows_the_measured_latency(stand_in_result):
+    assert abs(stand_in_result["status_bar_error_ms"]) <= 2.0
+
+
+@pytest.mark.jack
+def test_text_report_says_what_was_measured_and_subtracted(stand_in_result):
+    from cli.commands.latency import describe
+
+    text = "\n".join(describe(stand_in_result))
+    assert "loopback (probe output -> probe input, JACK" in text and "subtracted" in text
+    assert f"{stand_in_result['loopback_round_trip_ms']:.1f} ms" in text
+    assert "added, not measured" in text and f"{stand_in_result['mic_to_ear_ms']:.1f} ms" in text
+    assert "mic-to-ear (the converted figure + the sound card)" in text and "the status bar shows" in text
+
+
+@pytest.mark.jack
+def test_missing_probe_device_is_one_line(jack_server, capsys):
+    env, device = jack_server
+    assert main(["latency", "--input", str(device), "--output", str(device), "--probe-input", "no-such-mic"]) == 2
+    assert "no input device matches 'no-such-mic'" in _one_error_line(capsys)
+
+
+@pytest.mark.jack
+def test_missing_jack_tools_is_one_line_before_the_model_loads(jack_server, capsys, monkeypatch):
+    import shutil
+
+    env, device = jack_server
+    real_which = shutil.which
+    monkeypatch.setattr("realtime.latency_probe_jack.shutil.which",
+                        lambda name: None if name == "jack_connect" else real_which(name))
+    monkeypatch.setattr("cli.commands.simulate.make_converter",
+                        lambda *a, **k: pytest.fail("the model loaded before the rig was checked"))
+    assert main(["latency", "--input", str(device), "--output", str(device)]) == 2
+    line = _one_error_line(capsys)
+    assert "jack_connect not found" in line and "jackd2" in line
+
+
+@pytest.mark.jack
+def test_ports_that_do_not_exist_are_one_line(jack_server):
+    from core.errors import UserError
+    from realtime.latency_probe_jack import wire
+
+    with pytest.raises(UserError, match=r"jack_connect nobody:out_0 nobody:in_0 failed") as error:
+        wire([("nobody:out_0", "nobody:in_0")])
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.jack
+def test_devices_off_jack_need_the_loopback_figure(jack_server, capsys, monkeypatch):
+    env, device = jack_server
+    monkeypatch.setattr("realtime.latency_probe.on_jack", lambda *devices: False)
+    assert main(["latency", "--input", str(device), "--output", str(device)]) == 2
+    assert "--loopback-ms" in _one_error_line(capsys)
+
+
+# --- no device needed -------------------------------------------------------------------------------------
+
+
+def test_silent_phrase_is_one_line(tmp_path, capsys):
+    import soundfile as sf
+
+    path = tmp_path / "quiet.wav"
+    sf.write(path, np.full(RATE, 1e-4, dtype=np.float32), RATE)
+    assert main(["latency", "--phrase", str(path)]) == 2
+    assert "too quiet" in _one_error_line(capsys)
+
+
+def test_devices_only_refuses_the_engine_options(capsys):
+    assert main(["latency", "--devices-only", "--loopback-ms", "10"]) == 2
+    assert "--devices-only measures the devices alone" in _one_error_line(capsys)
+
+
+def test_rises_lag_finds_a_delay_through_a_changed_timbre():
+    """The converted path redraws the waveform; its loudness still follows the phrase."""
+    from scipy.signal import lfilter
+
+    from realtime.latency_probe_signals import rises_lag, phrase_take, synthetic_phrase
+
+    played = phrase_take(synthetic_phrase(RATE), RATE)
+    delay = 3333
+    # another timbre: a resonant filter and a soft saturation, then the delay
+    voiced = np.tanh(3 * lfilter([1.0], [1.0, -1.6, 0.8], played)) * 0.3
+    recorded = np.concatenate([np.zeros(delay), voiced[:-delay]])
+    lag, correlation = rises_lag(played, recorded, RATE)
+    assert abs(lag - delay) <= RISES_ERROR_MS * RATE / 1000 / 3
+    assert correlation > 0.5
+
+
+def test_onset_is_the_first_sample_above_silence():
+    from realtime.latency_probe_signals import onset
+
+    audio = np.zeros(1000, dtype=np.float32)
+    assert onset(audio) is None
+    audio[700] = 1e-3
+    audio[800] = 0.5
+    assert onset(audio) == 700
