@@ -9,6 +9,7 @@ buffers to Engine.device_io; the engine's worker thread does everything else.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 
@@ -118,6 +119,24 @@ class SoundDeviceBackend:
                                 channels=ch, dtype="float32", latency="low", callback=play,
                                 finished_callback=self._ended.set)]
             self.device_latency_ms = 1000.0 * (self._streams[0].latency + self._streams[1].latency)
+        self.device_latency_ms += self._jack_uncounted_ms()
+
+    def _jack_uncounted_ms(self) -> float:
+        """On JACK, PortAudio states each side's port latency less one JACK buffer ("not counted"); the
+        engine's latency counts from the callback, so both buffers belong to the device side here
+        (measured end to end by `comosvc latency`). 0 elsewhere."""
+        from realtime.device_query import default_device
+
+        sd = _sd()
+        apis = [api["name"] for api in sd.query_hostapis()]
+        index = self.input_device if self.input_device is not None else default_device("input")
+        if index is None or "JACK" not in apis[sd.query_devices(index)["hostapi"]]:
+            return 0.0
+        try:
+            frames = int(subprocess.run(["jack_bufsize"], capture_output=True, text=True, timeout=5).stdout.split()[0])
+        except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+            frames = self.blocksize  # PortAudio's block is JACK's period unless asked otherwise
+        return 2000.0 * frames / self.samplerate
 
     def _start_monitor(self, engine) -> None:
         """The separate monitor output, if asked for; a monitor that fails never stops the main stream."""

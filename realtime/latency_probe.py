@@ -21,8 +21,9 @@ probe input and gives L, measured beforehand with a cable from probe output to p
 (`--devices-only`); T - L then already holds the engine's converters, and nothing is added.
 
 mic_to_ear_ms = (T_c - L) + hardware latency (JACK's stated capture + playback; 0 with cables).
-The status bar shows Engine.latency_ms + the device latency PortAudio reports for the engine's
-stream; it is compared with (T_b - L) + the same hardware latency.
+The status bar shows Engine.latency_ms + the device latency the backend states for the engine's
+stream (PortAudio's figure; on JACK + the two buffers PortAudio leaves uncounted); it is compared
+with (T_b - L) + the same hardware latency.
 """
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ def describe(r: dict) -> list[str]:
     lines.append(f"mic-to-ear (the converted figure{card}): {r['mic_to_ear_ms']:.1f} ms")
     lines.append(f"the status bar shows {r['status_bar_latency_ms']:.1f} ms "
                  f"({r['engine_reported_latency_ms']:.1f} engine "
-                 f"+ {r['device_latency_ms']:.1f} device as PortAudio reports it); measured in bypass "
+                 f"+ {r['device_latency_ms']:.1f} device, as the backend states them); measured in bypass "
                  f"{r['measured_bypass_total_ms']:.1f} ms ({r['status_bar_error_ms']:+.1f} ms)")
     lines.append(f"xruns: {r['xruns']} (engine {r['engine_xruns']}, probe {r['probe_xruns']}); engine drops: "
                  f"{r['engine_drops']}")
