@@ -163,6 +163,45 @@ def test_devices_off_jack_need_the_loopback_figure(jack_server, capsys, monkeypa
     assert "--loopback-ms" in _one_error_line(capsys)
 
 
+def _cable_when_engine_opens(stop):
+    """What a user's cables do: probe output -> engine input, engine output -> probe input. The probe's
+    stream opens first (PortAudio:in_0/out_0), the engine's second (in_1/out_1)."""
+    from realtime.latency_probe_jack import StreamPorts, connections, wire
+
+    while not stop.is_set():
+        ports = connections()
+        if "PortAudio:in_1" in ports and "PortAudio:out_1" in ports:
+            probe = StreamPorts(("PortAudio:in_0",), ("PortAudio:out_0",))
+            engine = StreamPorts(("PortAudio:in_1",), ("PortAudio:out_1",))
+            wire([("PortAudio:out_0", "PortAudio:in_1"), ("PortAudio:out_1", "PortAudio:in_0")], probe, engine)
+            return
+        time.sleep(0.02)
+
+
+@pytest.mark.jack
+def test_cabled_rig_subtracts_the_loopback_it_is_given(jack_server, capsys, tmp_path, monkeypatch):
+    """Off JACK the probe cannot wire itself: the user cables it and gives the loopback; nothing is added."""
+    import threading
+
+    from realtime.standin import StandInConverter
+
+    env, device = jack_server
+    monkeypatch.setattr("cli.commands.simulate.make_converter", lambda model, device=None: StandInConverter())
+    monkeypatch.setattr("realtime.latency_probe.on_jack", lambda *devices: False)
+    stop = threading.Event()
+    cabler = threading.Thread(target=_cable_when_engine_opens, args=(stop,), daemon=True)
+    cabler.start()
+    try:
+        result = _measure(capsys, device, _preset_file(tmp_path), "--loopback-ms", f"{2 * PERIOD_MS}")
+    finally:
+        stop.set()
+    assert not result["jack"] and not result["loopback_measured"]
+    assert result["loopback_round_trip_ms"] == pytest.approx(2 * PERIOD_MS)
+    assert result["hardware_latency_ms"] == 0.0 and result["mic_to_ear_ms"] == result["measured_converted_latency_ms"]
+    # the same graph as the JACK-wired test: the same exact bypass figure
+    assert result["bypass_error_ms"] == pytest.approx(PERIOD_MS, abs=2 * 1000.0 / RATE)
+
+
 # --- no device needed -------------------------------------------------------------------------------------
 
 
