@@ -21,7 +21,9 @@ def register(subparsers) -> None:
         "On JACK the probe connects the ports itself (jack_connect) and adds the sound card's latency as JACK "
         "states it, since the graph skips the converters. On a sound card, cable probe output -> engine input and "
         "engine output -> probe input, and give the probe's own round trip, measured first with --devices-only "
-        "and a cable from probe output to probe input, as --loopback-ms. --devices-only: only the chirp round "
+        "and a cable from probe output to probe input, as --loopback-ms. mic-to-ear = the converted figure + (on "
+        "JACK) the card's stated latency; the bypass figure + the same is compared with what the live status bar "
+        "shows. --devices-only: only the chirp round "
         "trip through --output and --input, next to the engine's stated latency.",
     )
     parser.add_argument("--input", help="the engine's input device (index or part of its name; default: the "
