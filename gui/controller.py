@@ -85,6 +85,7 @@ class EngineController(QObject):
                          daemon=True).start()
 
     def _start_in_background(self, settings: GuiSettings) -> None:
+        engine = None
         try:
             engine = self._build_engine(settings)
             self._apply_all(engine, settings)
@@ -94,14 +95,26 @@ class EngineController(QObject):
                 self._busy = False  # shutdown() is waiting for this; no signal reaches a closing window
                 return
         except UserError as exc:
+            self._discard(engine)
             self.error.emit(str(exc))
             self._started.emit(None)
             return
         except Exception as exc:  # noqa: BLE001 - the window must survive any engine failure
+            self._discard(engine)
             self.error.emit(f"could not start the engine: {type(exc).__name__}: {exc}")
             self._started.emit(None)
             return
         self._started.emit(engine)
+
+    @staticmethod
+    def _discard(engine) -> None:
+        """An engine that was built but did not start: one in its own process must not stay behind."""
+        close = getattr(engine, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - already failing; the first error is the one to show
+                pass
 
     def _on_started(self, engine) -> None:
         self._set_busy(False)
@@ -124,11 +137,11 @@ class EngineController(QObject):
                          daemon=True).start()
 
     def _stop_in_background(self, engine) -> None:
-        try:
-            engine.stop_recording()
-            engine.stop()
-        except Exception as exc:  # noqa: BLE001
-            self.error.emit(f"stopping the engine failed: {exc}")
+        for step in (engine.stop_recording, engine.stop):  # a failed first step must not skip stop
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001
+                self.error.emit(f"stopping the engine failed: {exc}")
         self._stopped.emit()
 
     def _on_stopped(self) -> None:
@@ -149,11 +162,11 @@ class EngineController(QObject):
         self._closing = True
         self._timer.stop()
         if self.engine is not None:
-            try:
-                self.engine.stop_recording()
-                self.engine.stop()
-            except Exception:  # noqa: BLE001
-                pass
+            for step in (self.engine.stop_recording, self.engine.stop):  # a failed first step must not skip stop
+                try:
+                    step()
+                except Exception:  # noqa: BLE001
+                    pass
             self.engine = None
         deadline = time.monotonic() + timeout_s
         while self._busy and time.monotonic() < deadline:

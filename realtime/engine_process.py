@@ -67,12 +67,13 @@ class EngineProcess:
     """Used like realtime.engine.Engine (start, stop, wait, running, singers, snapshot(), the setters),
     with the engine itself in a spawned process. Building it starts the child and waits for its engine."""
 
-    def __init__(self, spec: EngineSpec, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+    def __init__(self, spec: EngineSpec, ready_timeout_s: float = READY_TIMEOUT_S,
+                 snapshot_hz: float | None = None) -> None:
         ctx = mp.get_context("spawn")
         self._control, child_control = ctx.Pipe(duplex=True)
         self._snapshots, child_snapshots = ctx.Pipe(duplex=False)
-        self._process = ctx.Process(target=run_child, args=(spec, child_control, child_snapshots, os.getpid()),
-                                    name="comosvc-engine", daemon=True)
+        self._process = ctx.Process(target=run_child, name="comosvc-engine", daemon=True,
+                                    args=(spec, child_control, child_snapshots, os.getpid(), snapshot_hz or SNAPSHOT_HZ))
         self._send_lock = threading.Lock()
         self._ids = itertools.count(READY + 1)
         self._replies: dict[int, _Reply] = {READY: _Reply("build the engine")}
@@ -93,7 +94,7 @@ class EngineProcess:
         self._reader = threading.Thread(target=self._read, name="engine-process-reader", daemon=True)
         self._reader.start()
         try:
-            self._apply_info(self._wait(READY, ready_timeout_s))
+            self._apply_info(self._wait(READY, self._replies[READY], ready_timeout_s))
         except BaseException:
             self.close()
             raise
@@ -152,9 +153,10 @@ class EngineProcess:
                 raise UserError(self.end_reason or "the audio engine process has ended")
             return None
         call_id = next(self._ids)
+        reply = _Reply(f"answer {name}")
         with self._send_lock:
-            if wait:
-                self._replies[call_id] = _Reply(f"answer {name}")
+            if wait:  # registered before sending: the answer can come back before we wait for it
+                self._replies[call_id] = reply
             try:
                 self._control.send((call_id, name, args))
             except (OSError, ValueError):
@@ -162,12 +164,9 @@ class EngineProcess:
                 if wait:
                     raise UserError(self.end_reason or "the audio engine process has ended") from None
                 return None
-        return self._wait(call_id, timeout_s) if wait else None
+        return self._wait(call_id, reply, timeout_s) if wait else None
 
-    def _wait(self, call_id: int, timeout_s: float):
-        reply = self._replies.get(call_id)
-        if reply is None:
-            raise UserError(self.end_reason or "the audio engine process has ended")
+    def _wait(self, call_id: int, reply: _Reply, timeout_s: float):
         deadline = time.monotonic() + timeout_s
         while not reply.done.wait(0.1):
             if self._gone.is_set() and not reply.done.is_set():
@@ -332,6 +331,8 @@ class SnapshotPublisher:
         self.engine, self.conn, self.period = engine, conn, 1.0 / hz
         self.send_ms: deque[float] = deque(maxlen=2000)  # wall time per send (includes waiting for the reader)
         self.cpu_ms: deque[float] = deque(maxlen=2000)   # this thread's CPU time per send: its cost to the child
+        self._cpu_total_s = 0.0
+        self._started = time.perf_counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="snapshot-publisher", daemon=True)
 
@@ -354,6 +355,7 @@ class SnapshotPublisher:
                 self.conn.send((snap, ended))
                 self.send_ms.append(1000.0 * (time.perf_counter() - t0))
                 self.cpu_ms.append(1000.0 * (time.thread_time() - cpu0))
+                self._cpu_total_s += time.thread_time() - cpu0
                 last, ended_sent = snap, ended
         except (OSError, ValueError):
             pass  # the parent is gone; the command loop ends the process
@@ -364,7 +366,8 @@ class SnapshotPublisher:
 
         return {"sends": len(self.send_ms), "send_p50_ms": pct(self.send_ms, 50), "send_p99_ms": pct(self.send_ms, 99),
                 "cpu_p50_ms": pct(self.cpu_ms, 50), "cpu_p99_ms": pct(self.cpu_ms, 99),
-                "cpu_mean_ms": float(np.mean(list(self.cpu_ms))) if self.cpu_ms else 0.0, "hz": 1.0 / self.period}
+                "hz": 1.0 / self.period,
+                "cpu_share": self._cpu_total_s / max(time.perf_counter() - self._started, 1e-9)}  # of one core
 
 
 def engine_info(engine) -> dict:
@@ -372,7 +375,8 @@ def engine_info(engine) -> dict:
             "description": engine.converter.description}
 
 
-def run_child(spec: EngineSpec, control: Connection, snapshots: Connection, parent_pid: int) -> None:
+def run_child(spec: EngineSpec, control: Connection, snapshots: Connection, parent_pid: int,
+              snapshot_hz: float = SNAPSHOT_HZ) -> None:
     """The child process: build the engine, answer calls, publish snapshots, end with the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
     try:
@@ -385,7 +389,7 @@ def run_child(spec: EngineSpec, control: Connection, snapshots: Connection, pare
         return
     if not _try_send(control, ("reply", READY, True, engine_info(engine))):
         return
-    publisher = SnapshotPublisher(engine, snapshots)
+    publisher = SnapshotPublisher(engine, snapshots, snapshot_hz)
     publisher.start()
     try:
         _serve(engine, control, publisher, parent_pid)

@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -64,7 +65,9 @@ def _spec(**changes) -> EngineSpec:
     return EngineSpec(**{"preset": load_preset("balanced"), "simulate_input": _tone(), **changes})
 
 
-def test_settings_reach_the_child_and_snapshots_come_back():
+def test_settings_reach_the_child_and_snapshots_come_back(tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a model")
     proxy = EngineProcess(_spec())
     try:
         assert proxy.singers and proxy.f0_methods and proxy.pid != os.getpid()
@@ -87,7 +90,17 @@ def test_settings_reach_the_child_and_snapshots_come_back():
         assert _wait_for(lambda: proxy._errors, 5)
         assert proxy.take_errors() == ["pitch shift must be between -24 and +24 semitones, got 99"]
         assert proxy.take_errors() == []
-        assert proxy.running  # a refused setting leaves the audio running
+        # a model chosen in the window is loaded by the child from the same file; a broken one is refused there
+        proxy.swap_converter(SimpleNamespace(model=SimpleNamespace(path=str(bad)), device=None))
+        assert _wait_for(lambda: proxy._errors, 10)
+        from realtime.model_converter import make_converter
+
+        with pytest.raises(UserError) as in_process:
+            make_converter(str(bad))
+        assert proxy.take_errors() == [str(in_process.value)]
+        assert proxy.running  # a refused setting or model leaves the audio running
+        before = proxy.snapshot()
+        assert _wait_for(lambda: proxy.snapshot() is not before, 5)  # and still publishing new blocks
 
         pid = proxy.pid
         proxy.stop()
@@ -139,6 +152,21 @@ def test_an_orphaned_child_ends_by_itself(tmp_path):
         parent.wait()
 
 
+@pytest.mark.parametrize("flag, in_process", [([], False), (["--engine-in-process"], True)])
+def test_gui_runs_the_engine_in_its_own_process_unless_told(monkeypatch, tmp_path, flag, in_process):
+    seen = {}
+
+    def fake_screenshot(path, *args, **kwargs):
+        seen.update(kwargs)
+        return path
+
+    monkeypatch.setattr("gui.app.take_screenshot", fake_screenshot)
+    from cli.main import main
+
+    assert main(["gui", "--screenshot", str(tmp_path / "s.png"), *flag]) == 0
+    assert seen["engine_in_process"] is in_process
+
+
 pytestqt = pytest.importorskip("pytestqt")
 
 
@@ -172,3 +200,27 @@ def test_window_survives_a_killed_engine_and_closing_leaves_no_process(qtbot, tm
         controller.shutdown()
     assert controller.engine is None
     assert _gone(second)
+
+
+def test_a_device_the_child_refuses_is_one_message_and_leaves_no_process(qtbot):
+    from gui.controller import EngineController
+    from gui.engine_factory import start_engine_process
+    from gui.settings import GuiSettings
+    from realtime.device_query import default_device
+
+    if default_device("input") is not None:
+        pytest.skip("this machine has a sound input: the devices would open")
+    built = []
+
+    def builder(settings):
+        built.append(start_engine_process(settings))  # the sound devices, not the simulator
+        return built[-1]
+
+    controller = EngineController(builder, GuiSettings())
+    errors = []
+    controller.error.connect(errors.append)
+    controller.start()
+    qtbot.waitUntil(lambda: not controller.busy, timeout=30000)
+    assert not controller.running and controller.engine is None
+    assert len(errors) == 1 and "input device" in errors[0] and "\n" not in errors[0], errors
+    assert _gone(built[0].pid)  # built, refused at start, ended and reaped
