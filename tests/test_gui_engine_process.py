@@ -61,6 +61,16 @@ def _gone(pid: int) -> bool:
     return "\nState:\tZ" in state
 
 
+def _busy_python(seconds: float) -> float:
+    """Pure-Python work on this thread for `seconds`, as a window busy drawing or frozen in a handler would do."""
+    start = time.perf_counter()
+    total = 0
+    while time.perf_counter() - start < seconds:
+        for i in range(1000):
+            total += i * i
+    return time.perf_counter() - start
+
+
 def _spec(**changes) -> EngineSpec:
     return EngineSpec(**{"preset": load_preset("balanced"), "simulate_input": _tone(), **changes})
 
@@ -196,6 +206,13 @@ def test_window_survives_a_killed_engine_and_closing_leaves_no_process(qtbot, tm
         assert second != first
         frames = window.live.frames_drawn
         qtbot.waitUntil(lambda: window.live.frames_drawn > frames + 3, timeout=10000)
+
+        # a window busy in Python (it holds its own GIL, and one core) does not stall the engine's process
+        before = controller.engine.snapshot()
+        busy_s = _busy_python(1.5)
+        time.sleep(0.2)  # the snapshot published just after the busy stretch
+        after = controller.engine.snapshot()
+        assert len(before.compute_ms) + 0.7 * busy_s * 1000.0 / after.block_ms <= len(after.compute_ms) < 200
     finally:
         controller.shutdown()
     assert controller.engine is None
