@@ -75,6 +75,8 @@ class EngineProcess:
         self._process = ctx.Process(target=run_child, name="comosvc-engine", daemon=True,
                                     args=(spec, child_control, child_snapshots, os.getpid(), snapshot_hz or SNAPSHOT_HZ))
         self._send_lock = threading.Lock()
+        # one thread at a time waits for the child: two waitpid calls race, and the loser would see it "alive"
+        self._reap_lock = threading.Lock()
         self._ids = itertools.count(READY + 1)
         self._replies: dict[int, _Reply] = {READY: _Reply("build the engine")}
         self._errors: deque[str] = deque(maxlen=50)
@@ -135,7 +137,8 @@ class EngineProcess:
         self.description = info["description"]
 
     def _on_gone(self) -> None:
-        self._process.join(CLOSE_TIMEOUT_S)  # reap it: no zombie
+        with self._reap_lock:
+            self._process.join(CLOSE_TIMEOUT_S)  # reap it: no zombie
         self._latest = replace(self._latest, running=False)
         if not self._closing:
             self.end_reason = f"the audio engine process ended unexpectedly ({describe_exit(self._process.exitcode)})"
@@ -209,17 +212,18 @@ class EngineProcess:
     def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """End the child: asked first, then terminated, then killed; always reaped."""
         self._closing = True
-        if self._process.is_alive():
-            try:
-                with self._send_lock:
-                    self._control.send((next(self._ids), "close", ()))
-            except (OSError, ValueError):
-                pass
-            self._process.join(timeout_s)
-        for end in (self._process.terminate, self._process.kill):
+        with self._reap_lock:
             if self._process.is_alive():
-                end()
+                try:
+                    with self._send_lock:
+                        self._control.send((next(self._ids), "close", ()))
+                except (OSError, ValueError):
+                    pass
                 self._process.join(timeout_s)
+            for end in (self._process.terminate, self._process.kill):
+                if self._process.is_alive():
+                    end()
+                    self._process.join(timeout_s)
         if self._reader.is_alive() and self._reader is not threading.current_thread():
             self._reader.join(timeout_s)
         if not self._reader.is_alive():  # closing under a waiting reader would be unsafe

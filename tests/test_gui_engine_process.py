@@ -91,6 +91,9 @@ def test_settings_reach_the_child_and_snapshots_come_back(tmp_path):
         # the child's converter now aims an octave up: the target F0 it reports doubles
         assert _wait_for(lambda: 400 < _target_f0(proxy) < 480, 10), _target_f0(proxy)
         assert proxy.snapshot() is not first and proxy.snapshot().compute_ms.size > 0
+        smaller = load_preset("balanced").with_changes(block_ms=20.0)
+        proxy.set_preset(smaller)  # rebuilt by the child's worker without a restart
+        assert _wait_for(lambda: proxy.snapshot().block_ms == pytest.approx(20.0, abs=0.5), 10)
 
         # a setter the window can check is refused at once, with the engine's own message
         with pytest.raises(UserError, match="unknown singer 'nobody'"):
