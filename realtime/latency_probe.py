@@ -10,8 +10,9 @@ its own. Three measurements, each a round trip seen by the probe (P = the probe'
 T - L is the engine's own input-to-output delay, device to device: what it reports
 (Engine.latency_ms, callback to callback) plus what its PortAudio stream adds (on JACK one
 device period, measured: a PortAudio stream that only copies its input to its output adds
-exactly that). In bypass the dry path is an exact delay, so T_b - L is sample-exact; the
-converted path may sit a few ms off it (SOLA picks its own offset; the model's onset is soft).
+exactly that). In bypass the dry path is an exact delay, so T_b - L is sample-exact. The
+converted figure is read from the notes' onsets to about 3 ms; a note may start up to the SOLA
+search window + the silence follower's fade-in (5 ms) before the dry path's, never after it.
 
 On JACK the probe wires the ports itself (jack_connect): the streams meet in the graph and do
 not pass the sound card's converters, so the latency JACK states for the system ports the
@@ -33,8 +34,8 @@ import time
 import numpy as np
 
 from core.errors import UserError
-from realtime.latency_probe_signals import (CLEAR_PEAK, RISES_MATCH, chirp_lag, chirp_take, rises_lag, onset,
-                                            phrase_take)
+from realtime.latency_probe_signals import (CLEAR_PEAK, RISES_MATCH, chirp_lag, chirp_take, onset, phrase_take,
+                                            rises_lag)
 from realtime.latency_probe_stream import ProbeStream
 
 STATUS_BAR_TOLERANCE_MS = 2.0  # the issue's bound between the latency shown and the latency measured
