@@ -47,7 +47,7 @@ def _finite(value):
 def test_json_fields_and_ranges(setup, capsys):
     root, sources, targets = setup
     code = _bench().main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
-                          "--targets-dir", str(targets), "--steps", "1", "teacher-2", "--max-seconds", "1", "--json"])
+                          "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "teacher-2", "--max-seconds", "1", "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["singers"] == ["alto"]
@@ -88,7 +88,7 @@ def test_table_and_leakage_with_two_singers(setup, capsys):
     save_audio(bass / "b0.wav", sung_tone(1.0, hz=110.0), 24000)
     try:
         code = _bench().main(["--model", str(root / "tiny.safetensors"), "--sources", sources[0],
-                              "--targets-dir", str(targets), "--steps", "1", "--max-seconds", "1"])
+                              "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "--max-seconds", "1"])
         out = capsys.readouterr().out
     finally:
         (bass / "b0.wav").unlink()
@@ -100,7 +100,7 @@ def test_table_and_leakage_with_two_singers(setup, capsys):
 def test_bad_model_path_is_a_clear_error(setup, capsys):
     root, sources, targets = setup
     code = _bench().main(["--model", str(root / "missing.safetensors"), "--sources", *sources,
-                          "--targets-dir", str(targets), "--json"])
+                          "--targets-dir", str(targets), "--eval-f0", "dio", "--json"])
     assert code != 0
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "missing.safetensors" in err and "Traceback" not in err
@@ -121,7 +121,7 @@ def test_f0_fidelity_figures():
 def test_auto_transpose_moves_each_source_toward_the_target(setup, capsys):
     root, sources, targets = setup
     code = _bench().main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
-                          "--targets-dir", str(targets), "--steps", "1", "--max-seconds", "1",
+                          "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "--max-seconds", "1",
                           "--auto-transpose", "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
