@@ -183,3 +183,17 @@ def test_embedding_through_the_whole_model_file_writer(tmp_path):
     mel, f0 = inputs(30)
     loaded = load_vocoder_file(tmp_path / "model.safetensors")
     assert torch.allclose(loaded.synthesize(mel, f0), vocoder.synthesize(mel, f0))
+
+
+def test_training_files_are_found_through_linked_singer_folders(tmp_path):
+    """A corpus of symlinked singer folders (how scripts/train_default_model.sh holds singers out) is searched."""
+    from core.train.vocoder import find_audio_files
+
+    real = tmp_path / "real" / "alto"
+    real.mkdir(parents=True)
+    for name in ("b.wav", "a.flac", "notes.txt"):
+        (real / name).write_bytes(b"")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "alto").symlink_to(real, target_is_directory=True)
+    assert [p.name for p in find_audio_files(corpus)] == ["a.flac", "b.wav"]

@@ -43,7 +43,10 @@ def find_audio_files(source: str | os.PathLike | Sequence[str | os.PathLike]) ->
         if root.is_file():
             files = [root]
         elif root.is_dir():
-            files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+            # os.walk with followlinks: a corpus of symlinked singer folders (as scripts/train_default_model.sh
+            # makes) is found; Path.rglob does not enter linked folders.
+            files = sorted(Path(folder) / name for folder, _, names in os.walk(root, followlinks=True)
+                           for name in names if Path(name).suffix.lower() in AUDIO_SUFFIXES)
         else:
             raise UserError(f"training data not found: {root}")
     else:
