@@ -40,7 +40,7 @@ from realtime.latency_probe_stream import ProbeStream
 
 STATUS_BAR_TOLERANCE_MS = 2.0  # the issue's bound between the latency shown and the latency measured
 SETTLE_S = 1.0                 # engine running before the first take: its output ring fills
-TAKE_TRIES = 3                 # takes repeated when the engine's latency adapted during one
+TAKE_TRIES = 6                 # takes repeated when the latency adapted or a dropped block lost the probe
 
 
 def on_jack(*devices) -> bool:
@@ -112,15 +112,20 @@ def measure_loopback(probe: ProbeStream) -> dict:
     return {"samples": lag, "clarity": clarity}
 
 
-def _engine_take(engine, probe: ProbeStream, played: np.ndarray) -> tuple[np.ndarray, int]:
-    """A take during which the engine's latency held still (it adapts; a change mid-take is taken again)."""
-    for _ in range(TAKE_TRIES):
+def _engine_take(engine, probe: ProbeStream, played: np.ndarray, what: str, came_back) -> tuple[np.ndarray, int, int]:
+    """A take during which the engine's latency held still (it adapts) and `came_back(recorded)`: the
+    probe was not lost to a dropped block. Taken again otherwise; the last take if none was.
+    Returns (recorded, the engine's latency in device samples, takes needed)."""
+    for tries in range(1, TAKE_TRIES + 1):
         changes, latency = engine.latency_change_count, engine.latency_samples
         recorded = probe.take(played)
-        if engine.latency_change_count == changes:
-            return recorded, latency
-    raise UserError(f"the engine's latency kept changing during {TAKE_TRIES} takes in a row (a busy machine?); "
-                    "try again")
+        steady = engine.latency_change_count == changes
+        if steady and came_back(recorded):
+            return recorded, latency, tries
+    if not steady:
+        raise UserError(f"the engine's latency changed during each of {TAKE_TRIES} {what} takes in a row (blocks "
+                        "kept arriving late: a busy machine?); try again, or a preset with a wider output margin")
+    return recorded, latency, TAKE_TRIES
 
 
 def measure_through_engine(converter, preset, engine_devices: tuple, probe_devices: tuple, samplerate: int,
@@ -186,9 +191,10 @@ def _hardware_latency(ports) -> int:
 def _bypass_figures(engine, probe: ProbeStream, loop_samples: float) -> dict:
     rate = probe.samplerate
     played = chirp_take(rate)
-    recorded, latency = _engine_take(engine, probe, played)
+    recorded, latency, tries = _engine_take(engine, probe, played, "bypass",
+                                            lambda got: chirp_lag(played, got, rate)[1] >= CLEAR_PEAK)
     lag, clarity = chirp_lag(played, recorded, rate)
-    return {"through_engine_bypass_ms": _ms(lag, rate), "bypass_clarity": clarity,
+    return {"through_engine_bypass_ms": _ms(lag, rate), "bypass_clarity": clarity, "bypass_takes": tries,
             "bypass_signal_found": clarity >= CLEAR_PEAK, "engine_reported_latency_ms": _ms(latency, rate),
             "measured_bypass_latency_ms": _ms(lag - loop_samples, rate)}
 
@@ -196,11 +202,13 @@ def _bypass_figures(engine, probe: ProbeStream, loop_samples: float) -> dict:
 def _converted_figures(engine, probe: ProbeStream, loop_samples: float, phrase: np.ndarray) -> dict:
     rate = probe.samplerate
     played = phrase_take(phrase, rate)
-    recorded, latency = _engine_take(engine, probe, played)
+    recorded, latency, tries = _engine_take(engine, probe, played, "converted",
+                                            lambda got: rises_lag(played, got, rate)[1] > RISES_MATCH)
     lag, correlation = rises_lag(played, recorded, rate)
     start_in, start_out = onset(played), onset(recorded)
     onset_ms = None if start_out is None or start_out < start_in else _ms(start_out - start_in - loop_samples, rate)
     return {"through_engine_converted_ms": _ms(lag, rate), "rises_correlation": correlation,
+            "converted_takes": tries,
             "converted_signal_found": start_out is not None and correlation > RISES_MATCH,
             "engine_reported_converted_latency_ms": _ms(latency, rate),
             "measured_converted_latency_ms": _ms(lag - loop_samples, rate),

@@ -29,7 +29,8 @@ PHRASE_LEAD_S = 1.0    # silence before the phrase: the gate closes and the outp
 
 
 def chirp_take(samplerate: int, lead_in_s: float = 0.3) -> np.ndarray:
-    return probe_signal(samplerate, repeats=2, spacing_s=CHIRP_SPACING_S, lead_in_s=lead_in_s)
+    """One chirp and room for it to come back: short, so that the engine's latency rarely adapts during it."""
+    return probe_signal(samplerate, repeats=1, spacing_s=CHIRP_SPACING_S, lead_in_s=lead_in_s)
 
 
 def chirp_lag(played: np.ndarray, recorded: np.ndarray, samplerate: int) -> tuple[int, float]:

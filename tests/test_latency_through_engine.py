@@ -163,17 +163,20 @@ def test_devices_off_jack_need_the_loopback_figure(jack_server, capsys, monkeypa
     assert "--loopback-ms" in _one_error_line(capsys)
 
 
-def _cable_when_engine_opens(stop):
+def _cable_when_engine_opens(before: set, stop):
     """What a user's cables do: probe output -> engine input, engine output -> probe input. The probe's
-    stream opens first (PortAudio:in_0/out_0), the engine's second (in_1/out_1)."""
+    stream opens first, the engine's second: their ports are the new ones, in that order."""
     from realtime.latency_probe_jack import StreamPorts, connections, wire
 
+    def number(port):
+        return int(port.rsplit("_", 1)[1])
+
     while not stop.is_set():
-        ports = connections()
-        if "PortAudio:in_1" in ports and "PortAudio:out_1" in ports:
-            probe = StreamPorts(("PortAudio:in_0",), ("PortAudio:out_0",))
-            engine = StreamPorts(("PortAudio:in_1",), ("PortAudio:out_1",))
-            wire([("PortAudio:out_0", "PortAudio:in_1"), ("PortAudio:out_1", "PortAudio:in_0")], probe, engine)
+        new = sorted(set(connections()) - before, key=number)
+        ins, outs = [p for p in new if ":in_" in p], [p for p in new if ":out_" in p]
+        if len(ins) == 2 and len(outs) == 2:
+            probe, engine = StreamPorts((ins[0],), (outs[0],)), StreamPorts((ins[1],), (outs[1],))
+            wire([(outs[0], ins[1]), (outs[1], ins[0])], probe, engine)
             return
         time.sleep(0.02)
 
@@ -188,8 +191,10 @@ def test_cabled_rig_subtracts_the_loopback_it_is_given(jack_server, capsys, tmp_
     env, device = jack_server
     monkeypatch.setattr("cli.commands.simulate.make_converter", lambda model, device=None: StandInConverter())
     monkeypatch.setattr("realtime.latency_probe.on_jack", lambda *devices: False)
+    from realtime.latency_probe_jack import connections
+
     stop = threading.Event()
-    cabler = threading.Thread(target=_cable_when_engine_opens, args=(stop,), daemon=True)
+    cabler = threading.Thread(target=_cable_when_engine_opens, args=(set(connections()), stop), daemon=True)
     cabler.start()
     try:
         result = _measure(capsys, device, _preset_file(tmp_path), "--loopback-ms", f"{2 * PERIOD_MS}")
