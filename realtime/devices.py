@@ -125,8 +125,6 @@ class SoundDeviceBackend:
         """On JACK, PortAudio states each side's port latency less one JACK buffer ("not counted"); the
         engine's latency counts from the callback, so both buffers belong to the device side here
         (measured end to end by `comosvc latency`). 0 elsewhere."""
-        from realtime.device_query import default_device
-
         sd = _sd()
         apis = [api["name"] for api in sd.query_hostapis()]
         index = self.input_device if self.input_device is not None else default_device("input")
