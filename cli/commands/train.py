@@ -103,6 +103,9 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, default=20000, help="training steps (default %(default)s)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop (with a complete file) after this long (default: no time limit)")
+    p.add_argument("--init", default=None, metavar="FILE",
+                   help="start from the built-in vocoder in this vocoder or model file; put the result back into "
+                        "a model with 'comosvc set-vocoder' (default: random weights)")
     _common(p, "vocoder")
     p.set_defaults(func=run_vocoder)
 
@@ -253,7 +256,7 @@ def run_vocoder(args: argparse.Namespace) -> int:
     _options(args, args.steps)
     summary = train_vocoder(args.data, args.out, args.steps, _config(args), max_minutes=args.max_minutes,
                             resume=args.resume, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                            log=_log(args))
+                            log=_log(args), init=args.init)
     return _report(args, summary, f"vocoder -> {args.out}")
 
 

@@ -146,8 +146,12 @@ def train_vocoder(
     checkpoint_every: int | None = None,
     log: Callable[[str], None] | None = print,
     held_out_every: int = 10,
+    init: str | os.PathLike | None = None,
 ) -> dict:
     """Train the built-in vocoder; returns a summary (steps, losses, held-out score).
+
+    `init`: start from the built-in vocoder in this vocoder or complete model file (e.g. to train a
+    model's vocoder further, then `comosvc set-vocoder`); `resume` from --out takes precedence.
 
     Stops after `steps` or `max_minutes`, whichever comes first, and always
     leaves a complete model file at `out_path`.
@@ -158,10 +162,14 @@ def train_vocoder(
     rng = np.random.default_rng(seed)
     train_files, held_files = split_held_out(drop_oversized(find_audio_files(data), log), held_out_every)
     train_data = prepare(train_files, config)
-    if resume and Path(out_path).exists():
-        vocoder = load_vocoder_file(out_path)
+    start_from = out_path if resume and Path(out_path).exists() else init
+    if start_from is not None:
+        vocoder = load_vocoder_file(start_from)
         if not isinstance(vocoder, BuiltinVocoder):
-            raise UserError(f"{out_path} is not a built-in vocoder; cannot resume from it")
+            raise UserError(f"{start_from} holds no built-in vocoder; cannot train on from it")
+        if (vocoder.sample_rate, vocoder.hop_length, vocoder.n_mels) != (a.sample_rate, a.hop_length, a.n_mels):
+            raise UserError(f"{start_from}'s vocoder works at {vocoder.sample_rate} Hz / hop {vocoder.hop_length} / "
+                            f"{vocoder.n_mels} mels, the config at {a.sample_rate} / {a.hop_length} / {a.n_mels}")
         model = vocoder.model
     else:
         model = BuiltinVocoderModel(BuiltinShape.from_config(a, v))

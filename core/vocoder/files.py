@@ -65,3 +65,28 @@ def load_vocoder_file(path: str | os.PathLike) -> Vocoder:
     if isinstance(meta.get("vocoder"), dict) and any(k.startswith(PREFIX + ".") for k in tensors):
         return vocoder_from_parts(split_prefix(tensors, PREFIX), meta["vocoder"])
     raise ModelFileError(f"{path} holds a '{meta.get('kind')}' with no vocoder in it")
+
+
+def replace_model_vocoder(model_path: str | os.PathLike, vocoder: Vocoder, out_path: str | os.PathLike) -> None:
+    """Write a copy of the complete model file at `model_path` with `vocoder` in place of its own (atomic).
+
+    Every other tensor and metadata entry is copied unchanged. The vocoder must work at the model's
+    sample rate, hop and mel count (a vocoder for another front end would get mels it cannot read).
+    """
+    from core.config import from_stored_dict
+
+    tensors, meta = load_model_file(model_path, expect_kind="model")
+    if not isinstance(meta.get("vocoder"), dict):
+        raise ModelFileError(f"{model_path} holds no vocoder: it is a training stage's file, not a complete model")
+    audio = from_stored_dict(meta["config"]).audio
+    if (vocoder.sample_rate, vocoder.hop_length, vocoder.n_mels) != (audio.sample_rate, audio.hop_length, audio.n_mels):
+        raise ModelFileError(
+            f"the vocoder works at {vocoder.sample_rate} Hz / hop {vocoder.hop_length} / {vocoder.n_mels} mels, "
+            f"{model_path} at {audio.sample_rate} / {audio.hop_length} / {audio.n_mels}"
+        )
+    state, vocoder_meta = vocoder_parts(vocoder)
+    kept = {name: t for name, t in tensors.items() if not name.startswith(PREFIX + ".")}
+    kept.update(with_prefix(state, PREFIX))
+    meta = {k: v for k, v in meta.items() if k != "format_version"}  # save_model_file writes its own
+    meta["vocoder"] = vocoder_meta
+    save_model_file(out_path, kept, meta)
