@@ -39,7 +39,7 @@ from realtime.latency_probe_signals import (CLEAR_PEAK, RISES_MATCH, chirp_lag, 
 from realtime.latency_probe_stream import ProbeStream
 
 STATUS_BAR_TOLERANCE_MS = 2.0  # the issue's bound between the latency shown and the latency measured
-SETTLE_S = 1.0                 # engine running before the first take: its output ring fills
+SETTLE_S = 1.0                 # engine running before the first take (default): its output ring fills
 TAKE_TRIES = 6                 # takes repeated when the latency adapted or a dropped block lost the probe
 
 
@@ -129,7 +129,8 @@ def _engine_take(engine, probe: ProbeStream, played: np.ndarray, what: str, came
 
 
 def measure_through_engine(converter, preset, engine_devices: tuple, probe_devices: tuple, samplerate: int,
-                           blocksize: int, phrase: np.ndarray, loopback_ms: float | None = None) -> dict:
+                           blocksize: int, phrase: np.ndarray, loopback_ms: float | None = None,
+                           settle_s: float = SETTLE_S) -> dict:
     """The figures above, in a dict (ms unless named otherwise); see module doc for what each means."""
     from realtime.devices import SoundDeviceBackend
     from realtime.engine import Engine
@@ -166,7 +167,7 @@ def measure_through_engine(converter, preset, engine_devices: tuple, probe_devic
             if jack:
                 wiring.connect([(probe_ports.outputs[0], engine_ports.inputs[0]),
                                 (engine_ports.outputs[0], probe_ports.inputs[0])], probe_ports, engine_ports)
-            time.sleep(SETTLE_S)
+            time.sleep(settle_s)  # longer lets the latency adapt first, as it does in a long live run
             result.update(_bypass_figures(engine, probe, loop_samples))
             engine.set_bypass(False)
             result.update(_converted_figures(engine, probe, loop_samples, phrase))

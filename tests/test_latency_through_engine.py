@@ -220,8 +220,16 @@ def test_silent_phrase_is_one_line(tmp_path, capsys):
 
 
 def test_devices_only_refuses_the_engine_options(capsys):
-    assert main(["latency", "--devices-only", "--loopback-ms", "10"]) == 2
-    assert "--devices-only measures the devices alone" in _one_error_line(capsys)
+    for option in (["--loopback-ms", "10"], ["--settle", "5"]):
+        assert main(["latency", "--devices-only", *option]) == 2
+        assert "--devices-only measures the devices alone" in _one_error_line(capsys)
+
+
+def test_out_of_range_options_are_one_line(capsys):
+    for option, words in ((["--settle", "1000"], "--settle must be between 0 and 600 seconds"),
+                          (["--loopback-ms", "-1"], "--loopback-ms must be between 0 and 1000 ms")):
+        assert main(["latency", *option]) == 2
+        assert words in _one_error_line(capsys)
 
 
 def test_rises_lag_finds_a_delay_through_a_changed_timbre():

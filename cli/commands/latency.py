@@ -42,6 +42,10 @@ def register(subparsers) -> None:
                         "there is none)")
     parser.add_argument("--phrase", metavar="WAV", help="a recording of singing to convert (the first "
                         f"{MAX_PHRASE_S:.0f} s; default: a synthetic sung phrase)")
+    parser.add_argument("--settle", type=float, metavar="S",
+                        help="seconds the engine runs before the measurement; its latency adapts to the measured "
+                        "compute after a few seconds, so 30 shows the latency of a long run (default: just long "
+                        "enough for its output to start)")
     parser.add_argument("--loopback-ms", type=float, metavar="MS",
                         help="the probe's own round trip, measured with --devices-only (needed off JACK)")
     parser.add_argument("--devices-only", action="store_true",
@@ -63,11 +67,14 @@ def _check_options(args) -> None:
 
     if not 0 <= args.lead_in <= 60:
         raise UserError("--lead-in must be between 0 and 60 seconds")
+    if args.settle is not None and not 0 <= args.settle <= 600:
+        raise UserError(f"--settle must be between 0 and 600 seconds, got {args.settle:g}")
     if args.loopback_ms is not None and not 0 <= args.loopback_ms <= 1000:
         raise UserError(f"--loopback-ms must be between 0 and 1000 ms, got {args.loopback_ms:g}")
-    if args.devices_only and (args.phrase or args.loopback_ms is not None or args.probe_input or args.probe_output):
-        raise UserError("--devices-only measures the devices alone: --phrase, --loopback-ms, --probe-input and "
-                        "--probe-output are for the measurement through the engine")
+    if args.devices_only and (args.phrase or args.loopback_ms is not None or args.probe_input or args.probe_output
+                              or args.settle is not None):
+        raise UserError("--devices-only measures the devices alone: --phrase, --loopback-ms, --probe-input, "
+                        "--probe-output and --settle are for the measurement through the engine")
     check_device_block(args.device_block)
     check_samplerate(args.samplerate)
 
@@ -114,7 +121,8 @@ def _through_engine(args, preset, probe_devices, phrase) -> int:
 
     converter = make_converter(args.model)
     result = measure_through_engine(converter, preset, (args.input, args.output), probe_devices, args.samplerate,
-                                    args.device_block, phrase, loopback_ms=args.loopback_ms)
+                                    args.device_block, phrase, loopback_ms=args.loopback_ms,
+                                    **({} if args.settle is None else {"settle_s": args.settle}))
     if args.json:
         print_json(result)
     else:
