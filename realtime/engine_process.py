@@ -338,6 +338,9 @@ class SnapshotPublisher:
         self._cpu_total_s = 0.0
         self._started = time.perf_counter()
         self._stop = threading.Event()
+        # set once engine.start() has returned: asked earlier, a device backend still opening its streams
+        # would call them dead (and remember that)
+        self.started = threading.Event()
         self._thread = threading.Thread(target=self._run, name="snapshot-publisher", daemon=True)
 
     def start(self) -> None:
@@ -352,7 +355,7 @@ class SnapshotPublisher:
         try:
             while not self._stop.wait(self.period):
                 snap = self.engine.snapshot()
-                ended = bool(self.engine.running and self.engine.wait(0))
+                ended = bool(self.started.is_set() and self.engine.running and self.engine.wait(0))
                 if snap is last and ended == ended_sent:
                     continue
                 t0, cpu0 = time.perf_counter(), time.thread_time()
@@ -441,6 +444,10 @@ def _call(engine, control: Connection, publisher: SnapshotPublisher, name: str, 
         return None
     if name == "publisher_stats":
         return publisher.stats()
+    if name == "start":
+        engine.start()
+        publisher.started.set()
+        return None
     if name not in ENGINE_CALLS:
         raise UserError(f"the audio engine has no call '{name}'")
     return getattr(engine, name)(*args)

@@ -182,6 +182,8 @@ def test_gui_runs_the_engine_in_its_own_process_unless_told(monkeypatch, tmp_pat
 
 pytestqt = pytest.importorskip("pytestqt")
 
+from tests.test_realtime_jack import jack_server  # noqa: E402,F401 - the shared JACK dummy-server fixture
+
 
 def test_window_survives_a_killed_engine_and_closing_leaves_no_process(qtbot, tmp_path):
     from gui.app import _SimulatorDevices, build_window
@@ -244,3 +246,31 @@ def test_a_device_the_child_refuses_is_one_message_and_leaves_no_process(qtbot):
     assert not controller.running and controller.engine is None
     assert len(errors) == 1 and "input device" in errors[0] and "\n" not in errors[0], errors
     assert _gone(built[0].pid)  # built, refused at start, ended and reaped
+
+
+@pytest.mark.jack
+def test_the_engine_process_runs_the_sound_devices(qtbot, tmp_path, jack_server):  # noqa: F811
+    """On real PortAudio devices (a JACK dummy server): the stream opens in the child and keeps running."""
+    from gui.app import build_window
+
+    window = build_window(str(tmp_path / "gui.json"), own_process=True)
+    qtbot.addWidget(window)
+    apis = [window.audio.host_api.itemText(i) for i in range(window.audio.host_api.count())]
+    window.audio.host_api.setCurrentText(next(a for a in apis if "JACK" in a))
+    names = [window.audio.input_device.itemText(i) for i in range(1, window.audio.input_device.count())]
+    window.audio.input_device.setCurrentText(names[0])
+    window.audio.output_device.setCurrentText(names[0])
+    window.audio.sample_rate.setCurrentText("48000")
+    controller = window.controller
+    try:
+        window.transport.start_button.click()
+        qtbot.waitUntil(lambda: controller.running or "⚠" in window.message_area.text(), timeout=30000)
+        assert controller.running, window.message_area.text()
+        pid = controller.engine.pid
+        qtbot.waitUntil(lambda: len(controller.engine.snapshot().compute_ms) >= 25, timeout=10000)  # ~1 s of blocks
+        assert controller.running and window.messages() == []  # nobody called the stream dead while it opened
+        window.transport.start_button.click()
+        qtbot.waitUntil(lambda: controller.engine is None and not controller.busy, timeout=10000)
+    finally:
+        controller.shutdown()
+    assert _gone(pid)
