@@ -85,7 +85,7 @@ class EngineProcess:
         self._gone = threading.Event()      # the process ended
         self._closing = False
         self._started = self._stopped = False
-        self.end_reason: str | None = None  # why the process ended, when nobody asked it to
+        self.end_reason: str | None = None  # why the engine ended by itself (a device lost, the process died)
         self.singers: list[str] = []
         self.singer: str | None = None
         self.f0_methods: list[str] = []
@@ -112,8 +112,9 @@ class EngineProcess:
                 for conn in wait_for_connections([self._control, self._snapshots]):
                     message = conn.recv()
                     if conn is self._snapshots:
-                        self._latest, ended = message
+                        self._latest, ended, why = message
                         if ended:
+                            self.end_reason = self.end_reason or why
                             self._ended.set()
                     elif message[0] == "reply":
                         self._on_reply(*message[1:])
@@ -359,7 +360,8 @@ class SnapshotPublisher:
                 if snap is last and ended == ended_sent:
                     continue
                 t0, cpu0 = time.perf_counter(), time.thread_time()
-                self.conn.send((snap, ended))
+                why = getattr(self.engine.backend, "lost", None) if ended else None  # e.g. "... was unplugged"
+                self.conn.send((snap, ended, why))
                 self.send_ms.append(1000.0 * (time.perf_counter() - t0))
                 self.cpu_ms.append(1000.0 * (time.thread_time() - cpu0))
                 self._cpu_total_s += time.thread_time() - cpu0

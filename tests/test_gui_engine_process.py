@@ -274,3 +274,31 @@ def test_the_engine_process_runs_the_sound_devices(qtbot, tmp_path, jack_server)
     finally:
         controller.shutdown()
     assert _gone(pid)
+
+
+@pytest.mark.jack
+def test_a_lost_device_is_reported_with_its_reason(monkeypatch, jack_server):  # noqa: F811
+    """The JACK server goes away under a running engine process: the window learns why, and the child ends."""
+    import uuid
+
+    from tests.test_realtime_jack import start_dummy_jack
+
+    name = f"comosvc_lost_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)  # a server of our own (spawned children inherit this)
+    server = start_dummy_jack(name, dict(os.environ))
+    try:
+        proxy = EngineProcess(EngineSpec(load_preset("balanced"), input_device="system", output_device="system"))
+        proxy.start()
+        assert _wait_for(lambda: len(proxy.snapshot().compute_ms) >= 10, 10)
+        assert not proxy.wait(0)
+        server.kill()
+        server.wait(10)
+        assert proxy.wait(10), "the child did not notice its device go"
+        assert "system" in (proxy.end_reason or "") and "\n" not in proxy.end_reason
+        pid = proxy.pid
+        proxy.stop()
+        assert _gone(pid)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)
