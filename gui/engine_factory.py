@@ -1,4 +1,4 @@
-"""Builds a real realtime.Engine from the GUI's settings: converter, preset and backend."""
+"""Builds a real realtime.Engine from the GUI's settings: here, or in a process of its own."""
 
 from __future__ import annotations
 

@@ -72,8 +72,8 @@ class EngineProcess:
         ctx = mp.get_context("spawn")
         self._control, child_control = ctx.Pipe(duplex=True)
         self._snapshots, child_snapshots = ctx.Pipe(duplex=False)
-        self._process = ctx.Process(target=run_child, name="comosvc-engine", daemon=True,
-                                    args=(spec, child_control, child_snapshots, os.getpid(), snapshot_hz or SNAPSHOT_HZ))
+        args = (spec, child_control, child_snapshots, os.getpid(), snapshot_hz or SNAPSHOT_HZ)
+        self._process = ctx.Process(target=run_child, args=args, name="comosvc-engine", daemon=True)
         self._send_lock = threading.Lock()
         # one thread at a time waits for the child: two waitpid calls race, and the loser would see it "alive"
         self._reap_lock = threading.Lock()

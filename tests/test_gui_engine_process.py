@@ -202,7 +202,8 @@ def test_window_survives_a_killed_engine_and_closing_leaves_no_process(qtbot, tm
         os.kill(first, signal.SIGKILL)  # a crash, as the window sees it
         # the poll notices, reports and tidies up
         qtbot.waitUntil(lambda: controller.engine is None and not controller.busy, timeout=10000)
-        assert any("the audio engine process ended unexpectedly (killed by SIGKILL)" in m for m in window.messages()), window.messages()
+        reported = "the audio engine process ended unexpectedly (killed by SIGKILL)"
+        assert any(reported in m for m in window.messages()), window.messages()
         assert _gone(first)
 
         window.transport.start_button.click()  # the window stays usable: Start again works
