@@ -11,8 +11,10 @@ T - L is the engine's own input-to-output delay, device to device: what it repor
 (Engine.latency_ms, callback to callback) plus what its PortAudio stream adds (on JACK one
 device period, measured: a PortAudio stream that only copies its input to its output adds
 exactly that). In bypass the dry path is an exact delay, so T_b - L is sample-exact. The
-converted figure is read from the notes' onsets to about 3 ms; a note may start up to the SOLA
-search window + the silence follower's fade-in (5 ms) before the dry path's, never after it.
+converted figure is read from the notes' onsets to about 3 ms, sought within 100 ms of the bypass
+figure (dropped blocks can make a later note match an earlier one); a note may start up to the
+SOLA search window + the silence follower's fade-in (5 ms) before the dry path's, never after it.
+The onset figure (first sound to first sound) is sought anywhere.
 
 On JACK the probe wires the ports itself (jack_connect): the streams meet in the graph and do
 not pass the sound card's converters, so the latency JACK states for the system ports the
@@ -170,7 +172,8 @@ def measure_through_engine(converter, preset, engine_devices: tuple, probe_devic
             time.sleep(settle_s)  # longer lets the latency adapt first, as it does in a long live run
             result.update(_bypass_figures(engine, probe, loop_samples))
             engine.set_bypass(False)
-            result.update(_converted_figures(engine, probe, loop_samples, phrase))
+            bypass_lag = result["through_engine_bypass_ms"] * samplerate / 1000.0
+            result.update(_converted_figures(engine, probe, loop_samples, phrase, bypass_lag))
             result["device_latency_ms"] = float(backend.device_latency_ms)
             result.update(engine_xruns=int(engine.xruns), probe_xruns=int(probe.xruns),
                           xruns=int(engine.xruns + probe.xruns))
@@ -200,12 +203,13 @@ def _bypass_figures(engine, probe: ProbeStream, loop_samples: float) -> dict:
             "measured_bypass_latency_ms": _ms(lag - loop_samples, rate)}
 
 
-def _converted_figures(engine, probe: ProbeStream, loop_samples: float, phrase: np.ndarray) -> dict:
+def _converted_figures(engine, probe: ProbeStream, loop_samples: float, phrase: np.ndarray,
+                       bypass_lag: float) -> dict:
     rate = probe.samplerate
     played = phrase_take(phrase, rate)
     recorded, latency, tries = _engine_take(engine, probe, played, "converted",
-                                            lambda got: rises_lag(played, got, rate)[1] > RISES_MATCH)
-    lag, correlation = rises_lag(played, recorded, rate)
+                                            lambda got: rises_lag(played, got, rate, bypass_lag)[1] > RISES_MATCH)
+    lag, correlation = rises_lag(played, recorded, rate, bypass_lag)
     start_in, start_out = onset(played), onset(recorded)
     onset_ms = None if start_out is None or start_out < start_in else _ms(start_out - start_in - loop_samples, rate)
     return {"through_engine_converted_ms": _ms(lag, rate), "rises_correlation": correlation,

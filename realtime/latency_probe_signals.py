@@ -25,6 +25,8 @@ RISES_MATCH = 0.3      # correlation of the loudness rises that counts as the ph
                        # (the default model's output scores ~0.5, the WORLD stand-in's ~0.9)
 ENVELOPE_STEP_S = 0.001
 ENVELOPE_WINDOW_S = 0.005
+NEAR_S = 0.1           # the converted voice is sought this close to the dry path's lag (the engine
+                       # schedules both at one latency; SOLA and the silence follower move it < 25 ms)
 PHRASE_LEAD_S = 1.0    # silence before the phrase: the gate closes and the output falls to zeros
 
 
@@ -86,14 +88,21 @@ def rises(audio: np.ndarray, samplerate: int) -> np.ndarray:
     return np.maximum(np.diff(level, prepend=level[:1]), 0.0)
 
 
-def rises_lag(played: np.ndarray, recorded: np.ndarray, samplerate: int) -> tuple[float, float]:
+def rises_lag(played: np.ndarray, recorded: np.ndarray, samplerate: int,
+              near: float | None = None) -> tuple[float, float]:
     """(lag in samples, correlation coefficient at that lag) of the loudness rises: where the recording's
-    onsets follow the played phrase's best. Refined between the 1 ms steps by a parabola."""
+    onsets follow the played phrase's best, refined between the 1 ms steps by a parabola. With `near`
+    (samples), only lags within NEAR_S of it count: where blocks were dropped, a later note can match
+    an earlier one better than the true lag does."""
     step = int(ENVELOPE_STEP_S * samplerate)
     a, b = rises(played, samplerate), rises(recorded, samplerate)
     max_lag = int(MAX_LAG_S / ENVELOPE_STEP_S)
     cc = correlate(b, a, mode="full", method="fft")[len(a) - 1:len(a) + max_lag]
-    k = int(np.argmax(cc))
+    low, high = 0, len(cc)
+    if near is not None:
+        centre, reach = int(round(near / step)), int(NEAR_S / ENVELOPE_STEP_S)
+        low, high = max(0, centre - reach), min(len(cc), centre + reach + 1)
+    k = low + int(np.argmax(cc[low:high]))
     offset = 0.0
     if 0 < k < len(cc) - 1:
         left, mid, right = cc[k - 1], cc[k], cc[k + 1]

@@ -13,6 +13,7 @@ from realtime.silence import FADE_IN_MS
 from tests.test_realtime_jack import PERIOD, RATE, jack_server  # noqa: F401 - the JACK dummy-server fixture
 
 PERIOD_MS = 1000.0 * PERIOD / RATE
+MODEL_FRAME_MS = 1000.0 * 128 / 24000  # one hop of the models' mel frames
 RISES_ERROR_MS = 3.0  # how far the match of the loudness rises may sit from the true delay (1 ms steps, soft onsets)
 
 
@@ -48,9 +49,11 @@ def _check_figures(result: dict, sola_search_ms: float) -> None:
     # adds on JACK (a stream that only copies its input to its output adds exactly that), to the sample.
     assert result["bypass_error_ms"] == pytest.approx(PERIOD_MS, abs=2 * 1000.0 / RATE)
     # The converted voice: SOLA may take its chunk up to its search window early, and the silence follower
-    # opens FADE_IN_MS before the aligned onset, so a note may start that much before the dry path; never later.
+    # opens FADE_IN_MS before the aligned onset, so a note may start that much before the dry path; a model's
+    # note may take one frame to build up its loudness. Seen: the default model -1.3 to +5.2 ms, the stand-in
+    # -11.3 to 0 ms (low-latency, busy machine).
     earliest = -sola_search_ms - FADE_IN_MS - RISES_ERROR_MS
-    assert earliest <= result["converted_minus_bypass_ms"] <= RISES_ERROR_MS
+    assert earliest <= result["converted_minus_bypass_ms"] <= MODEL_FRAME_MS + RISES_ERROR_MS
     assert result["rises_correlation"] > RISES_MATCH
     assert result["silent_before_onset"]  # the gate and the silence follower: exact zeros before the voice
     assert result["mic_to_ear_ms"] == pytest.approx(result["measured_converted_latency_ms"]
