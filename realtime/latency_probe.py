@@ -42,7 +42,7 @@ from realtime.latency_probe_stream import ProbeStream
 
 STATUS_BAR_TOLERANCE_MS = 2.0  # the issue's bound between the latency shown and the latency measured
 SETTLE_S = 1.0                 # engine running before the first take (default): its output ring fills
-TAKE_TRIES = 6                 # takes repeated when the latency adapted or a dropped block lost the probe
+TAKE_TRIES = 6                 # takes repeated until one is clean (see _engine_take)
 
 
 def on_jack(*devices) -> bool:
@@ -114,20 +114,23 @@ def measure_loopback(probe: ProbeStream) -> dict:
     return {"samples": lag, "clarity": clarity}
 
 
-def _engine_take(engine, probe: ProbeStream, played: np.ndarray, what: str, came_back) -> tuple[np.ndarray, int, int]:
-    """A take during which the engine's latency held still (it adapts) and `came_back(recorded)`: the
-    probe was not lost to a dropped block. Taken again otherwise; the last take if none was.
-    Returns (recorded, the engine's latency in device samples, takes needed)."""
+def _engine_take(engine, probe: ProbeStream, played: np.ndarray, what: str, came_back) -> tuple[np.ndarray, int, dict]:
+    """A clean take: the engine's latency held still (it adapts), it neither dropped a block nor ran out of
+    output (either moves what it plays), and `came_back(recorded)`. Taken again otherwise, up to TAKE_TRIES
+    times; then the last take that kept the latency still, flagged as not clean.
+    Returns (recorded, the engine's latency in device samples, {takes, clean, drops, xruns})."""
     for tries in range(1, TAKE_TRIES + 1):
-        changes, latency = engine.latency_change_count, engine.latency_samples
+        changes, latency, drops, xruns = engine.latency_change_count, engine.latency_samples, engine.drops, engine.xruns
         recorded = probe.take(played)
         steady = engine.latency_change_count == changes
-        if steady and came_back(recorded):
-            return recorded, latency, tries
+        report = {"takes": tries, "drops": engine.drops - drops, "xruns": engine.xruns - xruns}
+        report["clean"] = steady and report["drops"] == 0 and report["xruns"] == 0 and bool(came_back(recorded))
+        if report["clean"]:
+            break
     if not steady:
         raise UserError(f"the engine's latency changed during each of {TAKE_TRIES} {what} takes in a row (blocks "
                         "kept arriving late: a busy machine?); try again, or a preset with a wider output margin")
-    return recorded, latency, TAKE_TRIES
+    return recorded, latency, report
 
 
 def measure_through_engine(converter, preset, engine_devices: tuple, probe_devices: tuple, samplerate: int,
@@ -195,10 +198,11 @@ def _hardware_latency(ports) -> int:
 def _bypass_figures(engine, probe: ProbeStream, loop_samples: float) -> dict:
     rate = probe.samplerate
     played = chirp_take(rate)
-    recorded, latency, tries = _engine_take(engine, probe, played, "bypass",
-                                            lambda got: chirp_lag(played, got, rate)[1] >= CLEAR_PEAK)
+    recorded, latency, take = _engine_take(engine, probe, played, "bypass",
+                                           lambda got: chirp_lag(played, got, rate)[1] >= CLEAR_PEAK)
     lag, clarity = chirp_lag(played, recorded, rate)
-    return {"through_engine_bypass_ms": _ms(lag, rate), "bypass_clarity": clarity, "bypass_takes": tries,
+    return {"through_engine_bypass_ms": _ms(lag, rate), "bypass_clarity": clarity,
+            **{f"bypass_take_{key}": value for key, value in take.items()},
             "bypass_signal_found": clarity >= CLEAR_PEAK, "engine_reported_latency_ms": _ms(latency, rate),
             "measured_bypass_latency_ms": _ms(lag - loop_samples, rate)}
 
@@ -207,13 +211,13 @@ def _converted_figures(engine, probe: ProbeStream, loop_samples: float, phrase: 
                        bypass_lag: float) -> dict:
     rate = probe.samplerate
     played = phrase_take(phrase, rate)
-    recorded, latency, tries = _engine_take(engine, probe, played, "converted",
-                                            lambda got: rises_lag(played, got, rate, bypass_lag)[1] > RISES_MATCH)
+    recorded, latency, take = _engine_take(engine, probe, played, "converted",
+                                           lambda got: rises_lag(played, got, rate, bypass_lag)[1] > RISES_MATCH)
     lag, correlation = rises_lag(played, recorded, rate, bypass_lag)
     start_in, start_out = onset(played), onset(recorded)
     onset_ms = None if start_out is None or start_out < start_in else _ms(start_out - start_in - loop_samples, rate)
     return {"through_engine_converted_ms": _ms(lag, rate), "rises_correlation": correlation,
-            "converted_takes": tries,
+            **{f"converted_take_{key}": value for key, value in take.items()},
             "converted_signal_found": start_out is not None and correlation > RISES_MATCH,
             "engine_reported_converted_latency_ms": _ms(latency, rate),
             "measured_converted_latency_ms": _ms(lag - loop_samples, rate),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cli.main import main
+from realtime.latency_probe import TAKE_TRIES
 from realtime.latency_probe_signals import RISES_MATCH
 from realtime.silence import FADE_IN_MS
 from tests.test_realtime_jack import PERIOD, RATE, jack_server  # noqa: F401 - the JACK dummy-server fixture
@@ -43,6 +44,8 @@ def _measure(capsys, device, preset: str, *extra: str) -> dict:
 
 def _check_figures(result: dict, sola_search_ms: float) -> None:
     assert result["jack"] and result["loopback_measured"] and result["signal_found"]
+    if not (result["bypass_take_clean"] and result["converted_take_clean"]):
+        pytest.skip(f"the machine was too busy for a clean take in {TAKE_TRIES} tries: {result}")
     # JACK hands a port's output to an input one cycle later, PortAudio adds its own output buffer
     assert result["loopback_round_trip_samples"] % PERIOD == 0
     # Bypass is an exact delay: measured = the engine's stated latency + the one period PortAudio's stream

@@ -138,11 +138,13 @@ def describe(r: dict) -> list[str]:
              "subtracted from each figure below"]
     if not r["bypass_signal_found"]:
         lines.append("no clear chirp came back through the engine in bypass: is it connected?")
+    lines.extend(_unclean(r, "bypass"))
     lines.append(f"engine in bypass, measured with chirps: {r['measured_bypass_latency_ms']:.1f} ms; the engine "
                  f"reports {r['engine_reported_latency_ms']:.1f} ms (measured {r['bypass_error_ms']:+.1f} ms from it)")
     if not r["converted_signal_found"]:
         lines.append("the converted phrase did not come back clearly (no output, or its loudness does not follow the "
                      "phrase): the figure below is doubtful")
+    lines.extend(_unclean(r, "converted"))
     onset = r["converted_onset_latency_ms"]
     onset_text = f"; onset to onset {onset:.1f} ms" if onset is not None else ""
     lines.append(f"engine converting ({r['converter']}, preset {r['preset']}), measured on a sung phrase: "
@@ -160,6 +162,15 @@ def describe(r: dict) -> list[str]:
     lines.append(f"xruns: {r['xruns']} (engine {r['engine_xruns']}, probe {r['probe_xruns']}); engine drops: "
                  f"{r['engine_drops']}")
     return lines
+
+
+def _unclean(r: dict, take: str) -> list[str]:
+    """A line when the engine dropped blocks or ran dry during every one of a take's tries."""
+    if r[f"{take}_take_clean"]:
+        return []
+    return [f"the engine dropped {r[f'{take}_take_drops']} blocks and had {r[f'{take}_take_xruns']} xruns during the "
+            f"{take} take (the last of {r[f'{take}_take_takes']}; the machine is too busy for this preset): the figure "
+            "below is doubtful"]
 
 
 def _devices_only(args, preset) -> int:
