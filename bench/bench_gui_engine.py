@@ -82,19 +82,18 @@ def run_window(mode: str, settings_path: str, audio: np.ndarray, warmup: float, 
 
     from gui.app import _SimulatorDevices, get_app
     from gui.controller import EngineController, ModelLoader
-    from gui.engine_factory import build_engine, engine_spec, make_converter
+    from gui.engine_factory import EngineProcessBuilder, build_engine, make_converter
     from gui.main_window import MainWindow
     from gui.settings import SettingsStore
-    from realtime.engine_process import EngineProcess
 
     app = get_app()
     store = SettingsStore(settings_path)
 
     def builder(s):
-        if mode == "in":
-            return build_engine(s, audio, controller.preloaded_converter(s.model, s.compute_device))
-        return EngineProcess(engine_spec(s, audio), snapshot_hz=1.0 if mode == "own-1hz" else None)
+        return build_engine(s, audio, controller.preloaded_converter(s.model, s.compute_device))
 
+    if mode != "in":  # as gui.app.build_window: one process spawned ahead with the window
+        builder = EngineProcessBuilder(audio, snapshot_hz=1.0 if mode == "own-1hz" else None)
     controller = EngineController(builder, store.load())
     window = MainWindow(controller, store, ModelLoader(lambda p: make_converter(p, controller.settings.compute_device)),
                         device_source=_SimulatorDevices())

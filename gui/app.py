@@ -44,7 +44,7 @@ def build_window(settings_path: str | None = None, simulate_input: np.ndarray | 
     from dataclasses import replace
 
     from gui.controller import EngineController, ModelLoader
-    from gui.engine_factory import build_engine, make_converter, start_engine_process
+    from gui.engine_factory import EngineProcessBuilder, build_engine, make_converter
     from gui.main_window import MainWindow
     from gui.settings import SettingsStore
 
@@ -54,11 +54,10 @@ def build_window(settings_path: str | None = None, simulate_input: np.ndarray | 
         settings = replace(settings, compute_device=compute_device)
 
     def builder(s):
-        if own_process:  # the child loads its own converter: a loaded model cannot cross processes
-            return start_engine_process(s, simulate_input)
         return build_engine(s, simulate_input, controller.preloaded_converter(s.model, s.compute_device))
 
-    controller = EngineController(builder, settings)
+    # in its own process the engine loads its own converter: a loaded model cannot cross processes
+    controller = EngineController(EngineProcessBuilder(simulate_input) if own_process else builder, settings)
     loader = ModelLoader(lambda path: make_converter(path, controller.settings.compute_device))
     return MainWindow(controller, store, loader, device_source=device_source)
 

@@ -161,6 +161,9 @@ class EngineController(QObject):
         """Stop synchronously (window closing): the audio must not outlive the window."""
         self._closing = True
         self._timer.stop()
+        release = getattr(self._build_engine, "close", None)  # a builder that keeps a process spawned ahead
+        if release is not None:
+            release()
         if self.engine is not None:
             for step in (self.engine.stop_recording, self.engine.stop):  # a failed first step must not skip stop
                 try:

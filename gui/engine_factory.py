@@ -51,12 +51,22 @@ def build_engine(settings: GuiSettings, simulate_input: np.ndarray | None = None
     return build_from_spec(engine_spec(settings, simulate_input), converter)
 
 
-def start_engine_process(settings: GuiSettings, simulate_input: np.ndarray | None = None):
-    """The same engine built and run in a process of its own (realtime.engine_process); the window only sends
-    settings and reads snapshots, so its work cannot stall the audio."""
-    from realtime.engine_process import EngineProcess
+class EngineProcessBuilder:
+    """Builds the same engine in a process of its own (realtime.engine_process): the window only sends settings
+    and reads snapshots, so its work cannot stall the audio. One process is kept spawned ahead of Start."""
 
-    return EngineProcess(engine_spec(settings, simulate_input))
+    def __init__(self, simulate_input: np.ndarray | None = None, snapshot_hz: float | None = None) -> None:
+        from realtime.engine_process import EngineProcessStarter
+
+        self.simulate_input = simulate_input
+        self.starter = EngineProcessStarter(snapshot_hz)
+
+    def __call__(self, settings: GuiSettings):
+        return self.starter.start(engine_spec(settings, self.simulate_input))
+
+    def close(self) -> None:
+        """The window is closing: end the process kept ahead, and start no other."""
+        self.starter.close()
 
 
 def demo_input(sample_rate: int, seconds: float = 4.0) -> np.ndarray:

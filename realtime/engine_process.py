@@ -5,8 +5,12 @@ plotting, and its compute p99 doubled. Here a child process builds the converter
 backend (sound devices or simulator) and the Engine from an EngineSpec and runs them, so
 a busy or frozen window can neither stall nor stop the audio.
 
+A child is spawned ahead of Start where it can be (EngineProcessStarter): it imports torch and the model
+code, then waits for its EngineSpec, so that Start costs the model load and the engine's warm-up only.
+
 Channels (multiprocessing pipes; the 'spawn' context, since torch and Qt do not survive fork):
-- control, both ways: (call id, method, args) answered by ("reply", call id, ok, result).
+- control, both ways: (call id, method, args) answered by ("reply", call id, ok, result); the first call
+  is "build" with the spec.
   Setters do not wait for their answer; an error in one comes back through take_errors().
 - snapshots, child to parent: the newest EngineSnapshot, at most SNAPSHOT_HZ times a second.
   A reader thread in the parent keeps only the latest, so snapshot() never waits on the child.
@@ -17,6 +21,8 @@ its parent's pid changes.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import io
 import itertools
 import multiprocessing as mp
 import os
@@ -26,6 +32,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection, wait as wait_for_connections
 
@@ -39,6 +46,7 @@ SNAPSHOT_HZ = 30.0          # what the window draws; more only costs the child t
 READY_TIMEOUT_S = 180.0     # spawn + import torch + load the model + the engine's warm-up
 CALL_TIMEOUT_S = 30.0       # start (opening devices), stop, recording
 CLOSE_TIMEOUT_S = 5.0
+SPARE_CLOSE_S = 0.5         # a spare answers close at once unless it is still importing
 PARENT_CHECK_S = 0.5        # how often an idle child looks for its parent
 READY = 0                   # the call id of the child's build
 
@@ -63,17 +71,87 @@ class _Reply:
         self.done.set()
 
 
+class SpawnedChild:
+    """A spawned engine process that has imported the engine's modules and waits to be told what to build."""
+
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")
+        self.control, child_control = ctx.Pipe(duplex=True)
+        self.snapshots, child_snapshots = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=run_child, args=(child_control, child_snapshots, os.getpid()),
+                                   name="comosvc-engine", daemon=True)
+        self.process.start()
+        child_control.close()  # ours to the child only: its death must read as EOF here
+        child_snapshots.close()
+
+    def close(self) -> None:
+        """End a child that was never used (it holds no audio: one still importing is simply terminated)."""
+        try:
+            self.control.send((READY, "close", ()))
+        except (OSError, ValueError):
+            pass
+        self.process.join(SPARE_CLOSE_S)
+        for end in (self.process.terminate, self.process.kill):
+            if self.process.is_alive():
+                end()
+                self.process.join(CLOSE_TIMEOUT_S)
+        self.control.close()
+        self.snapshots.close()
+
+
+class EngineProcessStarter:
+    """Starts engine processes with one child always spawned ahead, so that Start does not wait for
+    Python to import torch (seconds on two busy cores). The spare is spawned when the starter is made and
+    again whenever an engine process ends, never while one runs; close() ends it."""
+
+    def __init__(self, snapshot_hz: float | None = None) -> None:
+        self.snapshot_hz = snapshot_hz
+        self._lock = threading.Lock()
+        self._spare: SpawnedChild | None = None
+        self._closed = False
+        self.prepare()
+
+    def prepare(self) -> None:
+        with self._lock:
+            if not self._closed and (self._spare is None or not self._spare.process.is_alive()):
+                self._spare = SpawnedChild()
+
+    @property
+    def spare_pid(self) -> int | None:
+        spare = self._spare
+        return spare.process.pid if spare is not None else None
+
+    def start(self, spec: EngineSpec) -> "EngineProcess":
+        """An engine process for `spec` (built, not started), on the spare when it is still alive."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and not spare.process.is_alive():
+            spare.close()
+            spare = None
+        return EngineProcess(spec, snapshot_hz=self.snapshot_hz, spawned=spare, on_closed=self.prepare)
+
+    def close(self) -> None:
+        """No more engines: end the spare, and spawn none when a running engine ends."""
+        with self._lock:
+            self._closed = True
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.close()
+
+
 class EngineProcess:
     """Used like realtime.engine.Engine (start, stop, wait, running, singers, snapshot(), the setters),
-    with the engine itself in a spawned process. Building it starts the child and waits for its engine."""
+    with the engine itself in a spawned process. Making one sends the spec to the child and waits until
+    the child has built its engine."""
 
     def __init__(self, spec: EngineSpec, ready_timeout_s: float = READY_TIMEOUT_S,
-                 snapshot_hz: float | None = None) -> None:
-        ctx = mp.get_context("spawn")
-        self._control, child_control = ctx.Pipe(duplex=True)
-        self._snapshots, child_snapshots = ctx.Pipe(duplex=False)
-        args = (spec, child_control, child_snapshots, os.getpid(), snapshot_hz or SNAPSHOT_HZ)
-        self._process = ctx.Process(target=run_child, args=args, name="comosvc-engine", daemon=True)
+                 snapshot_hz: float | None = None, spawned: "SpawnedChild | None" = None,
+                 on_closed: Callable[[], None] | None = None) -> None:
+        """`spawned`: a child spawned ahead (EngineProcessStarter), else one is spawned now. `on_closed` runs
+        once the child has ended."""
+        spawned = spawned if spawned is not None else SpawnedChild()
+        self._control, self._snapshots, self._process = spawned.control, spawned.snapshots, spawned.process
+        self._on_closed = on_closed
         self._send_lock = threading.Lock()
         # one thread at a time waits for the child: two waitpid calls race, and the loser would see it "alive"
         self._reap_lock = threading.Lock()
@@ -90,12 +168,14 @@ class EngineProcess:
         self.singer: str | None = None
         self.f0_methods: list[str] = []
         self.description = ""
-        self._process.start()
-        child_control.close()  # ours to the child only: its death must read as EOF here
-        child_snapshots.close()
         self._reader = threading.Thread(target=self._read, name="engine-process-reader", daemon=True)
         self._reader.start()
         try:
+            try:
+                with self._send_lock:
+                    self._control.send((READY, "build", (spec, snapshot_hz or SNAPSHOT_HZ)))
+            except (OSError, ValueError):
+                pass  # it died while waiting; the reader reports how
             self._apply_info(self._wait(READY, self._replies[READY], ready_timeout_s))
         except BaseException:
             self.close()
@@ -107,21 +187,23 @@ class EngineProcess:
 
     # ---- receiving ------------------------------------------------------------------------------
     def _read(self) -> None:
-        try:
-            while True:
-                for conn in wait_for_connections([self._control, self._snapshots]):
+        open_ends = [self._control, self._snapshots]
+        while open_ends:  # until both reach EOF: a last answer may follow the other pipe's end
+            for conn in wait_for_connections(open_ends):
+                try:
                     message = conn.recv()
-                    if conn is self._snapshots:
-                        self._latest, ended, why = message
-                        if ended:
-                            self.end_reason = self.end_reason or why
-                            self._ended.set()
-                    elif message[0] == "reply":
-                        self._on_reply(*message[1:])
-                    elif message[0] == "info":
-                        self._apply_info(message[1])
-        except (EOFError, OSError):
-            pass
+                except (EOFError, OSError):
+                    open_ends.remove(conn)
+                    continue
+                if conn is self._snapshots:
+                    self._latest, ended, why = message
+                    if ended:
+                        self.end_reason = self.end_reason or why
+                        self._ended.set()
+                elif message[0] == "reply":
+                    self._on_reply(*message[1:])
+                elif message[0] == "info":
+                    self._apply_info(message[1])
         self._on_gone()
 
     def _on_reply(self, call_id: int, ok: bool, value) -> None:
@@ -230,6 +312,9 @@ class EngineProcess:
         if not self._reader.is_alive():  # closing under a waiting reader would be unsafe
             self._control.close()
             self._snapshots.close()
+        on_closed, self._on_closed = self._on_closed, None
+        if on_closed is not None:
+            on_closed()
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once the backend ended by itself (device lost) or the process ended."""
@@ -384,19 +469,24 @@ def engine_info(engine) -> dict:
             "description": engine.converter.description}
 
 
-def run_child(spec: EngineSpec, control: Connection, snapshots: Connection, parent_pid: int,
-              snapshot_hz: float = SNAPSHOT_HZ) -> None:
-    """The child process: build the engine, answer calls, publish snapshots, end with the parent."""
+def run_child(control: Connection, snapshots: Connection, parent_pid: int) -> None:
+    """The child process: import the engine's modules, wait for a spec, build the engine, answer calls,
+    publish snapshots, end with the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
-    try:
-        from realtime.engine_spec import build_engine
+    _import_ahead()
+    from realtime.engine_spec import build_engine
 
+    call = _next_call(control, parent_pid)
+    if call is None or call[1] != "build":
+        return  # a spare that was never used, or an orphan
+    call_id, _, (spec, snapshot_hz) = call
+    try:
         engine = build_engine(spec)
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the window as a message
         _report_failure(exc)
-        _try_send(control, ("reply", READY, False, describe_error(exc)))
+        _try_send(control, ("reply", call_id, False, describe_error(exc)))
         return
-    if not _try_send(control, ("reply", READY, True, engine_info(engine))):
+    if not _try_send(control, ("reply", call_id, True, engine_info(engine))):
         return
     publisher = SnapshotPublisher(engine, snapshots, snapshot_hz)
     publisher.start()
@@ -412,18 +502,43 @@ def run_child(spec: EngineSpec, control: Connection, snapshots: Connection, pare
         snapshots.close()
 
 
-def _serve(engine, control: Connection, publisher: SnapshotPublisher, parent_pid: int) -> None:
+def _import_ahead() -> None:
+    """The slow imports (torch, the model code, the live pitch trackers' libraries), done while the child
+    waits for its spec. Not sounddevice: PortAudio lists the devices (and JACK servers) there are when it
+    loads, and those must be the ones at Start."""
+    import importlib
+
+    import realtime.engine  # noqa: F401
+    import realtime.model_converter  # noqa: F401
+
+    for optional in ("torchfcpe", "core.features.pitch_world"):  # FCPE, and DIO/Harvest (pyworld)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # torchfcpe talks on stdout
+                importlib.import_module(optional)
+        except ImportError:
+            pass  # the engine says so itself if it needs one
+
+
+def _next_call(control: Connection, parent_pid: int) -> tuple | None:
+    """The next (call id, name, args) from the window; None once it said close or is gone."""
     while True:
         try:
             if not control.poll(PARENT_CHECK_S):
                 if os.getppid() != parent_pid:
-                    return  # orphaned: the audio must not outlive the window
+                    return None  # orphaned: the audio must not outlive the window
                 continue
-            call_id, name, args = control.recv()
+            call = control.recv()
         except (EOFError, OSError):
-            return  # the parent's end closed: it died
-        if name == "close":
+            return None  # the parent's end closed: it died
+        return None if call[1] == "close" else call
+
+
+def _serve(engine, control: Connection, publisher: SnapshotPublisher, parent_pid: int) -> None:
+    while True:
+        call = _next_call(control, parent_pid)
+        if call is None:
             return
+        call_id, name, args = call
         try:
             ok, result = True, _call(engine, control, publisher, name, args)
         except BaseException as exc:  # noqa: BLE001

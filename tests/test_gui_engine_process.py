@@ -5,6 +5,7 @@ asserts."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -192,12 +193,15 @@ def test_window_survives_a_killed_engine_and_closing_leaves_no_process(qtbot, tm
     qtbot.addWidget(window)
     window.show()
     controller = window.controller
+    starter = controller._build_engine.starter
+    spare = starter.spare_pid  # spawned with the window, importing torch before anyone presses Start
+    assert spare is not None and not _gone(spare)
     try:
         window.transport.start_button.click()
         qtbot.waitUntil(lambda: controller.running, timeout=30000)
         qtbot.waitUntil(lambda: window.live.frames_drawn >= 5, timeout=10000)  # snapshots reach the plots
         first = controller.engine.pid
-        assert first != os.getpid()
+        assert first == spare and starter.spare_pid is None  # Start used it; none spawned while running
 
         os.kill(first, signal.SIGKILL)  # a crash, as the window sees it
         # the poll notices, reports and tidies up
@@ -205,6 +209,7 @@ def test_window_survives_a_killed_engine_and_closing_leaves_no_process(qtbot, tm
         reported = "the audio engine process ended unexpectedly (killed by SIGKILL)"
         assert any(reported in m for m in window.messages()), window.messages()
         assert _gone(first)
+        assert starter.spare_pid not in (None, first)  # the next one is spawned ahead again
 
         window.transport.start_button.click()  # the window stays usable: Start again works
         qtbot.waitUntil(lambda: controller.running, timeout=30000)
@@ -223,22 +228,25 @@ def test_window_survives_a_killed_engine_and_closing_leaves_no_process(qtbot, tm
         controller.shutdown()
     assert controller.engine is None
     assert _gone(second)
+    assert multiprocessing.active_children() == []  # no engine, no spare: closing leaves no process
 
 
 def test_a_device_the_child_refuses_is_one_message_and_leaves_no_process(qtbot):
     from gui.controller import EngineController
-    from gui.engine_factory import start_engine_process
+    from gui.engine_factory import EngineProcessBuilder
     from gui.settings import GuiSettings
     from realtime.device_query import default_device
 
     if default_device("input") is not None:
         pytest.skip("this machine has a sound input: the devices would open")
     built = []
+    build = EngineProcessBuilder()  # the sound devices, not the simulator
 
     def builder(settings):
-        built.append(start_engine_process(settings))  # the sound devices, not the simulator
+        built.append(build(settings))
         return built[-1]
 
+    builder.close = build.close
     controller = EngineController(builder, GuiSettings())
     errors = []
     controller.error.connect(errors.append)
@@ -247,6 +255,8 @@ def test_a_device_the_child_refuses_is_one_message_and_leaves_no_process(qtbot):
     assert not controller.running and controller.engine is None
     assert len(errors) == 1 and "input device" in errors[0] and "\n" not in errors[0], errors
     assert _gone(built[0].pid)  # built, refused at start, ended and reaped
+    controller.shutdown()
+    assert multiprocessing.active_children() == []  # nor a spare kept for the next Start
 
 
 @pytest.mark.jack
