@@ -11,12 +11,16 @@ Modules, one idea each:
                   ConverterPlugin (sliding window context|region|lookahead + SOLA), PluginChain
 - engine.py       Engine: device_io (callback side), compute_block/finish_block (worker side),
                   latency scheduling (pad/drop, never creep), live controls, snapshots
+- engine_spec.py  what an engine is built from (plain, picklable values) and the builder
+- engine_process.py  the engine in a spawned process: control and snapshot pipes, a spare kept ahead of Start
 - simulator.py    SimulatedBackend: the same engine against a virtual device clock
 - devices.py      SoundDeviceBackend (PortAudio): the stream, and ending a run whose device vanished
 - device_query.py device listing, defaults, rate checks, and one-line messages that name the device
 - simulate.py     one simulated run + report (CLI `simulate`, tests, bench)
 - offline.py      whole-file reference conversion and the streamed-vs-offline comparison
-- roundtrip.py    chirp round-trip measurement through real devices (CLI `latency`)
+- roundtrip.py    chirp round-trip measurement through real devices (CLI `latency --devices-only`)
+- latency_probe*.py  end-to-end latency through the running engine: the probe's stream, JACK wiring,
+                  probe signals and their analysis (CLI `latency`)
 - presets.py      Preset dataclass; values live in configs/presets/*.yaml
 
 Plugging in the real model: write a class with the attributes and methods of
