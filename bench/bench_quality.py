@@ -6,9 +6,10 @@ content leakage and end-to-end speed.
 
 For each held-out source file, each singer of the model with a folder CORPUS/<singer>/*.wav, and
 each --steps value, the source is converted (core.convert.convert_audio, the offline path) and:
-- F0 fidelity (one extractor on both sides, --eval-f0, default CREPE full: DIO makes octave errors on
+- F0 fidelity (one extractor on both sides, --eval-f0, default CREPE tiny: DIO makes octave errors on
   real voices, e.g. 3 % of the ALSA sample's frames, which cost its FPC 0.2 though the conversion follows
-  the melody; CREPE full is neither the conversion's own tracker nor DIO): intended F0 = source F0 shifted by
+  the melody; CREPE is neither the conversion's own tracker nor DIO, and its full model costs ~25 s
+  per 6 s clip on one core, tiny ~1.5 s): intended F0 = source F0 shifted by
   --pitch (plus, with --auto-transpose, the whole semitones toward the target singer's median F0 that
   the conversion chose); on frames voiced in both: FPC = Pearson correlation of F0 in Hz (the paper's; not log),
   signed and absolute median error in cents, share of frames off by > 50 cents. Aggregates: FPC is
@@ -43,7 +44,7 @@ from core.features.pitch import PITCH_METHODS  # noqa: E402
 
 MAX_TARGET_FILES = 5
 MAX_PROBE_CLIPS = 8
-EVAL_F0_METHOD = "crepe-full"
+EVAL_F0_METHOD = "crepe"
 
 
 def _wavs(folder: Path) -> list[Path]:
