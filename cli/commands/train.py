@@ -106,6 +106,9 @@ def register(subparsers) -> None:
     p.add_argument("--init", default=None, metavar="FILE",
                    help="start from the built-in vocoder in this vocoder or model file; put the result back into "
                         "a model with 'comosvc set-vocoder' (default: random weights)")
+    p.add_argument("--aligned-to", default=None, metavar="MODEL",
+                   help="also learn from the mels this model makes of each training file in a folder named after "
+                        "one of its singers: the mels the vocoder gets in conversion (default: real mels only)")
     _common(p, "vocoder")
     p.set_defaults(func=run_vocoder)
 
@@ -237,7 +240,7 @@ def run_teacher(args: argparse.Namespace) -> int:
     from core.train.teacher import train_teacher
 
     summary = train_teacher(args.cache, args.out, _config(args), _options(args, args.steps),
-                            adversary_weight=args.adversary_weight, log=_log(args), init=args.init)
+                            adversary_weight=args.adversary_weight, log=_log(args), init=args.init, aligned_to=args.aligned_to)
     return _report(args, summary, f"teacher -> {args.out}")
 
 
@@ -256,7 +259,7 @@ def run_vocoder(args: argparse.Namespace) -> int:
     _options(args, args.steps)
     summary = train_vocoder(args.data, args.out, args.steps, _config(args), max_minutes=args.max_minutes,
                             resume=args.resume, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                            log=_log(args), init=args.init)
+                            log=_log(args), init=args.init, aligned_to=args.aligned_to)
     return _report(args, summary, f"vocoder -> {args.out}")
 
 

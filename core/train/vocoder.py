@@ -90,12 +90,42 @@ def prepare(files: list[Path], config: Config, f0_method: str = "dio") -> list[A
     return [analyse(load_audio(f, a.sample_rate), mel, pitch, a.hop_length) for f in files]
 
 
+def aligned_analyses(model_path: str | os.PathLike, files: list[Path], data: list[Analysis], config: Config,
+                     log: Callable[[str], None] | None = print) -> list[Analysis]:
+    """The model's re-made mel of each file whose folder names one of its singers, with the file's audio and f0."""
+    from core.convert import VoiceModel
+    from core.convert.reconstruction import reconstruct_log_mel
+
+    model = VoiceModel.load(model_path)
+    a = config.audio
+    if (model.sample_rate, model.hop_length, model.config.audio.n_mels) != (a.sample_rate, a.hop_length, a.n_mels):
+        raise UserError(f"{model_path} works at {model.sample_rate} Hz / hop {model.hop_length}, the vocoder's config "
+                        f"at {a.sample_rate} / {a.hop_length}")
+    singers = set(model.singers.names)
+    aligned = [AlignedAnalysis(d.audio, reconstruct_log_mel(model, d.audio, f.parent.name, seed=i), d.f0, d.log_mel)
+               for i, (f, d) in enumerate(zip(files, data)) if f.parent.name in singers]
+    if not aligned:
+        raise UserError(f"no training file is in a folder named after a singer of {model_path} "
+                        f"({', '.join(sorted(singers))})")
+    if log:
+        log(f"{len(aligned)} of {len(files)} files also re-made by {Path(model_path).name} (its singers' folders)")
+    return aligned
+
+
 @dataclass
 class Batch:
-    log_mel: torch.Tensor  # (B, n_mels, warmup + crop)
+    log_mel: torch.Tensor  # (B, n_mels, warmup + crop), the vocoder's input
     f0: torch.Tensor       # (B, warmup + crop)
     audio: torch.Tensor    # (B, crop * hop), the target
     offset: torch.Tensor   # (B,) int64 noise index of the first sample
+    target_mel: torch.Tensor  # (B, n_mels, crop): the target audio's own mel (the input's, except for re-made mels)
+
+
+@dataclass
+class AlignedAnalysis(Analysis):
+    """A recording with the model's re-made mel as `log_mel`; `real_mel` is the recording's own, the mel loss's target."""
+
+    real_mel: torch.Tensor | None = None
 
 
 def sample_batch(data: list[Analysis], batch: int, crop: int, warmup: int, hop: int,
@@ -105,7 +135,7 @@ def sample_batch(data: list[Analysis], batch: int, crop: int, warmup: int, hop: 
         raise UserError(f"every training file is shorter than {crop * hop} samples")
     lengths = np.array([d.log_mel.shape[1] for d in usable], dtype=np.float64)
     picks = rng.choice(len(usable), size=batch, p=lengths / lengths.sum())
-    mels, f0s, audios = [], [], []
+    mels, f0s, audios, targets = [], [], [], []
     for i in picks:
         d = usable[i]
         start = int(rng.integers(0, d.log_mel.shape[1] - crop + 1))
@@ -118,10 +148,12 @@ def sample_batch(data: list[Analysis], batch: int, crop: int, warmup: int, hop: 
             mel = torch.nn.functional.pad(mel, (-first, 0), value=float(d.log_mel.min()))
             f0 = np.pad(f0, (-first, 0))
         mels.append(mel)
+        real = d.real_mel if isinstance(d, AlignedAnalysis) else d.log_mel
+        targets.append(real[:, start : start + crop])
         f0s.append(torch.from_numpy(np.ascontiguousarray(f0, dtype=np.float32)))
         audios.append(torch.from_numpy(d.audio[start * hop : (start + crop) * hop]))
     offset = torch.from_numpy(rng.integers(0, 2**31, size=batch)).to(torch.int64)
-    return Batch(torch.stack(mels), torch.stack(f0s), torch.stack(audios), offset)
+    return Batch(torch.stack(mels), torch.stack(f0s), torch.stack(audios), offset, torch.stack(targets))
 
 
 def vocoder_loss(model: BuiltinVocoderModel, batch: Batch, warmup: int, stft_loss: MultiResolutionSTFTLoss,
@@ -131,7 +163,7 @@ def vocoder_loss(model: BuiltinVocoderModel, batch: Batch, warmup: int, stft_los
     audio, _ = model(batch.log_mel, batch.f0, state)
     predicted = audio[:, warmup * hop :]
     stft = stft_loss(predicted, batch.audio)
-    mel_l1 = (mel(predicted) - batch.log_mel[..., warmup:]).abs().mean()
+    mel_l1 = (mel(predicted) - batch.target_mel).abs().mean()
     return stft + mel_l1, {"stft": stft.item(), "mel_l1": mel_l1.item()}
 
 
@@ -147,11 +179,15 @@ def train_vocoder(
     log: Callable[[str], None] | None = print,
     held_out_every: int = 10,
     init: str | os.PathLike | None = None,
+    aligned_to: str | os.PathLike | None = None,
 ) -> dict:
     """Train the built-in vocoder; returns a summary (steps, losses, held-out score).
 
     `init`: start from the built-in vocoder in this vocoder or complete model file (e.g. to train a
     model's vocoder further, then `comosvc set-vocoder`); `resume` from --out takes precedence.
+    `aligned_to`: a complete model file; each training file in a folder named after one of its
+    singers is also learnt from the mel that model makes of it (core.convert.reconstruction),
+    so the vocoder learns the mels it will get in conversion, half the data real, half re-made.
 
     Stops after `steps` or `max_minutes`, whichever comes first, and always
     leaves a complete model file at `out_path`.
@@ -162,6 +198,8 @@ def train_vocoder(
     rng = np.random.default_rng(seed)
     train_files, held_files = split_held_out(drop_oversized(find_audio_files(data), log), held_out_every)
     train_data = prepare(train_files, config)
+    if aligned_to is not None:
+        train_data += aligned_analyses(aligned_to, train_files, train_data, config, log)
     start_from = out_path if resume and Path(out_path).exists() else init
     if start_from is not None:
         vocoder = load_vocoder_file(start_from)
