@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce models/default.safetensors in one command (about 3 h on a 2-core CPU):
+# Reproduce models/default.safetensors in one command (about 5 h on a 2-core CPU):
 #   bash scripts/train_default_model.sh [WORK_DIR]
 # 1. the synthetic corpus (16 singers x 20 clips, seed 0);
 # 2. two voices held out of training for evaluation (HELD_OUT below);
@@ -11,7 +11,13 @@
 #    its weights: this is what made multi-step samples smooth (BENCHMARKS.md, "Why the teacher got
 #    worse with more steps");
 # 5. a new one-step student distilled from the last teacher for 20 min;
-# 6. the result copied to models/default.safetensors.
+# 6. the vocoder trained on from that model's own (it had had 737 steps and lost much of each singer's
+#    identity: BENCHMARKS.md "The vocoder was losing the singer"), 6000 steps, and put into the model;
+# 7. the teacher fine-tuned from that file at sigma_data 0.1 for 35 min, and a student distilled from it
+#    for 22 min;
+# 8. the vocoder trained on for 6000 more steps with the model of step 6's mels of the training
+#    recordings beside the real ones (--aligned-to), put into the model of step 7, and copied to
+#    models/default.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"
@@ -36,5 +42,15 @@ CACHE="$WORK/run/cache"   # train all's feature cache
     --max-minutes 20 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" train student "$CACHE" --teacher "$WORK/teacher-sd02.safetensors" --out "$WORK/model.safetensors" \
     --max-minutes 20 --checkpoint-every 200 "${QUIET[@]}"
-cp "$WORK/model.safetensors" models/default.safetensors
+"${COMOSVC[@]}" train vocoder "$WORK/train-corpus" --init "$WORK/model.safetensors" --out "$WORK/vocoder.safetensors" \
+    --steps 6000 --max-minutes 45 --set vocoder.train_lr=0.0005 --checkpoint-every 200 --threads 1
+"${COMOSVC[@]}" set-vocoder "$WORK/model.safetensors" "$WORK/vocoder.safetensors" --out "$WORK/model-vocoder.safetensors"
+"${COMOSVC[@]}" train teacher "$CACHE" --out "$WORK/teacher-sd01.safetensors" --init "$WORK/model-vocoder.safetensors" \
+    --set edm.sigma_data=0.1 --max-minutes 35 --checkpoint-every 200 "${QUIET[@]}"
+"${COMOSVC[@]}" train student "$CACHE" --teacher "$WORK/teacher-sd01.safetensors" --out "$WORK/model-sd01.safetensors" \
+    --max-minutes 22 --checkpoint-every 200 "${QUIET[@]}"
+"${COMOSVC[@]}" train vocoder "$WORK/train-corpus" --init "$WORK/vocoder.safetensors" --out "$WORK/vocoder-aligned.safetensors" \
+    --aligned-to "$WORK/model-vocoder.safetensors" --steps 6000 --max-minutes 25 --set vocoder.train_lr=0.0003 --seed 2 \
+    --checkpoint-every 200 --threads 1
+"${COMOSVC[@]}" set-vocoder "$WORK/model-sd01.safetensors" "$WORK/vocoder-aligned.safetensors" --out models/default.safetensors --force
 "${COMOSVC[@]}" models
