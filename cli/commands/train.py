@@ -240,7 +240,7 @@ def run_teacher(args: argparse.Namespace) -> int:
     from core.train.teacher import train_teacher
 
     summary = train_teacher(args.cache, args.out, _config(args), _options(args, args.steps),
-                            adversary_weight=args.adversary_weight, log=_log(args), init=args.init, aligned_to=args.aligned_to)
+                            adversary_weight=args.adversary_weight, log=_log(args), init=args.init)
     return _report(args, summary, f"teacher -> {args.out}")
 
 
