@@ -302,7 +302,9 @@ def test_a_lost_device_is_reported_with_its_reason(monkeypatch, jack_server):  #
         proxy.start()
         assert _wait_for(lambda: len(proxy.snapshot().compute_ms) >= 10, 10)
         assert not proxy.wait(0)
-        server.kill()
+        # SIGTERM: the server goes away as abruptly for its clients, but leaves JACK's shared-memory
+        # registry clean; each SIGKILLed server kept a slot there until new servers could not start.
+        server.terminate()
         server.wait(10)
         assert proxy.wait(10), "the child did not notice its device go"
         assert "system" in (proxy.end_reason or "") and "\n" not in proxy.end_reason
@@ -311,5 +313,5 @@ def test_a_lost_device_is_reported_with_its_reason(monkeypatch, jack_server):  #
         assert _gone(pid)
     finally:
         if server.poll() is None:
-            server.kill()
+            server.terminate()
             server.wait(10)
