@@ -65,7 +65,7 @@ def evaluate(args) -> dict:
     results = {}
     for path in args.vocoders:
         vocoder = load_vocoder_file(path)
-        if (vocoder.sample_rate, vocoder.hop_length, vocoder.n_mels) != (rate, hop, config.audio.n_mels):
+        if not vocoder.fits(config.audio):
             raise UserError(f"{path}: the vocoder does not work at the config's {rate} Hz / hop {hop}")
         identified, cosines, ratios = [], [], []
         for singer, _, analysis, source_ovrl in analyses:

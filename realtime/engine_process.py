@@ -71,6 +71,20 @@ class _Reply:
         self.done.set()
 
 
+def end_process(process, ask_to_close: Callable[[], None], grace_s: float, timeout_s: float) -> None:
+    """End a child: asked first (if alive), then terminated, then killed; always joined."""
+    if process.is_alive():
+        try:
+            ask_to_close()
+        except (OSError, ValueError):
+            pass  # its end of the pipe is gone already
+        process.join(grace_s)
+    for end in (process.terminate, process.kill):
+        if process.is_alive():
+            end()
+            process.join(timeout_s)
+
+
 class SpawnedChild:
     """A spawned engine process that has imported the engine's modules and waits to be told what to build."""
 
@@ -86,15 +100,7 @@ class SpawnedChild:
 
     def close(self) -> None:
         """End a child that was never used (it holds no audio: one still importing is simply terminated)."""
-        try:
-            self.control.send((READY, "close", ()))
-        except (OSError, ValueError):
-            pass
-        self.process.join(SPARE_CLOSE_S)
-        for end in (self.process.terminate, self.process.kill):
-            if self.process.is_alive():
-                end()
-                self.process.join(CLOSE_TIMEOUT_S)
+        end_process(self.process, lambda: self.control.send((READY, "close", ())), SPARE_CLOSE_S, CLOSE_TIMEOUT_S)
         self.control.close()
         self.snapshots.close()
 
@@ -296,17 +302,11 @@ class EngineProcess:
         """End the child: asked first, then terminated, then killed; always reaped."""
         self._closing = True
         with self._reap_lock:
-            if self._process.is_alive():
-                try:
-                    with self._send_lock:
-                        self._control.send((next(self._ids), "close", ()))
-                except (OSError, ValueError):
-                    pass
-                self._process.join(timeout_s)
-            for end in (self._process.terminate, self._process.kill):
-                if self._process.is_alive():
-                    end()
-                    self._process.join(timeout_s)
+            def ask() -> None:
+                with self._send_lock:
+                    self._control.send((next(self._ids), "close", ()))
+
+            end_process(self._process, ask, timeout_s, timeout_s)
         if self._reader.is_alive() and self._reader is not threading.current_thread():
             self._reader.join(timeout_s)
         if not self._reader.is_alive():  # closing under a waiting reader would be unsafe

@@ -78,9 +78,7 @@ class VoiceModel:
         from core.vocoder.files import vocoder_from_parts
 
         vocoder = vocoder_from_parts(bundle.extra_parts["vocoder"], meta["vocoder"])
-        if (vocoder.sample_rate, vocoder.hop_length, vocoder.n_mels) != (
-            cfg.audio.sample_rate, cfg.audio.hop_length, cfg.audio.n_mels
-        ):
+        if not vocoder.fits(cfg.audio):
             raise ModelFileError(
                 f"{resolved}: vocoder works at {vocoder.sample_rate} Hz / hop {vocoder.hop_length} / "
                 f"{vocoder.n_mels} mels, the model at {cfg.audio.sample_rate} / {cfg.audio.hop_length} / {cfg.audio.n_mels}"

@@ -191,7 +191,7 @@ def load_checked_vocoder(spec: str | None, config: Config) -> Vocoder:
     if not hasattr(vocoder, "state_dict"):
         raise UserError(f"the '{spec}' vocoder has no weights to put in a model file; give a vocoder file")
     audio = config.audio
-    if (vocoder.sample_rate, vocoder.hop_length, vocoder.n_mels) != (audio.sample_rate, audio.hop_length, audio.n_mels):
+    if not vocoder.fits(audio):
         raise UserError(
             f"the vocoder works at {vocoder.sample_rate} Hz / hop {vocoder.hop_length} / {vocoder.n_mels} mels, "
             f"the model at {audio.sample_rate} / {audio.hop_length} / {audio.n_mels}"

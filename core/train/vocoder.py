@@ -205,7 +205,7 @@ def train_vocoder(
         vocoder = load_vocoder_file(start_from)
         if not isinstance(vocoder, BuiltinVocoder):
             raise UserError(f"{start_from} holds no built-in vocoder; cannot train on from it")
-        if (vocoder.sample_rate, vocoder.hop_length, vocoder.n_mels) != (a.sample_rate, a.hop_length, a.n_mels):
+        if not vocoder.fits(a):
             raise UserError(f"{start_from}'s vocoder works at {vocoder.sample_rate} Hz / hop {vocoder.hop_length} / "
                             f"{vocoder.n_mels} mels, the config at {a.sample_rate} / {a.hop_length} / {a.n_mels}")
         model = vocoder.model

@@ -38,6 +38,10 @@ class Vocoder(ABC):
     # Where synthesis runs; inputs are moved here once per call (check_inputs).
     device: torch.device = torch.device("cpu")
 
+    def fits(self, audio) -> bool:
+        """True when this vocoder reads the mels of `audio` (an AudioConfig): same rate, hop and mel count."""
+        return (self.sample_rate, self.hop_length, self.n_mels) == (audio.sample_rate, audio.hop_length, audio.n_mels)
+
     def to(self, device: torch.device | str) -> "Vocoder":
         """Run on `device` from now on; vocoders with weights move them too (`_move_weights`)."""
         self.device = torch.device(device)

@@ -79,7 +79,7 @@ def replace_model_vocoder(model_path: str | os.PathLike, vocoder: Vocoder, out_p
     if not isinstance(meta.get("vocoder"), dict):
         raise ModelFileError(f"{model_path} holds no vocoder: it is a training stage's file, not a complete model")
     audio = from_stored_dict(meta["config"]).audio
-    if (vocoder.sample_rate, vocoder.hop_length, vocoder.n_mels) != (audio.sample_rate, audio.hop_length, audio.n_mels):
+    if not vocoder.fits(audio):
         raise ModelFileError(
             f"the vocoder works at {vocoder.sample_rate} Hz / hop {vocoder.hop_length} / {vocoder.n_mels} mels, "
             f"{model_path} at {audio.sample_rate} / {audio.hop_length} / {audio.n_mels}"
