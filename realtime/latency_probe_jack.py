@@ -31,11 +31,21 @@ def check_jack_tools() -> None:
                         "(install jackd2, as scripts/setup.sh does)")
 
 
+_TOOL_TIMEOUT_S = 10
+_TOOL_ATTEMPTS = 3  # a JACK tool can stall while the server waits on a busy client to take a graph change
+
+
 def _jack(*argv: str) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UserError(f"{argv[0]} failed: {exc}") from None
+    for attempt in range(_TOOL_ATTEMPTS):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=_TOOL_TIMEOUT_S)
+        except OSError as exc:
+            raise UserError(f"{argv[0]} failed: {exc}") from None
+        except subprocess.TimeoutExpired:
+            if attempt + 1 == _TOOL_ATTEMPTS:
+                raise UserError(f"{argv[0]} did not answer in {_TOOL_TIMEOUT_S} s, {_TOOL_ATTEMPTS} times: "
+                                "the JACK server is stalled") from None
+    raise AssertionError("unreachable")
 
 
 def connections() -> dict[str, list[str]]:
