@@ -120,14 +120,21 @@ class FcpePitch(PitchExtractor):
     name = "fcpe"
     threshold = 0.006  # torchfcpe's default confidence threshold
 
-    def __init__(self, int8: bool = True, **kwargs) -> None:
-        """`int8`: on the CPU, run the linear layers on int8 weights (pitch_int8.py: ~2x faster)."""
+    def __init__(self, int8: bool = True, channels_last: bool = True, **kwargs) -> None:
+        """On the CPU, `int8` runs the linear layers on int8 weights (pitch_int8.py: ~2x faster) and
+        `channels_last` the depthwise convolutions in oneDNN's layout (conv_channels_last.py: same
+        numbers, ~40 % off each live block's estimate)."""
         super().__init__(**kwargs)
         from torchfcpe import spawn_bundled_infer_model
 
         with contextlib.redirect_stdout(io.StringIO()):  # torchfcpe prints its set-up notes to stdout
             self.model = spawn_bundled_infer_model(device=str(self.device))
-        self.int8 = bool(int8) and torch.device(self.device).type == "cpu"
+        on_cpu = torch.device(self.device).type == "cpu"
+        if on_cpu and channels_last:
+            from core.features.conv_channels_last import grouped_conv1d_to_channels_last
+
+            grouped_conv1d_to_channels_last(self.model)
+        self.int8 = bool(int8) and on_cpu
         if self.int8:
             from core.features.pitch_int8 import quantize_linear_int8
 
