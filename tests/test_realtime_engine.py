@@ -255,9 +255,9 @@ def test_a_preset_picks_the_pitch_tracker_it_can_afford():
     from core.errors import ConfigError
     from realtime.presets import preset_from_dict
 
-    engine, _ = run_engine(sung(0.5), preset="balanced")
-    assert load_preset("balanced").f0_method == "dio" and engine._controls().f0_method == "dio"
-    harvest = load_preset("balanced").with_changes(f0_method="harvest")
+    engine, _ = run_engine(sung(0.5), preset="low-latency")
+    assert load_preset("low-latency").f0_method == "dio" and engine._controls().f0_method == "dio"
+    harvest = load_preset("low-latency").with_changes(f0_method="harvest")
     engine.set_preset(harvest)
     assert engine._controls().f0_method == "harvest"
     engine.set_f0_method("dio")  # the user's choice wins until the next preset
