@@ -132,6 +132,36 @@ def test_live_f0_path_streams_with_constant_latency(model: VoiceModel, tone: np.
     np.testing.assert_allclose(again, out, atol=1e-6)
 
 
+class EdgeBlindPitch:
+    """A tracker that, like DIO, misjudges the newest frame it is given: unvoiced there, 200 Hz elsewhere."""
+
+    def __init__(self, revise_at_lookahead: bool) -> None:
+        self.revise_at_lookahead = revise_at_lookahead
+
+    def extract(self, audio: np.ndarray, n_frames: int) -> PitchTrack:
+        voiced = np.ones(n_frames, bool)
+        voiced[-1] = False
+        return PitchTrack(np.where(voiced, 200.0, 0.0).astype(np.float32), voiced)
+
+
+@pytest.mark.parametrize("revise", [True, False])
+def test_the_vocoder_gets_pitch_estimated_after_the_lookahead_arrived(model: VoiceModel, revise: bool) -> None:
+    stream = ConversionStream(model, "alto", pitch=12.0, lookahead_frames=2)
+    stream._extractor = EdgeBlindPitch(revise)
+    spy = RecordingVocoderStream(stream._vocoder_stream)
+    stream._vocoder_stream = spy
+    noise = np.random.default_rng(1).standard_normal(60 * HOP).astype(np.float32) * 0.1
+    for pos in range(0, len(noise), 4 * HOP):
+        stream.push(noise[pos:pos + 4 * HOP])
+    played = np.concatenate(spy.f0)[8:]  # past the zero history
+    if revise:  # every frame was estimated again with 2 frames after it: none is at the edge
+        np.testing.assert_allclose(played, 400.0)
+    else:  # each push's newest frame stays as misjudged at the edge
+        assert np.count_nonzero(played == 0.0) == len(played) // 4
+    # the condition's gaps are held from the last final estimate, whatever the edge said
+    assert np.all(stream._f0_cond[-40:] == pytest.approx(400.0))
+
+
 def test_bad_block_and_steps_are_refused(model: VoiceModel) -> None:
     stream = ConversionStream(model, "alto")
     with pytest.raises(ValueError, match="multiple of hop"):

@@ -168,6 +168,8 @@ def test_unvoiced_hold_streams_without_future():
     assert np.allclose(first, [0, 110, 110, 120])
     second = hold.process(np.array([0, 0, 130], np.float32), np.array([0, 0, 1], bool))
     assert np.allclose(second, [120, 120, 130])  # carried across the block boundary
+    assert np.allclose(hold.preview(np.array([140, 0], np.float32), np.array([1, 0], bool)), [140, 140])
+    assert np.allclose(hold.process(np.zeros(1, np.float32), np.zeros(1, bool)), [130])  # the preview held nothing
     hold.reset()
     assert np.allclose(hold.process(np.zeros(2, np.float32), np.zeros(2, bool)), [0, 0])
 

@@ -237,11 +237,19 @@ class ConversionStream:
         self._f0_cond[:-n] = self._f0_cond[n:]
         self._f0_voc[:-n] = self._f0_voc[n:]
         cond, voc = self._new_f0(n)
-        self._f0_cond[-n:] = shift_f0(cond, self._semitones)
-        self._f0_voc[-n:] = shift_f0(voc, self._semitones)
+        m = len(cond)  # n, or n + the lookahead frames estimated again
+        self._f0_cond[-m:] = shift_f0(cond, self._semitones)
+        self._f0_voc[-m:] = shift_f0(voc, self._semitones)
         self._frames += n
 
     def _new_f0(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """F0 for the condition (gaps held) and the vocoder (0 unvoiced) of the newest frames.
+
+        Live, a tracker that misjudges the block's edge (revise_at_lookahead) also estimates the
+        lookahead frames again: the vocoder only plays a frame once its lookahead has arrived, so
+        it gets the estimate made with that audio. Those frames' hold is final then; the newest
+        (still at the edge) are held provisionally, for the model's lookahead only.
+        """
         if self._track_cond is not None:
             first = self._frames - self._origin
             index = np.arange(first, first + n)
@@ -254,8 +262,10 @@ class ConversionStream:
             return self._track_cond[safe], np.where(inside, self._track_voc[safe], 0.0).astype(np.float32)
         frames = n + PITCH_WINDOW_FRAMES
         track = self._extractor.extract(self._audio[-frames * self.hop:], frames)
-        f0, voiced = track.f0[-n:], track.voiced[-n:]
-        return self._hold.process(f0, voiced), np.where(voiced, f0, 0.0).astype(np.float32)
+        again = min(self.lookahead, PITCH_WINDOW_FRAMES) if self._extractor.revise_at_lookahead else 0
+        f0, voiced = track.f0[-(n + again):], track.voiced[-(n + again):]
+        cond = np.concatenate([self._hold.process(f0[:n], voiced[:n]), self._hold.preview(f0[n:], voiced[n:])])
+        return cond, np.where(voiced, f0, 0.0).astype(np.float32)
 
     def _convert(self, n: int) -> np.ndarray:
         context = self._context

@@ -125,5 +125,13 @@ class UnvoicedHold:
         self.last = last
         return out
 
+    def preview(self, f0: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+        """What `process` would return, without moving the hold (for estimates not yet final)."""
+        last = self.last
+        try:
+            return self.process(f0, voiced)
+        finally:
+            self.last = last
+
     def reset(self) -> None:
         self.last = self.initial

@@ -33,6 +33,10 @@ class PitchExtractor(ABC):
     """Base of all methods; subclasses implement `_native` only."""
 
     name: str = ""
+    # Live: whether a frame's estimate improves once the lookahead's audio has arrived after it, so
+    # the stream estimates the lookahead frames again before the vocoder uses them. True for WORLD
+    # (DIO at the block's edge misjudges voicing); FCPE showed no gain (BENCHMARKS.md, "Live quality").
+    revise_at_lookahead: bool = False
 
     def __init__(
         self,

@@ -18,6 +18,8 @@ with warnings.catch_warnings():
 class WorldPitch(PitchExtractor):
     """DIO refined by StoneMask, or Harvest, with frame period = hop."""
 
+    revise_at_lookahead = True
+
     def __init__(self, method: str = "dio", **kwargs) -> None:
         super().__init__(**kwargs)
         if method not in ("dio", "harvest"):
