@@ -33,7 +33,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait as wait_for_connections
 
 import numpy as np
@@ -376,6 +376,10 @@ class EngineProcess:
             return []
         return self._send("stop_recording", wait=True)
 
+    def counters(self) -> "EngineCounters":
+        """The engine's latency, drop and xrun counters now (asks the child and waits; for `comosvc latency`)."""
+        return self._send("counters", wait=True)
+
     def publisher_stats(self) -> dict:
         """What publishing snapshots costs the child (for bench/bench_gui_engine.py)."""
         return self._send("publisher_stats", wait=True)
@@ -462,6 +466,21 @@ class SnapshotPublisher:
                 "cpu_p50_ms": pct(self.cpu_ms, 50), "cpu_p99_ms": pct(self.cpu_ms, 99),
                 "hz": 1.0 / self.period,
                 "cpu_share": self._cpu_total_s / max(time.perf_counter() - self._started, 1e-9)}  # of one core
+
+
+@dataclass(frozen=True)
+class EngineCounters:
+    """What a measurement reads off the engine at one moment, exactly (a snapshot comes up to a block late)."""
+    latency_samples: int      # the engine's input-to-output delay in device samples (Engine.latency_samples)
+    latency_changes: int      # times it changed while running (adaptation, rebuilds)
+    drops: int
+    xruns: int
+    device_latency_ms: float  # what the backend states for its streams
+
+
+def engine_counters(engine) -> EngineCounters:
+    return EngineCounters(int(engine.latency_samples), int(engine.latency_change_count), int(engine.drops),
+                          int(engine.xruns), float(getattr(engine.backend, "device_latency_ms", 0.0)))
 
 
 def engine_info(engine) -> dict:
@@ -561,6 +580,8 @@ def _call(engine, control: Connection, publisher: SnapshotPublisher, name: str, 
         return None
     if name == "publisher_stats":
         return publisher.stats()
+    if name == "counters":
+        return engine_counters(engine)
     if name == "start":
         engine.start()
         publisher.started.set()

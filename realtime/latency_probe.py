@@ -1,7 +1,11 @@
 """End-to-end latency through the live engine: a probe plays into the engine and records its output.
 
-The engine runs in this process on real devices (SoundDeviceBackend), the probe on a stream of
-its own. Three measurements, each a round trip seen by the probe (P = the probe's stream):
+The engine runs on real devices (SoundDeviceBackend) in a process of its own
+(realtime.engine_process, as under `comosvc gui`), the probe on a stream of its own in this
+process. In one process the two callbacks and the worker shared Python's GIL: the engine ran
+late (xruns, its latency adapting upward) and measured worse than it runs for a user, alone
+(`comosvc live`) or in its own process (`comosvc gui`). `in_process` keeps the old way, for
+comparison. Three measurements, each a round trip seen by the probe (P = the probe's stream):
 
   L    loopback     P out -> P in                          the probe's own round trip
   T_b  bypass       P out -> engine (bypass) -> P in       chirps; the dry path is an exact delay
@@ -43,6 +47,7 @@ from realtime.latency_probe_stream import ProbeStream
 STATUS_BAR_TOLERANCE_MS = 2.0  # the issue's bound between the latency shown and the latency measured
 SETTLE_S = 1.0                 # engine running before the first take (default): its output ring fills
 TAKE_TRIES = 6                 # takes repeated until one is clean (see _engine_take)
+ENDED_NOTICE_S = 1.0           # after a failure: time for an engine that just ended to be noticed (devices polled)
 
 
 def on_jack(*devices) -> bool:
@@ -114,16 +119,66 @@ def measure_loopback(probe: ProbeStream) -> dict:
     return {"samples": lag, "clarity": clarity}
 
 
+class _EngineHere:
+    """The engine in this process (in_process): what `start_engine` returns otherwise, without the child."""
+
+    def __init__(self, spec) -> None:
+        from realtime.engine_spec import build_engine
+
+        self.engine = build_engine(spec)
+        self.description = self.engine.converter.description
+
+    def start(self) -> None:
+        self.engine.start()
+
+    def stop(self) -> None:
+        self.engine.stop()
+
+    def set_bypass(self, on: bool) -> None:
+        self.engine.set_bypass(on)
+
+    def counters(self):
+        from realtime.engine_process import engine_counters
+
+        return engine_counters(self.engine)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.engine.wait(timeout)
+
+    @property
+    def end_reason(self) -> str | None:
+        return getattr(self.engine.backend, "lost", None)
+
+
+def start_engine(spec, in_process: bool = False):
+    """The engine for `spec`, built and ready to start: in a process of its own (realtime.engine_process.EngineProcess),
+    or here. Both answer start, stop, set_bypass, counters(), wait(timeout), end_reason and description."""
+    if in_process:
+        return _EngineHere(spec)
+    from realtime.engine_process import EngineProcess
+
+    return EngineProcess(spec)
+
+
+def _check_alive(engine, wait_s: float = 0.0) -> None:
+    """A device the engine lost, or its process dying, ends the measurement with one line."""
+    if engine.wait(wait_s):
+        raise UserError(engine.end_reason or "the audio engine stopped during the measurement")
+
+
 def _engine_take(engine, probe: ProbeStream, played: np.ndarray, what: str, came_back) -> tuple[np.ndarray, int, dict]:
     """A clean take: the engine's latency held still (it adapts), it neither dropped a block nor ran out of
     output (either moves what it plays), and `came_back(recorded)`. Taken again otherwise, up to TAKE_TRIES
     times; then the last take that kept the latency still, flagged as not clean.
     Returns (recorded, the engine's latency in device samples, {takes, clean, drops, xruns})."""
     for tries in range(1, TAKE_TRIES + 1):
-        changes, latency, drops, xruns = engine.latency_change_count, engine.latency_samples, engine.drops, engine.xruns
+        before = engine.counters()
         recorded = probe.take(played)
-        steady = engine.latency_change_count == changes
-        report = {"takes": tries, "drops": engine.drops - drops, "xruns": engine.xruns - xruns}
+        _check_alive(engine)
+        after = engine.counters()
+        steady = after.latency_changes == before.latency_changes
+        latency = before.latency_samples
+        report = {"takes": tries, "drops": after.drops - before.drops, "xruns": after.xruns - before.xruns}
         report["clean"] = steady and report["drops"] == 0 and report["xruns"] == 0 and bool(came_back(recorded))
         if report["clean"]:
             break
@@ -133,20 +188,28 @@ def _engine_take(engine, probe: ProbeStream, played: np.ndarray, what: str, came
     return recorded, latency, report
 
 
-def measure_through_engine(converter, preset, engine_devices: tuple, probe_devices: tuple, samplerate: int,
-                           blocksize: int, phrase: np.ndarray, loopback_ms: float | None = None,
-                           settle_s: float = SETTLE_S) -> dict:
-    """The figures above, in a dict (ms unless named otherwise); see module doc for what each means."""
-    from realtime.devices import SoundDeviceBackend
-    from realtime.engine import Engine
-
-    jack = check_rig(engine_devices, probe_devices, loopback_ms)
+def measure_through_engine(spec, probe_devices: tuple, phrase: np.ndarray, loopback_ms: float | None = None,
+                           settle_s: float = SETTLE_S, in_process: bool = False) -> dict:
+    """The figures above, in a dict (ms unless named otherwise); see module doc for what each means.
+    `spec` (realtime.engine_spec.EngineSpec) names the engine's model, preset, devices, rate and buffer."""
+    samplerate, blocksize = spec.sample_rate, spec.device_block
+    jack = check_rig((spec.input_device or None, spec.output_device or None), probe_devices, loopback_ms)
     probe = ProbeStream(*probe_devices, samplerate, blocksize)
-    backend = SoundDeviceBackend(*engine_devices, samplerate, blocksize=blocksize)
     wiring = _Wiring(jack)
-    engine = Engine(converter, preset, backend)
-    result: dict = {"samplerate": samplerate, "device_block": blocksize, "jack": jack,
-                    "preset": preset.name, "converter": converter.description}
+    engine = start_engine(spec, in_process)  # loads the model; its stream opens at start(), below
+    try:
+        result = _measure(engine, spec, probe, wiring, phrase, loopback_ms, settle_s)
+    finally:
+        engine.stop()  # (again: it is idempotent) and, in its own process, ends and reaps that process
+    result["engine_own_process"] = not in_process
+    return result
+
+
+def _measure(engine, spec, probe: ProbeStream, wiring: _Wiring, phrase: np.ndarray, loopback_ms: float | None,
+             settle_s: float) -> dict:
+    samplerate, jack = spec.sample_rate, wiring.jack
+    result: dict = {"samplerate": samplerate, "device_block": spec.device_block, "jack": jack,
+                    "preset": spec.preset.name, "converter": engine.description}
     wiring.before_open()
     probe.open()
     try:
@@ -173,14 +236,19 @@ def measure_through_engine(converter, preset, engine_devices: tuple, probe_devic
                 wiring.connect([(probe_ports.outputs[0], engine_ports.inputs[0]),
                                 (engine_ports.outputs[0], probe_ports.inputs[0])], probe_ports, engine_ports)
             time.sleep(settle_s)  # longer lets the latency adapt first, as it does in a long live run
+            _check_alive(engine)
             result.update(_bypass_figures(engine, probe, loop_samples))
             engine.set_bypass(False)
             bypass_lag = result["through_engine_bypass_ms"] * samplerate / 1000.0
             result.update(_converted_figures(engine, probe, loop_samples, phrase, bypass_lag))
-            result["device_latency_ms"] = float(backend.device_latency_ms)
-            result.update(engine_xruns=int(engine.xruns), probe_xruns=int(probe.xruns),
-                          xruns=int(engine.xruns + probe.xruns))
-            result["engine_drops"] = int(engine.drops)
+            counters = engine.counters()
+            result["device_latency_ms"] = counters.device_latency_ms
+            result.update(engine_xruns=counters.xruns, probe_xruns=int(probe.xruns),
+                          xruns=counters.xruns + int(probe.xruns))
+            result["engine_drops"] = counters.drops
+        except UserError:
+            _check_alive(engine, wait_s=ENDED_NOTICE_S)  # an engine that ended explains a failure better
+            raise                                       # than its consequence (its ports gone, say)
         finally:
             engine.stop()
     finally:

@@ -147,8 +147,12 @@ class ModelConverter:
         return audio
 
 
+STAND_IN = "stand-in"  # the model name that asks for the WORLD stand-in even where a model is installed
+
+
 def make_converter(model: str | None, device: str | None = None):
     """The converter for a model choice: a file or name, else the default model, else the stand-in.
+    STAND_IN names the stand-in itself (a cheap check of a rig; what the tests of a spawned engine use).
 
     `device` (core.device; default the CPU) is where the model runs; the stand-in runs on the CPU
     whatever it says, but a device this machine lacks is refused either way.
@@ -156,9 +160,9 @@ def make_converter(model: str | None, device: str | None = None):
     from core.device import resolve_device
 
     resolve_device(device)
-    if model:
+    if model and model != STAND_IN:
         return ModelConverter(VoiceModel.load(model, device))
-    if default_model_path() is not None:
+    if model != STAND_IN and default_model_path() is not None:
         return ModelConverter(VoiceModel.load(None, device))
     from realtime.standin import StandInConverter
 

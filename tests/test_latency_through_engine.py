@@ -67,23 +67,82 @@ def _check_figures(result: dict, sola_search_ms: float) -> None:
     assert result["total_ms"] == result["mic_to_ear_ms"]
 
 
+def _spy_on_engines(patch, started: list, after_start=None) -> None:
+    """Keeps each engine `comosvc latency` starts in `started`; `after_start(engine)` runs once it started."""
+    from realtime import latency_probe
+
+    real = latency_probe.start_engine
+
+    def spy(spec, in_process=False):
+        engine = real(spec, in_process)
+        started.append(engine)
+        if after_start is not None:
+            start = engine.start
+
+            def start_then():
+                start()
+                after_start(engine)
+
+            engine.start = start_then
+        return engine
+
+    patch.setattr(latency_probe, "start_engine", spy)
+
+
 @pytest.fixture(scope="module")
-def stand_in_result(jack_server, tmp_path_factory):
-    """`comosvc latency --json` once with the stand-in converter, for the tests that read its figures."""
+def stand_in_run(jack_server, tmp_path_factory):
+    """`comosvc latency --json` once with the stand-in converter (named, since the engine's own process builds
+    it), for the tests that read its figures: (result, the engines it started)."""
     import contextlib
     import io
 
-    from realtime.standin import StandInConverter
-
     env, device = jack_server
-    out = io.StringIO()
+    out, started = io.StringIO(), []
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
-        patch.setattr("cli.commands.simulate.make_converter", lambda model, device=None: StandInConverter())
+        _spy_on_engines(patch, started)
         code = main(["latency", "--input", str(device), "--output", str(device), "--samplerate", str(RATE),
                      "--device-block", str(PERIOD), "--preset", _preset_file(tmp_path_factory.mktemp("preset")),
-                     "--json"])
+                     "--model", "stand-in", "--json"])
     assert code == 0, out.getvalue()
-    return json.loads(out.getvalue())
+    return json.loads(out.getvalue()), started
+
+
+@pytest.fixture(scope="module")
+def stand_in_result(stand_in_run):
+    return stand_in_run[0]
+
+
+@pytest.mark.jack
+def test_the_engine_runs_in_a_process_of_its_own_and_ends_with_the_command(stand_in_run):
+    """Issue #15's figures are what a user gets only if the engine does not share the probe's GIL."""
+    import os
+
+    from tests.test_gui_engine_process import _gone
+
+    result, started = stand_in_run
+    assert result["engine_own_process"] and len(started) == 1
+    pid = started[0].pid
+    assert pid is not None and pid != os.getpid()
+    assert _gone(pid)  # ended and reaped once the command returned
+
+
+@pytest.mark.jack
+def test_an_engine_process_that_dies_is_one_line_and_leaves_nothing(jack_server, capsys, tmp_path):
+    import os
+    import signal
+
+    from tests.test_gui_engine_process import _gone
+
+    env, device = jack_server
+    started = []
+    with pytest.MonkeyPatch.context() as patch:
+        _spy_on_engines(patch, started, after_start=lambda engine: os.kill(engine.pid, signal.SIGKILL))
+        code = main(["latency", "--input", str(device), "--output", str(device), "--samplerate", str(RATE),
+                     "--device-block", str(PERIOD), "--preset", _preset_file(tmp_path), "--model", "stand-in",
+                     "--settle", "0.5"])
+    assert code == 2
+    assert "the audio engine process ended unexpectedly (killed by SIGKILL)" in _one_error_line(capsys)
+    assert _gone(started[0].pid)
 
 
 @pytest.mark.jack
@@ -144,8 +203,8 @@ def test_missing_jack_tools_is_one_line_before_the_model_loads(jack_server, caps
     real_which = shutil.which
     monkeypatch.setattr("realtime.latency_probe_jack.shutil.which",
                         lambda name: None if name == "jack_connect" else real_which(name))
-    monkeypatch.setattr("cli.commands.simulate.make_converter",
-                        lambda *a, **k: pytest.fail("the model loaded before the rig was checked"))
+    monkeypatch.setattr("realtime.latency_probe.start_engine",
+                        lambda *a, **k: pytest.fail("the engine started loading before the rig was checked"))
     assert main(["latency", "--input", str(device), "--output", str(device)]) == 2
     line = _one_error_line(capsys)
     assert "jack_connect not found" in line and "jackd2" in line
@@ -170,18 +229,20 @@ def test_devices_off_jack_need_the_loopback_figure(jack_server, capsys, monkeypa
 
 
 def _cable_when_engine_opens(before: set, stop):
-    """What a user's cables do: probe output -> engine input, engine output -> probe input. The probe's
-    stream opens first, the engine's second: their ports are the new ones, in that order."""
+    """What a user's cables do: probe output -> engine input, engine output -> probe input. The new ports are
+    the probe's stream's and the engine's (in its own process: another JACK client, e.g. PortAudio-01:in_0).
+    Sorted by client, ins and outs pair up by stream; a cable each way makes the same graph whichever is which."""
     from core.errors import UserError
     from realtime.latency_probe_jack import StreamPorts, connections, wire
 
-    def number(port):
-        return int(port.rsplit("_", 1)[1])
+    def by_client(port):
+        client, name = port.split(":", 1)
+        return client, int(name.rsplit("_", 1)[1])
 
     while not stop.is_set():
         time.sleep(0.1)  # each jack_lsp is a JACK client too: polling faster only loads the server
         try:
-            new = sorted(set(connections()) - before, key=number)
+            new = sorted(set(connections()) - before, key=by_client)
         except UserError:  # a stalled server on a loaded machine: the cables are made on the next look
             continue
         ins, outs = [p for p in new if ":in_" in p], [p for p in new if ":out_" in p]
@@ -196,10 +257,7 @@ def test_cabled_rig_subtracts_the_loopback_it_is_given(jack_server, capsys, tmp_
     """Off JACK the probe cannot wire itself: the user cables it and gives the loopback; nothing is added."""
     import threading
 
-    from realtime.standin import StandInConverter
-
     env, device = jack_server
-    monkeypatch.setattr("cli.commands.simulate.make_converter", lambda model, device=None: StandInConverter())
     monkeypatch.setattr("realtime.latency_probe.on_jack", lambda *devices: False)
     from realtime.latency_probe_jack import connections
 
@@ -207,7 +265,8 @@ def test_cabled_rig_subtracts_the_loopback_it_is_given(jack_server, capsys, tmp_
     cabler = threading.Thread(target=_cable_when_engine_opens, args=(set(connections()), stop), daemon=True)
     cabler.start()
     try:
-        result = _measure(capsys, device, _preset_file(tmp_path), "--loopback-ms", f"{2 * PERIOD_MS}")
+        result = _measure(capsys, device, _preset_file(tmp_path), "--loopback-ms", f"{2 * PERIOD_MS}",
+                          "--model", "stand-in")
     finally:
         stop.set()
     assert not result["jack"] and not result["loopback_measured"]

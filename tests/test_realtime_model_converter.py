@@ -106,6 +106,14 @@ def test_make_converter_picks_a_model_or_the_stand_in(model, monkeypatch):
     assert isinstance(make_converter(None), StandInConverter)
 
 
+def test_the_stand_in_can_be_named_where_a_model_is_installed(model, monkeypatch):
+    from realtime.model_converter import STAND_IN
+
+    monkeypatch.setattr("realtime.model_converter.default_model_path", lambda: model.path)
+    assert isinstance(make_converter(None), ModelConverter)
+    assert isinstance(make_converter(STAND_IN), StandInConverter)
+
+
 def test_the_first_block_applies_every_control_even_the_default_f0_method(model):
     converter = ModelConverter(model)
     converter.prepare(block=768, context=4800, lookahead=384)

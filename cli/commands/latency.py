@@ -39,7 +39,7 @@ def register(subparsers) -> None:
                         "(default 0.5)")
     parser.add_argument("--preset", default="balanced", help="preset name or YAML/JSON file (default: balanced)")
     parser.add_argument("--model", help="model file or name (default: the default model; the WORLD stand-in where "
-                        "there is none)")
+                        "there is none; 'stand-in' for the stand-in)")
     parser.add_argument("--phrase", metavar="WAV", help="a recording of singing to convert (the first "
                         f"{MAX_PHRASE_S:.0f} s; default: a synthetic sung phrase)")
     parser.add_argument("--settle", type=float, metavar="S",
@@ -50,6 +50,9 @@ def register(subparsers) -> None:
                         help="the probe's own round trip, measured with --devices-only (needed off JACK)")
     parser.add_argument("--devices-only", action="store_true",
                         help="only the round trip through the devices (a cable or loopback from --output to --input)")
+    parser.add_argument("--engine-in-process", action="store_true",
+                        help="run the engine in this process, beside the probe, instead of in a process of its own "
+                        "(for comparison: the two then share Python's GIL, and the engine runs late)")
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -72,9 +75,9 @@ def _check_options(args) -> None:
     if args.loopback_ms is not None and not 0 <= args.loopback_ms <= 1000:
         raise UserError(f"--loopback-ms must be between 0 and 1000 ms, got {args.loopback_ms:g}")
     if args.devices_only and (args.phrase or args.loopback_ms is not None or args.probe_input or args.probe_output
-                              or args.settle is not None):
+                              or args.settle is not None or args.engine_in_process):
         raise UserError("--devices-only measures the devices alone: --phrase, --loopback-ms, --probe-input, "
-                        "--probe-output and --settle are for the measurement through the engine")
+                        "--probe-output, --settle and --engine-in-process are for the measurement through the engine")
     check_device_block(args.device_block)
     check_samplerate(args.samplerate)
 
@@ -116,12 +119,14 @@ def run(args) -> int:
 
 
 def _through_engine(args, preset, probe_devices, phrase) -> int:
-    from cli.commands.simulate import make_converter
+    from realtime.engine_spec import EngineSpec
     from realtime.latency_probe import measure_through_engine
 
-    converter = make_converter(args.model)
-    result = measure_through_engine(converter, preset, (args.input, args.output), probe_devices, args.samplerate,
-                                    args.device_block, phrase, loopback_ms=args.loopback_ms,
+    spec = EngineSpec(preset=preset, model=args.model or "", sample_rate=args.samplerate,
+                      device_block=args.device_block, input_device=_device_name(args.input),
+                      output_device=_device_name(args.output))
+    result = measure_through_engine(spec, probe_devices, phrase, loopback_ms=args.loopback_ms,
+                                    in_process=args.engine_in_process,
                                     **({} if args.settle is None else {"settle_s": args.settle}))
     if args.json:
         print_json(result)
@@ -129,6 +134,11 @@ def _through_engine(args, preset, probe_devices, phrase) -> int:
         for line in describe(result):
             print(line)
     return 0 if result["signal_found"] else 1
+
+
+def _device_name(device: str | None) -> str:
+    """A device option as an EngineSpec holds it: "" for the system default."""
+    return "" if device is None else str(device)
 
 
 def describe(r: dict) -> list[str]:
@@ -147,6 +157,9 @@ def describe(r: dict) -> list[str]:
     lines.extend(_unclean(r, "converted"))
     onset = r["converted_onset_latency_ms"]
     onset_text = f"; onset to onset {onset:.1f} ms" if onset is not None else ""
+    lines.append("the engine ran in a process of its own, as `comosvc live` and `comosvc gui` run it" if
+                 r["engine_own_process"] else "the engine ran in the probe's process (--engine-in-process): the two "
+                 "shared Python's GIL, which can make it run late where it would not alone")
     lines.append(f"engine converting ({r['converter']}, preset {r['preset']}), measured on a sung phrase: "
                  f"{r['measured_converted_latency_ms']:.1f} ms (where the loudness rises, correlation "
                  f"{r['rises_correlation']:.2f}{onset_text})")
