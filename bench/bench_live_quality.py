@@ -1,0 +1,105 @@
+"""What the live engine plays, as a listener would judge it: DNSMOS of `comosvc simulate` output.
+
+    .venv/bin/python bench/bench_live_quality.py --sources VOICE.wav [...] --singers NAME [...]
+        [--presets balanced low-latency FILE.json ...] [--model FILE] [--json]
+
+Each source is streamed through `comosvc simulate SOURCE --preset P --singer S -o OUT --json`,
+one fresh process per conversion, as a user runs it. Reported per preset, over all
+source x singer pairs: DNSMOS OVRL of OUT as a ratio to the source's (speechmos, a dev extra;
+issue #13 asks for >= 0.85 with `balanced`), its mean and minimum, with the per-source means;
+and from simulate's own report the median compute p99, the total xruns and the median latency.
+Xruns cut audio, so a run with xruns is judged on damaged output: run it on a quiet machine.
+A preset FILE (YAML/JSON) compares a variant, e.g. `balanced` with another pitch tracker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RATE = 24000  # DNSMOS resamples to its own 16 kHz; reading at the model's rate keeps every band it scores
+
+
+def simulate(source: Path, preset: str, singer: str, model: str | None, out: Path) -> dict:
+    command = [sys.executable, "-m", "cli.main", "simulate", str(source), "--preset", preset, "--singer", singer,
+               "-o", str(out), "--json"] + (["--model", model] if model else [])
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"bench_live_quality: simulate failed for {source.name} -> {singer} ({preset}): "
+                 f"{done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+    return json.loads(done.stdout)
+
+
+def evaluate_preset(preset: str, sources: list[Path], singers: list[str], model: str | None, work: Path,
+                    source_ovrl: dict[Path, float], echo) -> dict:
+    from core.audio.io import load_audio
+    from core.convert.listening import dnsmos
+
+    pairs, per_source = [], {}
+    for source in sources:
+        for singer in singers:
+            out = work / f"{Path(preset).stem}_{source.stem}_{singer}.wav"
+            report = simulate(source, preset, singer, model, out)
+            try:
+                ratio = dnsmos(load_audio(out, RATE), RATE)["ovrl"] / source_ovrl[source]
+            except ValueError:  # it played (next to) silence: the worst a listener can get
+                ratio = 0.0
+            pairs.append({"source": source.stem, "singer": singer, "ovrl_ratio": round(ratio, 3),
+                          "compute_p99_ms": report["compute_p99_ms"], "xruns": report["xruns"],
+                          "latency_ms": report["latency_ms"]})
+            per_source.setdefault(source.stem, []).append(ratio)
+            echo(f"{Path(preset).stem:14s} {source.stem:20s} -> {singer:18s} DNSMOS ratio {ratio:.3f}  "
+                 f"p99 {report['compute_p99_ms']:.1f} ms  xruns {report['xruns']}")
+    ratios = np.array([p["ovrl_ratio"] for p in pairs])
+    return {"preset": preset, "pairs": pairs, "ovrl_ratio_mean": round(float(ratios.mean()), 3),
+            "ovrl_ratio_min": round(float(ratios.min()), 3),
+            "ovrl_ratio_by_source": {s: round(float(np.mean(r)), 3) for s, r in per_source.items()},
+            "compute_p99_ms_median": round(float(np.median([p["compute_p99_ms"] for p in pairs])), 2),
+            "xruns": int(sum(p["xruns"] for p in pairs)),
+            "latency_ms_median": round(float(np.median([p["latency_ms"] for p in pairs])), 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sources", nargs="+", required=True, help="voices the model never saw")
+    parser.add_argument("--singers", nargs="+", required=True, help="target singers of the model")
+    parser.add_argument("--presets", nargs="+", default=["balanced"], help="preset names or files")
+    parser.add_argument("--model", default=None, help="model file (default: the default model)")
+    parser.add_argument("--keep", default=None, help="keep the played WAVs in this folder")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    from core.audio.io import load_audio
+    from core.convert.listening import dnsmos
+
+    sources = [Path(s) for s in args.sources]
+    missing = [str(s) for s in sources if not s.is_file()]
+    if missing:
+        parser.error(f"not found: {', '.join(missing)}")
+    source_ovrl = {s: dnsmos(load_audio(s, RATE), RATE)["ovrl"] for s in sources}
+    echo = (lambda line: None) if args.json else (lambda line: print(line, flush=True))
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(args.keep) if args.keep else Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        results = [evaluate_preset(p, sources, args.singers, args.model, work, source_ovrl, echo) for p in args.presets]
+    if args.json:
+        print(json.dumps({"model": args.model or "default", "results": results}, indent=2))
+    else:
+        for r in results:
+            print(f"{r['preset']}: DNSMOS ratio mean {r['ovrl_ratio_mean']:.3f} (min {r['ovrl_ratio_min']:.3f}; "
+                  f"by source {r['ovrl_ratio_by_source']}), compute p99 median {r['compute_p99_ms_median']} ms, "
+                  f"xruns {r['xruns']}, latency median {r['latency_ms_median']} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

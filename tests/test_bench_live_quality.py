@@ -1,0 +1,46 @@
+"""bench/bench_live_quality.py: a real simulate run per pair, DNSMOS of what it played, a bad run refused."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.audio.io import save_audio
+from tests.convert_fixtures import build_tiny_model, sung_tone
+
+
+def _bench():
+    path = Path(__file__).resolve().parent.parent / "bench" / "bench_live_quality.py"
+    spec = importlib.util.spec_from_file_location("bench_live_quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_each_pair_is_played_by_simulate_and_scored(tmp_path, monkeypatch, capsys):
+    model = build_tiny_model(tmp_path / "tiny.safetensors")
+    source = tmp_path / "voice.wav"
+    save_audio(source, sung_tone(1.5), 24000)
+    monkeypatch.setattr(sys, "argv", ["bench_live_quality.py", "--sources", str(source), "--singers", "alto", "bass",
+                                      "--presets", "safe", "--model", model.path, "--keep", str(tmp_path / "out"),
+                                      "--json"])
+    assert _bench().main() == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert [(p["source"], p["singer"]) for p in result["pairs"]] == [("voice", "alto"), ("voice", "bass")]
+    assert all(p["ovrl_ratio"] > 0 for p in result["pairs"])
+    assert result["ovrl_ratio_min"] <= result["ovrl_ratio_mean"]
+    assert sorted(f.name for f in (tmp_path / "out").iterdir()) == ["safe_voice_alto.wav", "safe_voice_bass.wav"]
+
+
+def test_a_failed_simulate_stops_the_bench_with_its_message(tmp_path, monkeypatch):
+    model = build_tiny_model(tmp_path / "tiny.safetensors")
+    source = tmp_path / "voice.wav"
+    save_audio(source, sung_tone(1.0), 24000)
+    monkeypatch.setattr(sys, "argv", ["bench_live_quality.py", "--sources", str(source), "--singers", "nobody",
+                                      "--model", model.path])
+    with pytest.raises(SystemExit, match="simulate failed.*nobody"):
+        _bench().main()
