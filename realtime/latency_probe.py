@@ -35,6 +35,7 @@ with (T_b - L) + the same hardware latency.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -48,6 +49,7 @@ STATUS_BAR_TOLERANCE_MS = 2.0  # the issue's bound between the latency shown and
 SETTLE_S = 1.0                 # engine running before the first take (default): its output ring fills
 TAKE_TRIES = 6                 # takes repeated until one is clean (see _engine_take)
 ENDED_NOTICE_S = 1.0           # after a failure: time for an engine that just ended to be noticed (devices polled)
+SNAPSHOT_HZ = 5.0              # the engine process's snapshots: only its end is read from them (figures: counters())
 
 
 def on_jack(*devices) -> bool:
@@ -157,7 +159,43 @@ def start_engine(spec, in_process: bool = False):
         return _EngineHere(spec)
     from realtime.engine_process import EngineProcess
 
-    return EngineProcess(spec)
+    return EngineProcess(spec, snapshot_hz=SNAPSHOT_HZ)
+
+
+class _EngineLoading:
+    """start_engine(spec) while the probe measures its own loopback: in its own process the engine spawns, imports
+    torch and loads the model meanwhile (seconds), and the thread here only waits on a pipe. In this process it is
+    built at once instead: loading the model would take the GIL from the probe's callback."""
+
+    def __init__(self, spec, in_process: bool) -> None:
+        self._engine = self._error = None
+        self._thread = None
+        if in_process:
+            self._engine = start_engine(spec, in_process=True)
+        else:
+            self._thread = threading.Thread(target=self._load, args=(spec,), name="engine-loading", daemon=True)
+            self._thread.start()
+
+    def _load(self, spec) -> None:
+        try:
+            self._engine = start_engine(spec)
+        except BaseException as exc:  # noqa: BLE001 - raised where the engine is wanted
+            self._error = exc
+
+    def engine(self):
+        """The engine, built (not started); its build's error raised here."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._engine
+
+    def stop(self) -> None:
+        """Stop the engine (and end its process), once built: a measurement that failed first still waits for it."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._engine is not None:
+            self._engine.stop()
 
 
 def _check_alive(engine, wait_s: float = 0.0) -> None:
@@ -196,20 +234,20 @@ def measure_through_engine(spec, probe_devices: tuple, phrase: np.ndarray, loopb
     jack = check_rig((spec.input_device or None, spec.output_device or None), probe_devices, loopback_ms)
     probe = ProbeStream(*probe_devices, samplerate, blocksize)
     wiring = _Wiring(jack)
-    engine = start_engine(spec, in_process)  # loads the model; its stream opens at start(), below
+    loading = _EngineLoading(spec, in_process)  # its stream opens at start(), in _measure
     try:
-        result = _measure(engine, spec, probe, wiring, phrase, loopback_ms, settle_s)
+        result = _measure(loading, spec, probe, wiring, phrase, loopback_ms, settle_s)
     finally:
-        engine.stop()  # (again: it is idempotent) and, in its own process, ends and reaps that process
+        loading.stop()  # (again: stop is idempotent) and, in its own process, ends and reaps that process
     result["engine_own_process"] = not in_process
     return result
 
 
-def _measure(engine, spec, probe: ProbeStream, wiring: _Wiring, phrase: np.ndarray, loopback_ms: float | None,
-             settle_s: float) -> dict:
+def _measure(loading: _EngineLoading, spec, probe: ProbeStream, wiring: _Wiring, phrase: np.ndarray,
+             loopback_ms: float | None, settle_s: float) -> dict:
     samplerate, jack = spec.sample_rate, wiring.jack
     result: dict = {"samplerate": samplerate, "device_block": spec.device_block, "jack": jack,
-                    "preset": spec.preset.name, "converter": engine.description}
+                    "preset": spec.preset.name}
     wiring.before_open()
     probe.open()
     try:
@@ -226,6 +264,8 @@ def _measure(engine, spec, probe: ProbeStream, wiring: _Wiring, phrase: np.ndarr
         result.update(loopback_measured=jack, loopback_round_trip_samples=loop_samples,
                       loopback_round_trip_ms=_ms(loop_samples, samplerate),
                       probe_reported_device_latency_ms=probe.reported_latency_ms)
+        engine = loading.engine()
+        result["converter"] = engine.description
         wiring.before_open()
         engine.set_bypass(True)
         engine.start()
