@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import os
 import sys
+import threading
 from dataclasses import dataclass
 
 from core.errors import UserError
@@ -118,6 +119,24 @@ def abandon_portaudio() -> None:
     leave both to the end of the process rather than run sounddevice's exit handler."""
     sd = _sd()
     atexit.unregister(sd._exit_handler)
+
+
+def close_streams(streams: list, timeout_s: float = 2.0) -> None:
+    """Stop and close streams without letting a lost device block shutdown (PortAudio's stop can hang then)."""
+
+    def close_all() -> None:
+        for stream in streams:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception:  # noqa: BLE001 - a lost device must not stop shutdown
+                pass
+
+    closer = threading.Thread(target=close_all, name="close-audio-streams", daemon=True)
+    closer.start()
+    closer.join(timeout_s)
+    if closer.is_alive():
+        abandon_portaudio()
 
 
 @dataclass(frozen=True)

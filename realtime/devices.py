@@ -16,9 +16,9 @@ import time
 import numpy as np
 
 from core.errors import UserError
-from realtime.device_query import (DeviceInfo, _sd, abandon_portaudio, check_devices, check_rate, default_device,
-                                   device_label, devices_label, list_devices, list_host_apis, no_device_message,
-                                   open_failure, quiet_portaudio, resolve_device)
+from realtime.device_query import (DeviceInfo, _sd, abandon_portaudio, check_devices, check_rate, close_streams,
+                                   default_device, device_label, devices_label, list_devices, list_host_apis,
+                                   no_device_message, open_failure, quiet_portaudio, resolve_device)
 from realtime.monitor import MonitorTap
 from realtime.simulator import SimulatedBackend  # noqa: F401 - re-exported: both backends live here
 
@@ -194,7 +194,7 @@ class SoundDeviceBackend:
         if self.lost is not None:
             abandon_portaudio()  # stopping a stream whose JACK server is gone blocks forever
         elif streams:
-            _close_streams(streams)
+            close_streams(streams)
         self._ended.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -233,21 +233,3 @@ class SoundDeviceBackend:
 
 _WATCH_S = 0.1  # how often wait() looks at the stream
 _STALL_S = 3.0  # no callback for this long means the device is gone (the dummy JACK driver lags up to ~0.3 s)
-
-
-def _close_streams(streams: list, timeout_s: float = 2.0) -> None:
-    """Stop and close streams without letting a lost device block shutdown (PortAudio's stop can hang then)."""
-
-    def close_all() -> None:
-        for stream in streams:
-            try:
-                stream.stop()
-                stream.close()
-            except Exception:  # noqa: BLE001 - a lost device must not stop shutdown
-                pass
-
-    closer = threading.Thread(target=close_all, name="close-audio-streams", daemon=True)
-    closer.start()
-    closer.join(timeout_s)
-    if closer.is_alive():
-        abandon_portaudio()

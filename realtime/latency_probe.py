@@ -36,7 +36,6 @@ with (T_b - L) + the same hardware latency.
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 
@@ -275,8 +274,8 @@ def _measure(loading: _EngineLoading, spec, probe: ProbeStream, wiring: _Wiring,
             if jack:
                 wiring.connect([(probe_ports.outputs[0], engine_ports.inputs[0]),
                                 (engine_ports.outputs[0], probe_ports.inputs[0])], probe_ports, engine_ports)
-            time.sleep(settle_s)  # longer lets the latency adapt first, as it does in a long live run
-            _check_alive(engine)
+            # the engine settles (longer lets its latency adapt first, as in a long live run), unless it ends
+            _check_alive(engine, wait_s=settle_s)
             result.update(_bypass_figures(engine, probe, loop_samples))
             engine.set_bypass(False)
             bypass_lag = result["through_engine_bypass_ms"] * samplerate / 1000.0

@@ -78,7 +78,10 @@ class ProbeStream:
         return recorded
 
     def close(self) -> None:
+        """Stop and close the stream; one whose JACK server went away is left to the end of the process (stopping it
+        would hang)."""
+        from realtime.device_query import close_streams
+
         stream, self._stream = self._stream, None
         if stream is not None:
-            stream.stop()
-            stream.close()
+            close_streams([stream])

@@ -210,6 +210,64 @@ def test_missing_jack_tools_is_one_line_before_the_model_loads(jack_server, caps
     assert "jack_connect not found" in line and "jackd2" in line
 
 
+def _children(pid: int) -> list[int]:
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            pass  # ended meanwhile
+    return found
+
+
+@pytest.mark.jack
+def test_a_jack_server_that_goes_away_is_one_line_and_leaves_nothing(tmp_path):
+    """The engine's device vanishes mid-measurement (its process notices): one line, exit 2, no engine process left,
+    and no hang on the probe's stream, whose server is gone too. In a command of its own: PortAudio cannot be
+    shut down cleanly after that, and this process goes on using it."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from tests.test_gui_engine_process import _gone
+    from tests.test_realtime_jack import start_dummy_jack
+
+    name = f"comosvc_gone_{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name)
+    server = start_dummy_jack(name, env)
+    command = subprocess.Popen([sys.executable, "-m", "cli.main", "latency", "--input", "system", "--output", "system",
+                                "--model", "stand-in", "--settle", "30"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, engines = time.monotonic() + 30, []
+        while time.monotonic() < deadline and command.poll() is None:  # until the engine's stream has opened
+            ports = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True, timeout=10).stdout
+            engines = _children(command.pid)
+            if ports.count(":in_") >= 2:
+                break
+            time.sleep(0.2)
+        assert engines and command.poll() is None, command.communicate()
+        server.terminate()  # SIGTERM: a SIGKILLed server leaks a slot in JACK's shared-memory registry
+        server.wait(10)
+        out, err = command.communicate(timeout=30)
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait(10)
+        if server.poll() is None:
+            server.terminate()
+            server.wait(10)
+    assert command.returncode == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("comosvc latency: error: "), lines
+    assert "stopped delivering audio" in lines[0]
+    assert all(_gone(pid) for pid in engines)
+
+
 @pytest.mark.jack
 def test_ports_that_do_not_exist_are_one_line(jack_server):
     from core.errors import UserError
