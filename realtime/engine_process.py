@@ -3,7 +3,8 @@
 Why: in the window's process the worker shares Python's GIL (and the two cores) with the
 plotting, and its compute p99 doubled. Here a child process builds the converter, the
 backend (sound devices or simulator) and the Engine from an EngineSpec and runs them, so
-a busy or frozen window can neither stall nor stop the audio.
+a busy or frozen window can neither stall nor stop the audio. `comosvc latency` runs its engine
+the same way, beside its probe (realtime.latency_probe), and reads counters() instead of snapshots.
 
 A child is spawned ahead of Start where it can be (EngineProcessStarter): it imports torch and the model
 code, then waits for its EngineSpec, so that Start costs the model load and the engine's warm-up only.

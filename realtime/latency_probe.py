@@ -2,10 +2,10 @@
 
 The engine runs on real devices (SoundDeviceBackend) in a process of its own
 (realtime.engine_process, as under `comosvc gui`), the probe on a stream of its own in this
-process. In one process the two callbacks and the worker shared Python's GIL: the engine ran
-late (xruns, its latency adapting upward) and measured worse than it runs for a user, alone
-(`comosvc live`) or in its own process (`comosvc gui`). `in_process` keeps the old way, for
-comparison. Three measurements, each a round trip seen by the probe (P = the probe's stream):
+process: in one process the probe's callback would share Python's GIL with the engine's worker
+and callback, which a user's engine (`comosvc live`, `comosvc gui`) does not. `in_process` keeps
+them together, for comparison. Three measurements, each a round trip seen by the probe (P = the
+probe's stream):
 
   L    loopback     P out -> P in                          the probe's own round trip
   T_b  bypass       P out -> engine (bypass) -> P in       chirps; the dry path is an exact delay

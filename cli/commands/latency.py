@@ -52,7 +52,7 @@ def register(subparsers) -> None:
                         help="only the round trip through the devices (a cable or loopback from --output to --input)")
     parser.add_argument("--engine-in-process", action="store_true",
                         help="run the engine in this process, beside the probe, instead of in a process of its own "
-                        "(for comparison: the two then share Python's GIL, and the engine runs late)")
+                        "(for comparison: the two then share Python's GIL)")
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
