@@ -264,7 +264,8 @@ def test_a_jack_server_that_goes_away_is_one_line_and_leaves_nothing(tmp_path):
     assert command.returncode == 2, (out, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("comosvc latency: error: "), lines
-    assert "stopped delivering audio" in lines[0]
+    # PortAudio calls the stream inactive, or the stall watch notices first: either names the device
+    assert "'system'" in lines[0] and ("stopped delivering audio" in lines[0] or "delivered no audio" in lines[0])
     assert all(_gone(pid) for pid in engines)
 
 
