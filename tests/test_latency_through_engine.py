@@ -270,7 +270,13 @@ def test_a_jack_server_that_goes_away_is_one_line_and_leaves_nothing(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("comosvc latency: error: "), lines
     # PortAudio calls the stream inactive, or the stall watch notices first: either names the device
     assert "'system'" in lines[0] and ("stopped delivering audio" in lines[0] or "delivered no audio" in lines[0])
-    assert all(_gone(pid) for pid in engines)
+    # the engine's process is reaped before the command exits; multiprocessing's resource tracker (a child too)
+    # ends once it sees the command gone, a moment later
+    deadline = time.monotonic() + 5
+    while not all(_gone(pid) for pid in engines) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in engines if not _gone(pid)]
+    assert not left, [open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in left]
 
 
 @pytest.mark.jack
