@@ -31,6 +31,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 
+from cli.threads_flag import LIVE_TORCH_THREADS, use_threads  # noqa: E402
+
 RATE = 48000
 HISTORY_BLOCKS = 200  # realtime.stats.History in the engine's snapshot
 MODES = ("headless", "in", "own", "own-1hz")
@@ -142,12 +144,13 @@ def main() -> int:
     parser.add_argument("--preset", default="balanced")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=["headless", "in", "own"])
     parser.add_argument("--rounds", type=int, default=1, help="repeat the modes, interleaved")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads in every process (OMP_NUM_THREADS); 0 = torch's default, as the app")
+    parser.add_argument("--threads", type=int, default=LIVE_TORCH_THREADS,
+                        help=f"torch threads in every process (OMP_NUM_THREADS; default {LIVE_TORCH_THREADS}, as the app); "
+                        "0 = torch's own default")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if args.threads > 0:  # before torch loads, here and (inherited) in the engine's process
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    if args.threads > 0:  # as `comosvc gui` does: here and (inherited) in the engine's process
+        use_threads(args.threads)
 
     from dataclasses import replace
 

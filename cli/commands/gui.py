@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def register(subparsers) -> None:
     from cli.device_flag import add_device_flag
+    from cli.threads_flag import add_threads_flag
 
     parser = subparsers.add_parser(
         "gui",
@@ -22,15 +23,18 @@ def register(subparsers) -> None:
                         help="run the audio engine inside the window's process (debugging; by default it runs in "
                         "a process of its own, so the window's work cannot stall the audio)")
     add_device_flag(parser, None, "the window's saved Compute setting")
+    add_threads_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from cli.threads_flag import use_threads
     from core.errors import UserError
     from gui.app import ensure_display, run_interactive, take_screenshot
 
     if args.seconds <= 0 or args.seconds > 600:
         raise UserError("--seconds must be between 0 and 600")
+    use_threads(args.threads)  # before the engine's process is spawned: it inherits the setting
     if args.device is not None:
         from core.device import resolve_device
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cli.output import add_json_flag, print_json
+from cli.threads_flag import add_threads_flag, use_threads
 
 MAX_PHRASE_S = 10.0  # a longer --phrase is cut: the onset match needs a phrase, not a song
 MIN_PHRASE_PEAK = 0.01  # -40 dBFS: quieter than this stays under the presets' gate
@@ -54,6 +55,7 @@ def register(subparsers) -> None:
                         help="run the engine in this process, beside the probe, instead of in a process of its own "
                         "(for comparison: the two then share Python's GIL)")
     add_json_flag(parser)
+    add_threads_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -106,6 +108,7 @@ def run(args) -> int:
     from realtime.presets import load_preset
 
     _check_options(args)
+    use_threads(args.threads)  # here and in the engine's process, spawned from here: as `comosvc live` runs
     preset = load_preset(args.preset)
     phrase = None if args.devices_only else _load_phrase(args.phrase, args.samplerate)
     check_devices(args.input, args.output, args.samplerate)  # a missing or refusing device before the model loads

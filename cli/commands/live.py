@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from cli.device_flag import add_device_flag
+from cli.threads_flag import add_threads_flag, use_threads
 from cli.output import add_json_flag, print_json
 
 
@@ -38,6 +39,7 @@ def register(subparsers) -> None:
     parser.add_argument("--record", metavar="DIR", help="record input.wav and output.wav into DIR")
     parser.add_argument("--duration", type=float, help="stop after this many seconds instead of waiting for Ctrl-C")
     add_device_flag(parser)
+    add_threads_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -74,6 +76,7 @@ def run(args) -> int:
     from realtime.presets import load_preset
 
     _check_options(args)  # before the model loads and the devices open
+    use_threads(args.threads)
     preset = load_preset(args.preset)
     backend = SoundDeviceBackend(args.input, args.output, args.samplerate, blocksize=args.device_block)
     backend.check_devices()  # a missing or refusing device is named before the model loads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cli.device_flag import add_device_flag
+from cli.threads_flag import add_threads_flag, use_threads
 from cli.output import add_json_flag, print_json
 from core.errors import UserError
 
@@ -36,6 +37,7 @@ def register(subparsers) -> None:
                         help="a CPU busy at start-up: the warm-up and every block before SECONDS take MS longer "
                         "(the adaptive latency should come down afterwards)")
     add_device_flag(parser)
+    add_threads_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -76,6 +78,7 @@ def run(args) -> int:
         check_output_file(args.output, "-o")  # before the run, not after it
     preset = load_preset(args.preset)
     stalls = [parse_stall(s) for s in args.stall]
+    use_threads(args.threads)
     slow_start = parse_stall(args.slow_start, "slow start") if args.slow_start else None
     audio = load_audio(args.input, args.samplerate)
     require_min_length(audio, args.samplerate, args.input)
