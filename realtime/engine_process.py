@@ -29,6 +29,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -93,7 +94,12 @@ class SpawnedChild:
         ctx = mp.get_context("spawn")
         self.control, child_control = ctx.Pipe(duplex=True)
         self.snapshots, child_snapshots = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=run_child, args=(child_control, child_snapshots, os.getpid()),
+        # The child's stderr, native libraries' included (PortAudio prints and asserts there when a JACK
+        # server vanishes): kept from the terminal, whose user gets one line (see EngineProcess._on_gone).
+        handle, self.stderr_path = tempfile.mkstemp(prefix="comosvc-engine-", suffix=".log")
+        os.close(handle)
+        self.process = ctx.Process(target=run_child,
+                                   args=(child_control, child_snapshots, os.getpid(), self.stderr_path),
                                    name="comosvc-engine", daemon=True)
         self.process.start()
         child_control.close()  # ours to the child only: its death must read as EOF here
@@ -104,6 +110,7 @@ class SpawnedChild:
         end_process(self.process, lambda: self.control.send((READY, "close", ())), SPARE_CLOSE_S, CLOSE_TIMEOUT_S)
         self.control.close()
         self.snapshots.close()
+        take_child_stderr(self.stderr_path)
 
 
 class EngineProcessStarter:
@@ -158,6 +165,7 @@ class EngineProcess:
         once the child has ended."""
         spawned = spawned if spawned is not None else SpawnedChild()
         self._control, self._snapshots, self._process = spawned.control, spawned.snapshots, spawned.process
+        self._stderr_path = spawned.stderr_path
         self._on_closed = on_closed
         self._send_lock = threading.Lock()
         # one thread at a time waits for the child: two waitpid calls race, and the loser would see it "alive"
@@ -230,8 +238,11 @@ class EngineProcess:
         with self._reap_lock:
             self._process.join(CLOSE_TIMEOUT_S)  # reap it: no zombie
         self._latest = replace(self._latest, running=False)
+        last_words = take_child_stderr(self._stderr_path)
         if not self._closing:
             self.end_reason = f"the audio engine process ended unexpectedly ({describe_exit(self._process.exitcode)})"
+            if last_words:
+                self.end_reason += f": {last_words}"
         self._gone.set()
         self._ended.set()
         for reply in list(self._replies.values()):
@@ -386,6 +397,22 @@ class EngineProcess:
         return self._send("publisher_stats", wait=True)
 
 
+def take_child_stderr(path: str) -> str:
+    """The last line a child wrote to its stderr file (""), which is removed. A Python traceback in it
+    (a bug, not a user's error) is passed on to this process's stderr, where it used to go directly."""
+    try:
+        with open(path, "rb") as file:
+            file.seek(max(0, os.path.getsize(path) - 64_000))
+            text = file.read().decode("utf-8", "replace")
+        os.remove(path)
+    except OSError:
+        return ""
+    if "Traceback (most recent call last)" in text:
+        sys.stderr.write(text[text.index("Traceback (most recent call last)"):])
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
 def describe_exit(code: int | None) -> str:
     if code is None:
         return "still running"
@@ -489,10 +516,14 @@ def engine_info(engine) -> dict:
             "description": engine.converter.description}
 
 
-def run_child(control: Connection, snapshots: Connection, parent_pid: int) -> None:
+def run_child(control: Connection, snapshots: Connection, parent_pid: int, stderr_path: str | None = None) -> None:
     """The child process: import the engine's modules, wait for a spec, build the engine, answer calls,
     publish snapshots, end with the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
+    if stderr_path:  # file descriptor 2 itself, so that native libraries write there too
+        handle = os.open(stderr_path, os.O_WRONLY | os.O_APPEND)
+        os.dup2(handle, 2)
+        os.close(handle)
     _import_ahead()
     from realtime.engine_spec import build_engine
 

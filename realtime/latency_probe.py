@@ -205,17 +205,19 @@ def _check_alive(engine, wait_s: float = 0.0) -> None:
 
 def _engine_take(engine, probe: ProbeStream, played: np.ndarray, what: str, came_back) -> tuple[np.ndarray, int, dict]:
     """A clean take: the engine's latency held still (it adapts), it neither dropped a block nor ran out of
-    output (either moves what it plays), and `came_back(recorded)`. Taken again otherwise, up to TAKE_TRIES
+    output (either moves what it plays), and `came_back(recorded)`. The probe's own xruns are reported
+    (`probe_xruns`), not retaken: most leave the take exact, but one can shift it by a period. Taken again otherwise, up to TAKE_TRIES
     times; then the last take that kept the latency still, flagged as not clean.
     Returns (recorded, the engine's latency in device samples, {takes, clean, drops, xruns})."""
     for tries in range(1, TAKE_TRIES + 1):
-        before = engine.counters()
+        before, probe_before = engine.counters(), probe.xruns
         recorded = probe.take(played)
         _check_alive(engine)
         after = engine.counters()
         steady = after.latency_changes == before.latency_changes
         latency = before.latency_samples
-        report = {"takes": tries, "drops": after.drops - before.drops, "xruns": after.xruns - before.xruns}
+        report = {"takes": tries, "drops": after.drops - before.drops, "xruns": after.xruns - before.xruns,
+                  "probe_xruns": probe.xruns - probe_before}
         report["clean"] = steady and report["drops"] == 0 and report["xruns"] == 0 and bool(came_back(recorded))
         if report["clean"]:
             break

@@ -315,3 +315,18 @@ def test_a_lost_device_is_reported_with_its_reason(monkeypatch, jack_server):  #
         if server.poll() is None:
             server.terminate()
             server.wait(10)
+
+
+def test_a_childs_stderr_becomes_one_line_and_its_bugs_stay_visible(tmp_path, capsys):
+    from realtime.engine_process import take_child_stderr
+
+    noise = tmp_path / "engine.log"
+    noise.write_text("Expression '0 == r' failed in 'src/hostapi/jack/pa_jack.c', line: 1611\n"
+                     "python: pa_jack.c:1611: Assertion `err == 0' failed.\n\n")
+    assert take_child_stderr(str(noise)) == "python: pa_jack.c:1611: Assertion `err == 0' failed."
+    assert not noise.exists() and capsys.readouterr().err == ""  # native noise stays off the terminal
+    bug = tmp_path / "bug.log"
+    bug.write_text("Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: boom\n")
+    assert take_child_stderr(str(bug)) == "ValueError: boom"
+    assert "ValueError: boom" in capsys.readouterr().err  # a traceback is a bug: it is passed on
+    assert take_child_stderr(str(tmp_path / "gone.log")) == ""
