@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
 from core.audio.io import save_audio
+from tests.bench_scripts import load_bench
 from tests.convert_fixtures import build_tiny_model, sung_tone
-
-
-def _bench():
-    path = Path(__file__).resolve().parent.parent / "bench" / "bench_live_quality.py"
-    spec = importlib.util.spec_from_file_location("bench_live_quality", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_each_pair_is_played_by_simulate_and_scored(tmp_path, monkeypatch, capsys):
@@ -28,7 +19,7 @@ def test_each_pair_is_played_by_simulate_and_scored(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(sys, "argv", ["bench_live_quality.py", "--sources", str(source), "--singers", "alto", "bass",
                                       "--presets", "safe", "--model", model.path, "--keep", str(tmp_path / "out"),
                                       "--json"])
-    assert _bench().main() == 0
+    assert load_bench("bench_live_quality").main() == 0
     result = json.loads(capsys.readouterr().out)["results"][0]
     assert [(p["source"], p["singer"]) for p in result["pairs"]] == [("voice", "alto"), ("voice", "bass")]
     assert all(p["ovrl_ratio"] > 0 for p in result["pairs"])
@@ -43,4 +34,4 @@ def test_a_failed_simulate_stops_the_bench_with_its_message(tmp_path, monkeypatc
     monkeypatch.setattr(sys, "argv", ["bench_live_quality.py", "--sources", str(source), "--singers", "nobody",
                                       "--model", model.path])
     with pytest.raises(SystemExit, match="simulate failed.*nobody"):
-        _bench().main()
+        load_bench("bench_live_quality").main()

@@ -1,6 +1,5 @@
 """bench/bench_quality.py on a tiny random model: JSON fields, ranges, missing singer, bad model path."""
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -11,16 +10,7 @@ import pytest
 from convert_fixtures import build_tiny_model, sung_tone
 from core.audio.io import save_audio
 from core.convert.evaluate import f0_fidelity, relative_difference
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "bench" / "bench_quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.bench_scripts import load_bench
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
@@ -46,7 +36,7 @@ def _finite(value):
 
 def test_json_fields_and_ranges(setup, capsys):
     root, sources, targets = setup
-    code = _bench().main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
+    code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
                           "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "teacher-2", "--max-seconds", "1", "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
@@ -87,7 +77,7 @@ def test_table_and_leakage_with_two_singers(setup, capsys):
     bass.mkdir(exist_ok=True)
     save_audio(bass / "b0.wav", sung_tone(1.0, hz=110.0), 24000)
     try:
-        code = _bench().main(["--model", str(root / "tiny.safetensors"), "--sources", sources[0],
+        code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", sources[0],
                               "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "--max-seconds", "1"])
         out = capsys.readouterr().out
     finally:
@@ -99,7 +89,7 @@ def test_table_and_leakage_with_two_singers(setup, capsys):
 
 def test_bad_model_path_is_a_clear_error(setup, capsys):
     root, sources, targets = setup
-    code = _bench().main(["--model", str(root / "missing.safetensors"), "--sources", *sources,
+    code = load_bench("bench_quality").main(["--model", str(root / "missing.safetensors"), "--sources", *sources,
                           "--targets-dir", str(targets), "--eval-f0", "dio", "--json"])
     assert code != 0
     err = capsys.readouterr().err
@@ -120,7 +110,7 @@ def test_f0_fidelity_figures():
 
 def test_auto_transpose_moves_each_source_toward_the_target(setup, capsys):
     root, sources, targets = setup
-    code = _bench().main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
+    code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
                           "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "--max-seconds", "1",
                           "--auto-transpose", "--json"])
     assert code == 0

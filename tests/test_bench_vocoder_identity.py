@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,15 +11,8 @@ from core.audio.io import save_audio
 from core.config import load_config
 from core.vocoder.builtin import BuiltinVocoder
 from core.vocoder.files import save_vocoder
+from tests.bench_scripts import load_bench
 from tests.convert_fixtures import sung_tone, tiny_config
-
-
-def _bench():
-    path = Path(__file__).resolve().parent.parent / "bench" / "bench_vocoder_identity.py"
-    spec = importlib.util.spec_from_file_location("bench_vocoder_identity", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture()
@@ -42,7 +33,7 @@ def test_every_vocoder_gets_identification_over_each_singers_held_back_clips(tmp
         vocoder = BuiltinVocoder.from_config(cfg.audio, small.vocoder)
         files.append(str(tmp_path / f"v{seed}.safetensors"))
         save_vocoder(files[-1], vocoder)
-    code = _bench().main(["--vocoders", *files, "--targets-dir", str(corpus), "--clips-per-singer", "2",
+    code = load_bench("bench_vocoder_identity").main(["--vocoders", *files, "--targets-dir", str(corpus), "--clips-per-singer", "2",
                           "--no-dnsmos", "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
@@ -57,5 +48,5 @@ def test_every_vocoder_gets_identification_over_each_singers_held_back_clips(tmp
 def test_a_corpus_without_two_usable_singers_is_refused(tmp_path, capsys):
     for i in range(3):
         save_audio(tmp_path / "c" / "only" / f"{i}.wav", sung_tone(0.3), 24000)
-    assert _bench().main(["--vocoders", "x.safetensors", "--targets-dir", str(tmp_path / "c"), "--no-dnsmos"]) == 2
+    assert load_bench("bench_vocoder_identity").main(["--vocoders", "x.safetensors", "--targets-dir", str(tmp_path / "c"), "--no-dnsmos"]) == 2
     assert "at least 2 singer folders" in capsys.readouterr().err
