@@ -128,6 +128,8 @@ class EngineProcessStarter:
     def prepare(self) -> None:
         with self._lock:
             if not self._closed and (self._spare is None or not self._spare.process.is_alive()):
+                if self._spare is not None:  # a spare that died unused: its pipes and stderr file go too
+                    self._spare.close()
                 self._spare = SpawnedChild()
 
     @property
