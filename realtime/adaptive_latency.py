@@ -11,7 +11,12 @@ output ring's fill when in time, negative when late). The controller
   output is silent (then nothing is heard), otherwise after QUIET_WAIT_S more;
 - goes up only when it must: when LATE_BLOCKS blocks within LATE_WINDOW_S were late
   (a single stall or GC pause is one or two late blocks: dropped with a fade, as
-  before, without touching the latency); by the worst lateness + the headroom.
+  before, without touching the latency); by the worst lateness + the headroom;
+- after going up again where it had come down, waits twice as long as last time before
+  it may come down again (up to MAX_WINDOW_S). Each change is heard (a fade, a skip or a gap), and a machine that was
+  busy at a singer's onsets, came down in the pauses and went up again at the next onset
+  made one pair of changes per phrase; the compute p99 behind the headroom is taken over
+  the same, longer window, so the busy moments are remembered through the pauses.
 
 It stays within [floor, ceiling]: compute never pays for a worker slower than the block
 (that only queues; the engine drops instead). Positions are in device samples, times in
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 WINDOW_S = 4.0          # comfortably fast for this long before coming down
+MAX_WINDOW_S = 64.0     # the longest wait after repeated raises
 QUIET_WAIT_S = 4.0      # then wait at most this long for a silent moment to do it in
 HYSTERESIS_MS = 2.0     # smaller improvements are not worth a change
 LATE_BLOCKS = 3         # late blocks within LATE_WINDOW_S that raise the latency
@@ -46,13 +52,16 @@ class LatencyController:
         self.latency = min(max(int(initial), self.floor), self.ceiling)
         self.margin = margin_s * rate
         self.hysteresis = HYSTERESIS_MS * rate / 1000.0
-        self._recent: deque[tuple[float, float, float]] = deque()  # (time, slack, compute samples)
+        self._recent: deque[tuple[float, float]] = deque()          # (time, slack) since the last change
+        self._compute: deque[tuple[float, float]] = deque()         # (time, compute samples), kept across changes
         self._late: deque[tuple[float, float]] = deque()            # (time, slack)
         self._since: float | None = None  # start of the current observation window
+        self.window_s = WINDOW_S          # how long to be comfortably fast before coming down
+        self._last_change = ""
 
     def headroom(self) -> float:
         """Slack kept beyond the worst block seen: the margin + half the compute p99 of the window."""
-        compute = np.fromiter((c for _, _, c in self._recent), float, len(self._recent))
+        compute = np.fromiter((c for _, c in self._compute), float, len(self._compute))
         return self.margin + 0.5 * (float(np.percentile(compute, 99)) if len(compute) else 0.0)
 
     def observe(self, at_s: float, slack: float, compute_s: float, silent: bool) -> int:
@@ -60,29 +69,34 @@ class LatencyController:
         previous block's) is silence. Returns the change to the latency (device samples), usually 0."""
         if self._since is None:
             self._since = at_s
-        self._recent.append((at_s, slack, compute_s * self.rate))
-        while self._recent and self._recent[0][0] < at_s - WINDOW_S:
-            self._recent.popleft()
+        self._recent.append((at_s, slack))
+        self._compute.append((at_s, compute_s * self.rate))
+        for history in (self._recent, self._compute):
+            while history and history[0][0] < at_s - self.window_s:
+                history.popleft()
         if slack < 0:
             self._late.append((at_s, slack))
             while self._late[0][0] < at_s - LATE_WINDOW_S:
                 self._late.popleft()
             if len(self._late) >= LATE_BLOCKS:
                 worst = min(s for _, s in self._late)
-                return self._change(at_s, -worst + self.headroom())
+                if self._last_change == "down":  # undoing a come-down: be slower to try again
+                    self.window_s = min(2.0 * self.window_s, MAX_WINDOW_S)
+                return self._change(at_s, -worst + self.headroom(), "up")
             return 0
         waited = at_s - self._since
-        if waited < WINDOW_S or any(t >= at_s - WINDOW_S for t, _ in self._late):
+        if waited < self.window_s or any(t >= at_s - self.window_s for t, _ in self._late):
             return 0
-        excess = min(s for _, s, _ in self._recent) - self.headroom()
-        if excess > self.hysteresis and (silent or waited >= WINDOW_S + QUIET_WAIT_S):
-            return self._change(at_s, -excess)
+        excess = min(s for _, s in self._recent) - self.headroom()
+        if excess > self.hysteresis and (silent or waited >= self.window_s + QUIET_WAIT_S):
+            return self._change(at_s, -excess, "down")
         return 0
 
-    def _change(self, at_s: float, delta: float) -> int:
+    def _change(self, at_s: float, delta: float, reason: str) -> int:
+        self._last_change = reason
         new = min(max(self.latency + int(round(delta)), self.floor), self.ceiling)
         change, self.latency = new - self.latency, new
-        # the slack seen so far was measured against the old latency: start afresh
+        # the slack seen so far was measured against the old latency: start afresh (compute times stay)
         self._recent.clear()
         self._late.clear()
         self._since = at_s

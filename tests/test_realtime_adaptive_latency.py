@@ -181,3 +181,27 @@ def test_controller_waits_a_window_prefers_silence_and_raises_only_on_repeated_l
     for i in range(10 * LATE_BLOCKS):
         ctl.observe(t + 1 + 0.04 * i, -48000, compute, silent=False)
     assert ctl.latency == 12000
+
+
+def test_a_machine_busy_at_each_onset_does_not_make_it_go_down_and_up_every_phrase():
+    """Phrases every 5 s; the first 0.12 s of each costs 30 ms more (another program wakes at the onset).
+    A 4 s window fits in each pause, so without a longer wait after a raise the latency would come
+    down in every pause and go up at every onset: two audible changes per phrase."""
+    from realtime.adaptive_latency import LatencyController
+
+    rate, block_s, fixed = 48000, 0.02, 1200
+    ctl = LatencyController(rate, initial=4800, floor=1200, ceiling=24000, margin_s=0.01)
+    changes, t = [], 0.0
+    while t < 80.0:
+        phase = t % 5.0
+        compute = 0.010 + (0.030 if phase < 0.12 else 0.0)
+        slack = ctl.latency - fixed - compute * rate
+        change = ctl.observe(t, slack, compute, silent=phase > 3.5)
+        if change:
+            changes.append((round(t, 2), change))
+        t += block_s
+    ups = [c for c in changes if c[1] > 0]
+    assert 1 <= len(ups) <= 2 and len(changes) <= 4, changes
+    # and it settled where the onsets are in time
+    late_at_end = [ctl.latency - fixed - 0.040 * rate]
+    assert late_at_end[0] >= 0
