@@ -92,6 +92,7 @@ class TrainConfig:
     batch_size: int
     crop_seconds: float
     key_shift_max: float
+    range_shift_max: float  # > 0: two more copies per clip re-sung with their own envelope (timbre_shift.py)
     volume_gain_db: float
     weight_decay: float
     checkpoint_every: int
@@ -193,6 +194,7 @@ def from_dict(data: dict[str, Any]) -> Config:
 # without it did. A stored config lacking one of these gets that value; any other gap is an error.
 ADDED_KEYS: dict[str, Any] = {
     "train.teacher_ema_decay": 0.0,
+    "train.range_shift_max": 0.0,
 }
 
 

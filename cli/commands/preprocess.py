@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from cli.set_flag import add_set_flag, config_overrides
+
 
 def register(subparsers) -> None:
     from cli.output import add_json_flag
@@ -27,6 +29,7 @@ def register(subparsers) -> None:
                         help="content-encoder file (e.g. imported ContentVec); default: cache inputs of the built-in encoder")
     parser.add_argument("--perturb-copies", type=int, default=1, help="perturbed mels per clip for the built-in encoder")
     parser.add_argument("--seed", type=int, default=0)
+    add_set_flag(parser, "override a config value, e.g. --set train.range_shift_max=12 (repeatable; default none)")
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -43,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
         raise UserError("--perturb-copies must be at least 1")
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    summary = preprocess(args.data, args.out, load_config(args.config), args.f0, args.content, args.seed,
+    cfg = load_config(args.config, config_overrides(args.set) or None)
+    summary = preprocess(args.data, args.out, cfg, args.f0, args.content, args.seed,
                          args.perturb_copies, log=log)
     if args.json:
         print_json(summary)

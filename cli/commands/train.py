@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from cli.set_flag import add_set_flag, config_overrides
+
 
 # Which of the shared options each stage reads: the vocoder trains on the CPU with its own batch settings,
 # and the student takes its config from the teacher file.
@@ -31,8 +33,7 @@ def _common(parser: argparse.ArgumentParser, stage: str) -> None:
         parser.add_argument("--config", default=TRAINING_CONFIG,
                             help=f"config name (live, tiny, paper) or YAML path (default {TRAINING_CONFIG}, the size "
                                  "of the shipped default model; tiny trains in minutes)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set model.residual_layers=4 (repeatable; default none)")
+    add_set_flag(parser)
     parser.add_argument("--resume", action="store_true", help=_RESUME_HELP[stage])
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     if "device" in uses:
@@ -137,17 +138,7 @@ def register(subparsers) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    import yaml
-
-    from core.errors import UserError
-
-    overrides = {}
-    for item in args.set:
-        if "=" not in item:
-            raise UserError(f"--set needs KEY=VALUE, got '{item}'")
-        key, value = item.split("=", 1)
-        overrides[key.strip()] = yaml.safe_load(value)
-    return overrides
+    return config_overrides(args.set)
 
 
 def _config(args: argparse.Namespace):

@@ -12,7 +12,8 @@ Each .npz holds named arrays at the mel frame rate (24000 / 128 Hz), T frames:
     f0         float32 (T,)         Hz, unvoiced gaps linearly interpolated (the paper's offline path)
     voiced     bool    (T,)
     loudness   float32 (T,)         frame RMS (core.features.loudness)
-    key_shift  float32 ()           semitones this copy was shifted by (0 for originals)
+    key_shift  float32 ()           semitones the spectrum of this copy was shifted by (0 for originals
+                                    and range copies, whose formants stay where they were)
     content    float32 (T, D)       only with a frozen content encoder (e.g. imported ContentVec)
     mel_perturbed float32 (P, n_mels, T)  only with the built-in encoder: log10 mel of P
                                     perturbed versions of the (unshifted) clip (formant, pitch, EQ),
@@ -23,7 +24,8 @@ manifest.json:
     format_version, sample_rate, hop_length, n_mels, content ("builtin" or "frozen"),
     content_dim, singers [names in id order],
     clips: [{id, singer, split ("train"|"val"), file (relative to OUT), frames,
-             augment ("none"|"key"|"volume"), key_shift, gain_db, source}],
+             augment ("none"|"key"|"volume"|"range_up"|"range_down"), key_shift, gain_db,
+             f0_shift (semitones the F0 moved: key and range copies), source}],
     sources: {relative source path: {size, mtime, clips: [ids], skipped: reason|null}},
     skipped: [{path, reason}]
 """

@@ -5,7 +5,9 @@ DATA/<singer>/**/*.<any soundfile format>. Every file is sliced on silence
 to 0.95, slices shorter than 2.1 s skipped with a reason. Per clip: mel, F0
 (gaps filled), loudness and the content features (see cache.py), plus the
 paper's augmentation copies for training clips: one key shift U(-5, 5)
-semitones (shifted mel and F0) and one volume gain. Two clips per singer are
+semitones (shifted mel and F0) and one volume gain; with train.range_shift_max
+set, two more re-sung far up and down with the singer's own envelope
+(timbre_shift.py). Two clips per singer are
 kept for validation. Re-running skips sources already done (same size and
 mtime, files present); a failing source is reported and skipped.
 """
@@ -28,6 +30,7 @@ from core.audio.mel import MelSpectrogram, mel_frame_count
 from core.audio.resample import resample
 from core.config import Config
 from core.data.cache import CACHE_FORMAT, ClipFeatures, read_manifest, save_clip, write_manifest
+from core.data.timbre_shift import range_shifts
 from core.data.slicing import SliceSettings, find_segments, frame_energy, read_segment
 from core.errors import UserError
 from core.features.loudness import frame_rms
@@ -123,6 +126,26 @@ class FeatureExtractor:
                             loudness=clip.loudness, key_shift=semitones, content=clip.content,
                             mel_perturbed=clip.mel_perturbed)
 
+    def range_copy(self, audio: np.ndarray, clip: ClipFeatures, semitones: float) -> ClipFeatures | None:
+        """The clip re-sung `semitones` away with its own envelope (timbre_shift.py); None if out of F0 range."""
+        from core.data.timbre_shift import resing_with_envelope
+
+        a, f = self.cfg.audio, self.cfg.features
+        sung_f0 = clip.f0[clip.voiced] * 2.0 ** (semitones / 12.0)
+        if sung_f0.size == 0 or sung_f0.max() > f.f0_ceil or sung_f0.min() < f.f0_floor:
+            return None
+        sung = resing_with_envelope(audio, a.sample_rate, a.hop_length, clip.f0, clip.voiced, semitones)
+        frames = clip.frames
+        with torch.no_grad():
+            mel = self.mel(sung).numpy()
+        track = self.pitch.extract(sung, frames)
+        # The words did not change, so the content inputs are the original's; the formants did not
+        # move either, so the key-shift condition stays 0.
+        return ClipFeatures(mel=mel, f0=interpolate_unvoiced(track.f0, track.voiced).astype(np.float32),
+                            voiced=track.voiced.astype(bool),
+                            loudness=np.asarray(frame_rms(sung, a.hop_length, frames), dtype=np.float32),
+                            key_shift=0.0, content=clip.content, mel_perturbed=clip.mel_perturbed)
+
     def volume_copy(self, audio: np.ndarray, clip: ClipFeatures, gain_db: float) -> ClipFeatures:
         gain = 10 ** (gain_db / 20)
         with torch.no_grad():
@@ -168,14 +191,22 @@ def process_source(path: Path, singer: str, rel: str, out: Path, extractor: Feat
         shift = float(rng.uniform(-cfg.train.key_shift_max, cfg.train.key_shift_max))
         headroom = 20 * np.log10(1.0 / PEAK)
         gain = float(rng.uniform(-cfg.train.volume_gain_db, min(cfg.train.volume_gain_db, headroom)))
-        copies = [("none", base, 0.0, 0.0), ("key", extractor.key_copy(audio, base, shift), shift, 0.0),
-                  ("volume", extractor.volume_copy(audio, base, gain), 0.0, gain)]
-        for augment, clip, key_shift, gain_db in copies:
+        # (augment, features, key-shift condition, gain dB, F0 shift in semitones)
+        copies = [("none", base, 0.0, 0.0, 0.0), ("key", extractor.key_copy(audio, base, shift), shift, 0.0, shift),
+                  ("volume", extractor.volume_copy(audio, base, gain), 0.0, gain, 0.0)]
+        if cfg.train.range_shift_max > 0:  # drawn last, so caches without these copies keep their draws
+            for name, semitones in zip(("range_up", "range_down"),
+                                       range_shifts(rng, cfg.train.key_shift_max, cfg.train.range_shift_max)):
+                copy = extractor.range_copy(audio, base, semitones)
+                if copy is not None:
+                    copies.append((name, copy, 0.0, 0.0, semitones))
+        for augment, clip, key_shift, gain_db, f0_shift in copies:
             suffix = "" if augment == "none" else f"_{augment}"
             file = Path("clips") / singer / f"{stem}_{index:03d}{suffix}.npz"
             save_clip(out / file, clip)
             records.append({"id": clip_id + suffix, "base": clip_id, "singer": singer, "file": str(file),
                             "frames": clip.frames, "augment": augment, "key_shift": key_shift, "gain_db": gain_db,
+                            "f0_shift": f0_shift,
                             "source": rel, "split": "train"})
     return records, reasons
 
@@ -212,7 +243,8 @@ def preprocess(data: str | os.PathLike, out: str | os.PathLike, cfg: Config, f0_
     settings = {"format_version": CACHE_FORMAT, "config": cfg.name, "sample_rate": cfg.audio.sample_rate,
                 "hop_length": cfg.audio.hop_length, "n_mels": cfg.audio.n_mels,
                 "content": "builtin" if builtin else "frozen", "content_dim": cfg.features.content_dim,
-                "f0_method": f0_method or cfg.features.f0_method, "content_path": content_path}
+                "f0_method": f0_method or cfg.features.f0_method, "content_path": content_path,
+                "range_shift_max": cfg.train.range_shift_max}
     sources: dict[str, Any] = {}
     if (out / "manifest.json").exists():
         try:
