@@ -5,11 +5,15 @@ the content encoder streamed incrementally vs re-encoding its window every push,
 pitch tracker (DIO; FCPE as shipped, with its depthwise convolutions in the dense layout, and on
 float weights).
 
-    .venv/bin/python bench/bench_stream.py [--model FILE] [--blocks 512 1024] [--pushes 150] [--json]
+    .venv/bin/python bench/bench_stream.py [--model FILE] [--blocks 512 1024] [--pushes 150] [--stages] [--json]
 
 Each variant: a fresh stream (lookahead 2 frames, as the live presets), 15 untimed pushes, then
 --pushes timed pushes of a sung phrase; median and p95 per push, and the median as a share of the
 block's duration (1.0 = as slow as real time).
+
+--stages instead splits each push of the live layout (incremental content; DIO and FCPE as
+shipped) into its parts: the content encoder's push and read, the pitch tracker (with its hold),
+the acoustic model's window, the vocoder's stream, and the rest (buffers, loudness, conditions).
 """
 
 from __future__ import annotations
@@ -75,6 +79,53 @@ def time_variant(model, block: int, pushes: int, incremental: bool, f0_method: s
             "p95_ms": round(float(np.percentile(times, 95)), 2), "share_of_real_time": round(median / block_ms, 3)}
 
 
+STAGES = ("content", "pitch", "acoustic", "vocoder")
+
+
+def _timed(record: dict, stage: str, function):
+    """`function`, adding its wall time (ms) to record[stage] on every call."""
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            record[stage] += 1000.0 * (time.perf_counter() - t0)
+    return wrapper
+
+
+def time_stages(model, block: int, pushes: int, f0_method: str) -> dict:
+    """Median and p95 per stage of a push; the stages are timed by wrapping the stream's parts."""
+    from core.convert import ConversionStream
+
+    stream = ConversionStream(model, lookahead_frames=2, max_block_frames=block // model.hop_length + 1)
+    stream.set_f0_method(f0_method)
+    record = dict.fromkeys(STAGES, 0.0)
+    content = stream._content_stream
+    content.push = _timed(record, "content", content.push)
+    content.latest = _timed(record, "content", content.latest)
+    stream._new_f0 = _timed(record, "pitch", stream._new_f0)
+    generator = stream.model.generator
+    generator.window = _timed(record, "acoustic", generator.window)
+    stream._vocoder_stream.process = _timed(record, "vocoder", stream._vocoder_stream.process)
+    audio = sung_phrase((WARM_PUSHES + pushes) * block / model.sample_rate + 1.0)
+    rows = []
+    try:
+        for i in range(WARM_PUSHES + pushes):
+            for stage in STAGES:
+                record[stage] = 0.0
+            t0 = time.perf_counter()
+            stream.push(audio[i * block:(i + 1) * block])
+            total = 1000.0 * (time.perf_counter() - t0)
+            if i >= WARM_PUSHES:
+                rows.append({**record, "rest": total - sum(record.values()), "total": total})
+    finally:
+        del generator.window  # the model object is shared by the other variants: unwrap
+    parts = (*STAGES, "rest", "total")
+    return {"block_samples": block, "block_ms": round(1000.0 * block / model.sample_rate, 2), "f0_method": f0_method,
+            "median_ms": {k: round(float(np.median([r[k] for r in rows])), 2) for k in parts},
+            "p95_ms": {k: round(float(np.percentile([r[k] for r in rows], 95)), 2) for k in parts}}
+
+
 def main() -> int:
     from cli.device_flag import add_device_flag, device_or_exit
     from core.convert import VoiceModel
@@ -83,11 +134,20 @@ def main() -> int:
     parser.add_argument("--model", default=None, help="model file (default: the default model)")
     parser.add_argument("--blocks", type=int, nargs="+", default=[512, 1024], help="push sizes in 24 kHz samples")
     parser.add_argument("--pushes", type=int, default=150)
+    parser.add_argument("--stages", action="store_true", help="split the live layout's push into its stages")
     add_device_flag(parser)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     model = VoiceModel.load(args.model, device_or_exit(parser, args.device))
     rows = []
+    if args.stages:
+        rows = [time_stages(model, block, args.pushes, method) for block in args.blocks for method in ("dio", "fcpe")]
+        if args.json:
+            print(json.dumps({"model": model.path, "config": model.config.name, "stages": rows}))
+        for row in [] if args.json else rows:
+            cells = "  ".join(f"{k} {row['median_ms'][k]:5.2f}/{row['p95_ms'][k]:5.2f}" for k in row["median_ms"])
+            print(f"{row['block_samples']:5d} samples ({row['block_ms']:5.1f} ms) {row['f0_method']:4s}  median/p95 ms: {cells}")
+        return 0
     for block in args.blocks:
         for label, *variant in VARIANTS:
             row = {"variant": label, **time_variant(model, block, args.pushes, *variant)}
