@@ -5,13 +5,17 @@ Runs, one after the other in one script so that they share the machine's conditi
   in        `comosvc gui --engine-in-process`: window, plots and engine in one process
   own       `comosvc gui` (default): the engine (worker and simulated device) in a spawned process
   own-1hz   as own, but the child publishes one snapshot a second: what publishing at 30 Hz costs the worker
+  headless-busy  headless, with another process spinning on a core all the time: whether the window
+            costs the worker more than any program busy on the other core would
 Each runs the simulator looping VOICE in real time (as `comosvc gui --simulate VOICE`), with the default
 model and the chosen preset, waits --warmup seconds, then reads the worker's per-block compute times
 from snapshots every 200 blocks (the snapshot keeps the last 200) for --seconds. The window is
 offscreen and draws every snapshot, as on screen.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui_engine.py VOICE.wav [--seconds 24]
-        [--preset balanced] [--modes headless in own] [--rounds 1] [--threads N] [--json]
+        [--preset balanced] [--modes headless in own] [--rounds 1] [--threads N] [--draw-hz 30] [--json]
+
+--draw-hz sets how often the window polls and draws a snapshot (the app's gui.controller default is 30).
 
 Figures on a shared machine are relative only: compare modes within one run.
 """
@@ -35,7 +39,7 @@ from cli.threads_flag import LIVE_TORCH_THREADS, use_threads  # noqa: E402
 
 RATE = 48000
 HISTORY_BLOCKS = 200  # realtime.stats.History in the engine's snapshot
-MODES = ("headless", "in", "own", "own-1hz")
+MODES = ("headless", "in", "own", "own-1hz", "headless-busy")
 
 
 def collect(snapshot, block_ms: float, seconds: float, wait) -> tuple[list[float], object, object]:
@@ -65,9 +69,12 @@ def summary(mode: str, times: list[float], first, last, extra: dict) -> dict:
             "latency_ms": round(float(last.latency_ms), 1), **extra}
 
 
-def run_headless(spec, warmup: float, seconds: float) -> dict:
+def run_headless(spec, warmup: float, seconds: float, busy: bool = False) -> dict:
+    import subprocess
+
     from realtime.engine_spec import build_engine
 
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
     engine = build_engine(spec)
     engine.start()
     try:
@@ -76,7 +83,10 @@ def run_headless(spec, warmup: float, seconds: float) -> dict:
                                      time.sleep)
     finally:
         engine.stop()
-    return summary("headless", times, first, last, {})
+        if spinner is not None:
+            spinner.kill()
+            spinner.wait()
+    return summary("headless-busy" if busy else "headless", times, first, last, {})
 
 
 def run_window(mode: str, settings_path: str, audio: np.ndarray, warmup: float, seconds: float) -> dict:
@@ -118,11 +128,13 @@ def run_window(mode: str, settings_path: str, audio: np.ndarray, warmup: float, 
     start_s = time.monotonic() - t0  # Start pressed to running (a spawned process imports torch, loads the model)
     try:
         wait(warmup)
-        frames0 = window.live.frames_drawn
+        frames0, cpu0, wall0 = window.live.frames_drawn, time.process_time(), time.monotonic()
         engine = controller.engine
         times, first, last = collect(engine.snapshot, engine.snapshot().block_ms, seconds, wait)
+        # the window's process: all of it in own modes; window and engine together in "in"
+        window_cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
         extra = {"frames_drawn_per_s": round((window.live.frames_drawn - frames0) / seconds, 1),
-                 "start_s": round(start_s, 2)}
+                 "start_s": round(start_s, 2), "window_process_cpu_share": round(window_cpu, 3)}
         if mode != "in":
             stats = engine.publisher_stats()
             extra["publish_hz"] = stats["hz"]
@@ -147,8 +159,14 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=LIVE_TORCH_THREADS,
                         help=f"torch threads in every process (OMP_NUM_THREADS; default {LIVE_TORCH_THREADS}, as the app); "
                         "0 = torch's own default")
+    parser.add_argument("--draw-hz", type=float, default=None,
+                        help="snapshots the window polls and draws per second (default: the app's, about 30)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.draw_hz is not None:
+        import gui.controller
+
+        gui.controller.SNAPSHOT_INTERVAL_MS = max(1, int(round(1000.0 / args.draw_hz)))
     if args.threads > 0:  # as `comosvc gui` does: here and (inherited) in the engine's process
         use_threads(args.threads)
 
@@ -170,8 +188,9 @@ def main() -> int:
         SettingsStore(settings_path).save(settings)
         for _ in range(args.rounds):
             for mode in args.modes:
-                if mode == "headless":
-                    result = run_headless(engine_spec(settings, audio), args.warmup, args.seconds)
+                if mode.startswith("headless"):
+                    result = run_headless(engine_spec(settings, audio), args.warmup, args.seconds,
+                                          busy=mode == "headless-busy")
                 else:
                     result = run_window(mode, settings_path, audio, args.warmup, args.seconds)
                 results.append(result)
