@@ -83,6 +83,7 @@ class EDMConfig:
     teacher_steps: int
     distill_steps: int
     ema_decay: float
+    teacher_floor: float  # lowest level the teacher's sampler visits; 0 = the paper's grid (samplers.py)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ def from_dict(data: dict[str, Any]) -> Config:
 ADDED_KEYS: dict[str, Any] = {
     "train.teacher_ema_decay": 0.0,
     "train.range_shift_max": 0.0,
+    "edm.teacher_floor": 0.0,
 }
 
 

@@ -66,3 +66,21 @@ def test_consistency_sampler_evaluates_at_its_grid_and_renoises_from_sigma_min(s
 def test_multi_step_without_renoise_is_an_error():
     with pytest.raises(ValueError):
         consistency_sampler(lambda x, s, c: x, torch.zeros(1, 2, 3), consistency_sigmas(2, _schedule()), None)
+
+
+def test_a_teacher_floor_ends_the_grid_there_with_the_same_number_of_evaluations():
+    from dataclasses import replace
+
+    from core.config import load_config
+    from core.model.edm import NoiseSchedule
+
+    paper = NoiseSchedule.from_config(load_config("paper").edm)
+    assert paper.teacher_floor == 0.0
+    floored = replace(paper, teacher_floor=0.4)
+    for steps in (1, 4, 50):
+        grid = teacher_sigmas(steps, floored)
+        assert len(grid) == steps + 1 and float(grid[0]) == 80.0 and float(grid[-1]) == 0.0
+        assert float(grid[-2]) == pytest.approx(0.4 if steps > 1 else 80.0, rel=1e-12)
+        assert bool(torch.all(grid[:-1] >= 0.4 - 1e-12)) and bool(torch.all(grid[1:] < grid[:-1]))
+    # the paper's grid is untouched: its last evaluation is far below the floor
+    assert float(teacher_sigmas(50, paper)[-2]) < 0.01

@@ -30,6 +30,7 @@ class NoiseSchedule:
     """The EDM constants a denoiser, its samplers and its training loss share.
 
     p_mean / p_std: ln(sigma) ~ N(p_mean, p_std^2) for the teacher's training noise.
+    teacher_floor: the lowest level the teacher's ODE sampler visits (0: the paper's grid; see samplers.py).
     """
 
     sigma_min: float
@@ -38,10 +39,11 @@ class NoiseSchedule:
     rho: float
     p_mean: float
     p_std: float
+    teacher_floor: float = 0.0
 
     @classmethod
     def from_config(cls, edm: EDMConfig) -> "NoiseSchedule":
-        return cls(edm.sigma_min, edm.sigma_max, edm.sigma_data, edm.rho, edm.p_mean, edm.p_std)
+        return cls(edm.sigma_min, edm.sigma_max, edm.sigma_data, edm.rho, edm.p_mean, edm.p_std, edm.teacher_floor)
 
 
 def karras_ramp(n: int, sigma_lo: float, sigma_hi: float, rho: float) -> torch.Tensor:

@@ -8,6 +8,13 @@ sigma_max to sigma_min, sigma_min dropped, then 0 — K network evaluations for
 Euler, the last step landing exactly on D(x, t_{K-1}). K = 50 gives 80,
 71.66, ..., 0.00323, 0 (as in the published CoMoSVC sampler).
 
+With a teacher floor f > 0 (`edm.teacher_floor`) the grid is instead K Karras points from sigma_max
+down to f, then 0: still K evaluations, the last one D(x, f). A small denoiser trained briefly
+learns little below some noise level (bench/bench_denoiser.py: error / sigma^2 near 1 there), so
+the fine steps of a long ODE down there pass the leftover noise of the earlier steps straight
+through to the output: more steps then sounded worse. Ending where the denoiser still works stops
+that (BENCHMARKS.md, "The teacher's floor").
+
 Consistency grid (`consistency_sigmas(K)`): the Karras ramp of K + 1 points
 from sigma_max down to sigma_min. The student denoises sigma_max noise in one
 evaluation, then for each INTERIOR point t of that grid re-noises the estimate
@@ -30,9 +37,12 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def teacher_sigmas(steps: int, schedule: NoiseSchedule) -> torch.Tensor:
-    """steps + 1 levels: Karras points from sigma_max (sigma_min excluded), then 0."""
+    """steps + 1 levels: Karras points from sigma_max (sigma_min excluded, or down to the floor), then 0."""
     if steps < 1:
         raise ValueError(f"the teacher needs at least one step, got {steps}")
+    if schedule.teacher_floor > 0:
+        ramp = karras_ramp(steps, schedule.teacher_floor, schedule.sigma_max, schedule.rho)
+        return torch.cat([ramp, ramp.new_zeros(1)])
     ramp = karras_ramp(steps + 1, schedule.sigma_min, schedule.sigma_max, schedule.rho)[:-1]
     return torch.cat([ramp, ramp.new_zeros(1)])
 
