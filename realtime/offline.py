@@ -58,11 +58,48 @@ def comparable(streamed_24k_len: int, latency_24k: int, skip_s: float = COMPARE_
     return streamed_24k_len - latency_24k - int(skip_s * 24000) >= int(COMPARE_MIN_S * 24000)
 
 
+ENVELOPE_HOP = 24        # 1 ms at 24 kHz
+ENVELOPE_WINDOW = 240    # 10 ms
+WAVEFORM_TRUST = 0.9     # below this correlation the waveforms do not line up sample by sample
+
+
 @dataclass(frozen=True)
 class OfflineComparison:
     logmel_distance: float   # mean |log10 mel| difference over frames after `skip_s`
     best_lag_samples: int    # extra lag (24 kHz samples) beyond the reported latency that aligns best; 0 = exact
-    correlation: float       # normalised correlation at that lag
+    correlation: float       # normalised waveform correlation at the best waveform lag
+    lag_method: str = "waveform"  # "waveform", or "envelope" where the waveforms do not correlate
+
+
+def _log_envelope(audio: np.ndarray) -> np.ndarray:
+    frames = np.lib.stride_tricks.sliding_window_view(audio, ENVELOPE_WINDOW)[::ENVELOPE_HOP]
+    return np.log(np.sqrt(np.mean(np.square(frames), axis=1)) + 1e-4)
+
+
+def envelope_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> int:
+    """Samples by which `a` lags `b`, from their log-RMS envelopes (1 ms steps, refined to a sample).
+
+    A model's voice is not the same waveform twice: the streamed and the offline conversion differ
+    in phase, and a 10 ms SOLA search moves each chunk, so their sample correlation is near 0 and
+    its best lag is noise. Their loudness contours still line up, onsets and pauses above all.
+    """
+    ea, eb = _log_envelope(a), _log_envelope(b)
+    steps = max(1, max_lag // ENVELOPE_HOP)
+    n = min(len(ea), len(eb))
+    core = slice(steps, n - steps)
+    ref = eb[core] - eb[core].mean()
+    scores = []
+    for k in range(-steps, steps + 1):
+        seg = ea[core.start + k:core.stop + k]
+        seg = seg - seg.mean()
+        scores.append(float(np.dot(seg, ref) / (np.linalg.norm(seg) * np.linalg.norm(ref) + 1e-12)))
+    best = int(np.argmax(scores))
+    shift = 0.0
+    if 0 < best < len(scores) - 1:  # parabola through the peak and its neighbours
+        left, mid, right = scores[best - 1], scores[best], scores[best + 1]
+        denom = left - 2 * mid + right
+        shift = 0.5 * (left - right) / denom if denom < 0 else 0.0
+    return int(round((best - steps + shift) * ENVELOPE_HOP))
 
 
 def compare_to_offline(streamed_24k: np.ndarray, offline_24k: np.ndarray, latency_24k: int,
@@ -80,5 +117,9 @@ def compare_to_offline(streamed_24k: np.ndarray, offline_24k: np.ndarray, latenc
     scores = [float(np.dot(a[core.start + lag:core.stop + lag], b[core])) for lag in lags]
     best = int(np.argmax(scores))
     norm = np.sqrt(np.dot(a[core], a[core]) * np.dot(b[core], b[core])) + 1e-12
+    correlation = float(scores[best] / norm)
+    lag, method = int(lags[best]), "waveform"
+    if correlation < WAVEFORM_TRUST:
+        lag, method = envelope_lag(a, b, max_lag), "envelope"
     mel_a, mel_b = log_mel(a.astype(np.float32)), log_mel(b.astype(np.float32))
-    return OfflineComparison(float(np.mean(np.abs(mel_a - mel_b))), int(lags[best]), float(scores[best] / norm))
+    return OfflineComparison(float(np.mean(np.abs(mel_a - mel_b))), lag, correlation, method)

@@ -22,6 +22,7 @@ class SimulationReport:
     block_ms: float
     latency_ms: float              # engine input-to-output delay (reported)
     measured_latency_ms: float | None  # from cross-correlation in bypass-free output vs offline, if compared
+    #   (of the waveforms, or of their loudness envelopes where the waveforms do not correlate: offline_lag_method)
     compute_p50_ms: float
     compute_p99_ms: float
     compute_max_ms: float
@@ -34,6 +35,7 @@ class SimulationReport:
     offline_logmel_distance: float | None
     offline_lag_samples: int | None
     offline_correlation: float | None
+    offline_lag_method: str | None = None  # "waveform" or "envelope" (see realtime.offline.envelope_lag)
     initial_latency_ms: float = 0.0  # where the adaptive latency started (the warm-up estimate)
     # every change while streaming: {"at_s": input time, "latency_ms": new value, "reason": "down"/"up"/...};
     # measured_latency_ms is measured after the last one, so it checks the final latency_ms
@@ -72,7 +74,7 @@ def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate
     times = np.asarray(compute) if compute else np.zeros(1)
     cpu_times = np.asarray(cpu) if cpu else np.zeros(1)
     block_ms = 1000.0 * engine.block / MODEL_RATE
-    distance = lag = corr = measured = None
+    distance = lag = corr = measured = method = None
     latency_24k = int(round(engine.latency_samples * MODEL_RATE / samplerate))
     streamed_len = int(round(len(played) * MODEL_RATE / samplerate))
     changes = [{"at_s": round(c.at_s, 3), "latency_ms": c.latency_ms, "reason": c.reason}
@@ -87,7 +89,7 @@ def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate
         reference = offline_convert(converter, audio_24k, engine._controls())
         streamed_24k = to_rate(played, samplerate, MODEL_RATE)
         result = compare_to_offline(streamed_24k, reference, latency_24k, skip_s=settled_s)
-        distance, lag, corr = result.logmel_distance, result.best_lag_samples, result.correlation
+        distance, lag, corr, method = result.logmel_distance, result.best_lag_samples, result.correlation, result.lag_method
         measured = 1000.0 * (latency_24k + lag) / MODEL_RATE
     report = SimulationReport(
         preset=preset.name, converter=converter.description, device_rate=samplerate, device_block=blocksize,
@@ -97,5 +99,6 @@ def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate
         cpu_p50_ms=float(np.percentile(cpu_times, 50)), cpu_p99_ms=float(np.percentile(cpu_times, 99)),
         xruns=engine.xruns, drops=engine.drops, blocks=len(compute),
         offline_logmel_distance=distance, offline_lag_samples=lag, offline_correlation=corr,
+        offline_lag_method=method,
         initial_latency_ms=initial_latency_ms, latency_changes=changes)
     return report, played
