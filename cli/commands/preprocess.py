@@ -16,8 +16,9 @@ def register(subparsers) -> None:
         help="slice, resample and analyse a corpus folder DATA/<singer>/*.wav into a training cache OUT",
         description=(
             "Resample to 24 kHz, peak-normalise, slice long files on silence, extract mel, F0, loudness and "
-            "content features, write key-shift and volume augmentation copies, a train/validation split "
-            "(2 clips per singer) and OUT/manifest.json. Re-running skips what is done."
+            "content features, write key-shift and volume augmentation copies (and, with --set "
+            "train.range_shift_max=N, two copies re-sung up to N semitones away with the singer's own envelope), "
+            "a train/validation split (2 clips per singer) and OUT/manifest.json. Re-running skips what is done."
         ),
     )
     parser.add_argument("data", help="corpus folder: one sub-folder of audio files per singer")
