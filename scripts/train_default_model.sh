@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce models/default.safetensors in one command (about 5 h on a 2-core CPU):
+# Reproduce models/default.safetensors in one command (about 6 h on a 2-core CPU):
 #   bash scripts/train_default_model.sh [WORK_DIR]
 # 1. the synthetic corpus (16 singers x 20 clips, seed 0);
 # 2. two voices held out of training for evaluation (HELD_OUT below);
@@ -16,8 +16,11 @@
 # 7. the teacher fine-tuned from that file at sigma_data 0.1 for 35 min, and a student distilled from it
 #    for 22 min;
 # 8. the vocoder trained on for 6000 more steps with the model of step 6's mels of the training
-#    recordings beside the real ones (--aligned-to), put into the model of step 7, and copied to
-#    models/default.safetensors.
+#    recordings beside the real ones (--aligned-to), put into the model of step 7;
+# 9. a second feature cache with range copies (each clip re-sung 5-12 semitones up and down with its
+#    own envelope: BENCHMARKS.md "Range copies"), the teacher of step 8 fine-tuned on it for 40 min, and
+#    a student distilled from that for 22 min with the teacher floor 0.4 in its config (BENCHMARKS.md
+#    "The teacher's floor"); copied to models/default.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"
@@ -52,5 +55,11 @@ CACHE="$WORK/run/cache"   # train all's feature cache
 "${COMOSVC[@]}" train vocoder "$WORK/train-corpus" --init "$WORK/vocoder.safetensors" --out "$WORK/vocoder-aligned.safetensors" \
     --aligned-to "$WORK/model-vocoder.safetensors" --steps 6000 --max-minutes 25 --set vocoder.train_lr=0.0003 --seed 2 \
     --checkpoint-every 200 --threads 1
-"${COMOSVC[@]}" set-vocoder "$WORK/model-sd01.safetensors" "$WORK/vocoder-aligned.safetensors" --out models/default.safetensors --force
+"${COMOSVC[@]}" set-vocoder "$WORK/model-sd01.safetensors" "$WORK/vocoder-aligned.safetensors" --out "$WORK/model-fg.safetensors" --force
+"${COMOSVC[@]}" preprocess "$WORK/train-corpus" "$WORK/cache-range" --set train.range_shift_max=12
+"${COMOSVC[@]}" train teacher "$WORK/cache-range" --out "$WORK/teacher-range.safetensors" --init "$WORK/model-fg.safetensors" \
+    --set edm.sigma_data=0.1 --max-minutes 40 --checkpoint-every 200 "${QUIET[@]}"
+"${COMOSVC[@]}" train student "$WORK/cache-range" --teacher "$WORK/teacher-range.safetensors" --out "$WORK/model-range.safetensors" \
+    --set edm.teacher_floor=0.4 --max-minutes 22 --checkpoint-every 200 "${QUIET[@]}"
+cp "$WORK/model-range.safetensors" models/default.safetensors
 "${COMOSVC[@]}" models
