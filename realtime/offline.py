@@ -76,23 +76,35 @@ def _log_envelope(audio: np.ndarray) -> np.ndarray:
     return np.log(np.sqrt(np.mean(np.square(frames), axis=1)) + 1e-4)
 
 
-def envelope_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> int:
-    """Samples by which `a` lags `b`, from their log-RMS envelopes (1 ms steps, refined to a sample).
+def envelope_lag(pairs: list[tuple[np.ndarray, np.ndarray]], max_lag: int) -> int:
+    """Samples by which each streamed piece lags its offline piece, from their log-RMS envelopes
+    (1 ms steps, refined to a sample); one lag for all pairs (streamed, offline), scored jointly.
 
     A model's voice is not the same waveform twice: the streamed and the offline conversion differ
     in phase, and a 10 ms SOLA search moves each chunk, so their sample correlation is near 0 and
-    its best lag is noise. Their loudness contours still line up, onsets and pauses above all.
+    its best lag is noise. Their loudness contours still line up, onsets and pauses above all. A
+    second or two of a phrase's end can mislead (a held note, a fade); all pieces together do not.
     """
-    ea, eb = _log_envelope(a), _log_envelope(b)
     steps = max(1, max_lag // ENVELOPE_HOP)
-    n = min(len(ea), len(eb))
-    core = slice(steps, n - steps)
-    ref = eb[core] - eb[core].mean()
-    scores = []
-    for k in range(-steps, steps + 1):
-        seg = ea[core.start + k:core.stop + k]
-        seg = seg - seg.mean()
-        scores.append(float(np.dot(seg, ref) / (np.linalg.norm(seg) * np.linalg.norm(ref) + 1e-12)))
+    dots = np.zeros(2 * steps + 1)
+    power_a = np.zeros(2 * steps + 1)
+    power_b = 0.0
+    for a, b in pairs:
+        if min(len(a), len(b)) < ENVELOPE_WINDOW + 2 * (steps + 1) * ENVELOPE_HOP:
+            continue  # too short to move by the largest lag
+        ea, eb = _log_envelope(a), _log_envelope(b)
+        n = min(len(ea), len(eb))
+        core = slice(steps, n - steps)
+        ref = eb[core] - eb[core].mean()
+        power_b += float(np.dot(ref, ref))
+        for i, k in enumerate(range(-steps, steps + 1)):
+            seg = ea[core.start + k:core.stop + k]
+            seg = seg - seg.mean()
+            dots[i] += float(np.dot(seg, ref))
+            power_a[i] += float(np.dot(seg, seg))
+    if power_b == 0.0:
+        return 0
+    scores = dots / (np.sqrt(power_a * power_b) + 1e-12)
     best = int(np.argmax(scores))
     shift = 0.0
     if 0 < best < len(scores) - 1:  # parabola through the peak and its neighbours
@@ -100,6 +112,17 @@ def envelope_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> int:
         denom = left - 2 * mid + right
         shift = 0.5 * (left - right) / denom if denom < 0 else 0.0
     return int(round((best - steps + shift) * ENVELOPE_HOP))
+
+
+def aligned_pieces(streamed_24k: np.ndarray, offline_24k: np.ndarray,
+                   spans: list[tuple[float, float, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(streamed, offline) pieces for spans of input time (start s, end s, latency in force, samples)."""
+    pieces = []
+    for start_s, end_s, latency in spans:
+        s0, s1 = int(start_s * 24000), min(int(end_s * 24000), len(offline_24k), len(streamed_24k) - latency)
+        if s1 > s0:
+            pieces.append((streamed_24k[latency + s0:latency + s1], offline_24k[s0:s1]))
+    return pieces
 
 
 def compare_to_offline(streamed_24k: np.ndarray, offline_24k: np.ndarray, latency_24k: int,
@@ -120,6 +143,6 @@ def compare_to_offline(streamed_24k: np.ndarray, offline_24k: np.ndarray, latenc
     correlation = float(scores[best] / norm)
     lag, method = int(lags[best]), "waveform"
     if correlation < WAVEFORM_TRUST:
-        lag, method = envelope_lag(a, b, max_lag), "envelope"
+        lag, method = envelope_lag([(a, b)], max_lag), "envelope"
     mel_a, mel_b = log_mel(a.astype(np.float32)), log_mel(b.astype(np.float32))
     return OfflineComparison(float(np.mean(np.abs(mel_a - mel_b))), lag, correlation, method)

@@ -8,7 +8,8 @@ import numpy as np
 
 from realtime.converter import Converter
 from realtime.engine import MODEL_RATE, Engine
-from realtime.offline import COMPARE_SKIP_S, comparable, compare_to_offline, offline_convert, to_rate
+from realtime.offline import (COMPARE_SKIP_S, aligned_pieces, comparable, compare_to_offline, envelope_lag,
+                              offline_convert, to_rate)
 from realtime.presets import Preset
 from realtime.simulator import SimulatedBackend
 
@@ -43,6 +44,19 @@ class SimulationReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+CHANGE_MARGIN_S = (0.05, 0.25)  # left out around each latency change: its fade, skip or gap
+
+
+def latency_spans(initial_ms: float, changes: list[dict], end_s: float) -> list[tuple[float, float, int]]:
+    """(start s, end s, latency in 24 kHz samples) of each stretch of input between latency changes."""
+    spans, start, latency_ms = [], COMPARE_SKIP_S, initial_ms
+    for change in changes:
+        spans.append((start, change["at_s"] - CHANGE_MARGIN_S[0], int(round(latency_ms * MODEL_RATE / 1000.0))))
+        start, latency_ms = max(start, change["at_s"] + CHANGE_MARGIN_S[1]), change["latency_ms"]
+    spans.append((start, end_s, int(round(latency_ms * MODEL_RATE / 1000.0))))
+    return [(a, b, n) for a, b, n in spans if b > a]
 
 
 def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate: int = 48000,
@@ -90,6 +104,9 @@ def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate
         streamed_24k = to_rate(played, samplerate, MODEL_RATE)
         result = compare_to_offline(streamed_24k, reference, latency_24k, skip_s=settled_s)
         distance, lag, corr, method = result.logmel_distance, result.best_lag_samples, result.correlation, result.lag_method
+        if method == "envelope":  # judge every stretch at the latency then in force, not only the tail
+            spans = latency_spans(initial_latency_ms, changes, len(reference) / MODEL_RATE)
+            lag = envelope_lag(aligned_pieces(streamed_24k, reference, spans), 480)
         measured = 1000.0 * (latency_24k + lag) / MODEL_RATE
     report = SimulationReport(
         preset=preset.name, converter=converter.description, device_rate=samplerate, device_block=blocksize,

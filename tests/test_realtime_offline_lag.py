@@ -42,3 +42,22 @@ def test_another_phase_of_the_same_voice_is_aligned_by_its_envelope():
         result = compare_to_offline(streamed, ref, latency)
         assert result.correlation < 0.9 and result.lag_method == "envelope"
         assert abs(result.best_lag_samples - extra) <= ENVELOPE_HOP, (extra, result)  # within 1 ms
+
+
+def test_each_stretch_is_judged_at_the_latency_then_in_force():
+    from realtime.offline import aligned_pieces, envelope_lag
+    from realtime.simulate import latency_spans
+
+    ref = phrases(6.0, seed=3)
+    rotated = np.imag(hilbert(ref)).astype(np.float32)
+    before, after, change_s = 2640, 2280, 3.0  # 110 ms, then 95 ms from 3 s on
+    streamed = np.zeros(len(ref) + before, np.float32)
+    cut = int(change_s * RATE)
+    streamed[before:before + cut] = rotated[:cut]
+    streamed[after + cut:after + len(ref)] = rotated[cut:]
+    spans = latency_spans(110.0, [{"at_s": change_s, "latency_ms": 95.0}], len(ref) / RATE)
+    assert [(round(a, 2), round(b, 2), n) for a, b, n in spans] == [(1.0, 2.95, 2640), (3.25, 6.0, 2280)]
+    assert abs(envelope_lag(aligned_pieces(streamed, ref, spans), 480)) <= ENVELOPE_HOP
+    # judged at the final latency throughout, the first stretch would seem 15 ms late
+    wrong = [(a, b, 2280) for a, b, _ in spans[:1]]
+    assert abs(envelope_lag(aligned_pieces(streamed, ref, wrong), 480) - 360) <= ENVELOPE_HOP
