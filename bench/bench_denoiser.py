@@ -16,7 +16,6 @@ codes (the model's built-in encoder on the unperturbed mel, or the cached frozen
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -105,7 +104,7 @@ def print_table(result: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.errors import UserError
+    from cli.output import run_report
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model file (default: the default model)")
@@ -115,15 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        result = evaluate(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    print(json.dumps(result) if args.json else "", end="")
-    if not args.json:
-        print_table(result)
-    return 0
+    return run_report(evaluate, args, print_table)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ spectral envelope (core/data/timbre_shift.py):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cli.output import run_report  # noqa: E402
 from core.errors import UserError  # noqa: E402
 
 CENTROID_FILES = 5
@@ -93,19 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=6.0, help="cut every file to this length (0: no cut)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     args = parser.parse_args(argv)
-    try:
-        result = evaluate(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    if args.json:
-        print(json.dumps(result))
-        return 0
+    return run_report(evaluate, args, print_summary)
+
+
+def print_summary(result: dict) -> None:
     for key, label in (("own_pitch", "at its own pitch"), ("at_source_pitch", "at the sources' pitch")):
         sid = result[key]
         print(f"{label:22s} top-1 {sid['top1']:.0%} (chance {sid['chance']:.0%}), mean rank {sid['mean_rank']:.2f}, n {sid['n']}")
     print(f"mean |shift| {result['shift_semitones_abs_mean']:.1f} semitones")
-    return 0
 
 
 if __name__ == "__main__":

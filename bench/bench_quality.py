@@ -29,7 +29,6 @@ Files are cut to --max-seconds. Singers without a folder are skipped and listed.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -39,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cli.device_flag import add_device_flag, device_or_exit  # noqa: E402
+from cli.output import run_report  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from core.features.pitch import PITCH_METHODS  # noqa: E402
 
@@ -295,16 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
     device_or_exit(parser, args.device)
-    try:
-        result = evaluate(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print_table(result)
-    return 0
+    return run_report(evaluate, args, print_table)
 
 
 if __name__ == "__main__":

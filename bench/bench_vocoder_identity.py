@@ -16,7 +16,6 @@ identity on top of what the vocoder loses. FILE is a vocoder file or a complete 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cli.output import run_report  # noqa: E402
 from core.errors import UserError  # noqa: E402
 
 CENTROID_FILES = 5
@@ -93,20 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-dnsmos", dest="dnsmos", action="store_false", help="skip DNSMOS")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
-    try:
-        result = evaluate(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    if args.json:
-        print(json.dumps(result))
-        return 0
+    return run_report(evaluate, args, print_summary)
+
+
+def print_summary(result: dict) -> None:
     print(f"{len(result['singers'])} singers, {result['clips']} recordings resynthesised")
     for path, r in result["vocoders"].items():
         sid, ratio = r["singer_id"], r["dnsmos_ovrl_ratio_mean"]
         print(f"{path}: top-1 {sid['top1']:.0%} (chance {sid['chance']:.0%}), mean rank {sid['mean_rank']:.2f}, "
               f"cosine {r['cosine_mean']:.3f}, DNSMOS OVRL ratio {'-' if ratio is None else f'{ratio:.3f}'}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -28,3 +28,20 @@ def _plain(value: Any) -> Any:
 def print_json(obj: Any) -> None:
     json.dump(_plain(obj), sys.stdout)
     sys.stdout.write("\n")
+
+
+def run_report(evaluate, args, print_text) -> int:
+    """A bench script's ending: evaluate(args), then one JSON object (--json) or print_text(result);
+    a UserError is one line on stderr and its exit code."""
+    from core.errors import UserError
+
+    try:
+        result = evaluate(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_text(result)
+    return 0

@@ -13,10 +13,11 @@ output ring's fill when in time, negative when late). The controller
   (a single stall or GC pause is one or two late blocks: dropped with a fade, as
   before, without touching the latency); by the worst lateness + the headroom;
 - after going up again where it had come down, waits twice as long as last time before
-  it may come down again (up to MAX_WINDOW_S). Each change is heard (a fade, a skip or a gap), and a machine that was
-  busy at a singer's onsets, came down in the pauses and went up again at the next onset
-  made one pair of changes per phrase; the compute p99 behind the headroom is taken over
-  the same, longer window, so the busy moments are remembered through the pauses.
+  it may come down again (up to MAX_WINDOW_S). Each change is heard (a fade, a skip or a
+  gap), and a machine that was busy at a singer's onsets, came down in the pauses and went
+  up again at the next onset made one pair of changes per phrase; the compute p99 behind
+  the headroom is taken over the same, longer window, so the busy moments are remembered
+  through the pauses.
 
 It stays within [floor, ceiling]: compute never pays for a worker slower than the block
 (that only queues; the engine drops instead). Positions are in device samples, times in

@@ -126,8 +126,13 @@ def aligned_pieces(streamed_24k: np.ndarray, offline_24k: np.ndarray,
 
 
 def compare_to_offline(streamed_24k: np.ndarray, offline_24k: np.ndarray, latency_24k: int,
-                       skip_s: float = COMPARE_SKIP_S, max_lag: int = 480) -> OfflineComparison:
-    """Align `streamed` by the reported latency, then compare with `offline` from `skip_s` on."""
+                       skip_s: float = COMPARE_SKIP_S, max_lag: int = 480,
+                       spans: list[tuple[float, float, int]] | None = None) -> OfflineComparison:
+    """Align `streamed` by the reported latency, then compare with `offline` from `skip_s` on.
+
+    spans: (start s, end s, latency) of each stretch between latency changes; where the lag comes from
+    the envelopes, each stretch is judged at its own latency (default: one stretch from `skip_s`).
+    """
     sr = 24000
     aligned = streamed_24k[latency_24k:]
     n = min(len(aligned), len(offline_24k))
@@ -143,6 +148,7 @@ def compare_to_offline(streamed_24k: np.ndarray, offline_24k: np.ndarray, latenc
     correlation = float(scores[best] / norm)
     lag, method = int(lags[best]), "waveform"
     if correlation < WAVEFORM_TRUST:
-        lag, method = envelope_lag([(a, b)], max_lag), "envelope"
+        pieces = [(a, b)] if spans is None else aligned_pieces(streamed_24k, offline_24k, spans)
+        lag, method = envelope_lag(pieces, max_lag), "envelope"
     mel_a, mel_b = log_mel(a.astype(np.float32)), log_mel(b.astype(np.float32))
     return OfflineComparison(float(np.mean(np.abs(mel_a - mel_b))), lag, correlation, method)

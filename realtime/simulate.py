@@ -8,8 +8,7 @@ import numpy as np
 
 from realtime.converter import Converter
 from realtime.engine import MODEL_RATE, Engine
-from realtime.offline import (COMPARE_SKIP_S, aligned_pieces, comparable, compare_to_offline, envelope_lag,
-                              offline_convert, to_rate)
+from realtime.offline import COMPARE_SKIP_S, comparable, compare_to_offline, offline_convert, to_rate
 from realtime.presets import Preset
 from realtime.simulator import SimulatedBackend
 
@@ -102,11 +101,10 @@ def simulate(converter: Converter, preset: Preset, audio: np.ndarray, samplerate
         audio_24k = to_rate(audio, samplerate, MODEL_RATE)
         reference = offline_convert(converter, audio_24k, engine._controls())
         streamed_24k = to_rate(played, samplerate, MODEL_RATE)
-        result = compare_to_offline(streamed_24k, reference, latency_24k, skip_s=settled_s)
+        # an envelope lag judges every stretch at the latency then in force, not only the tail
+        spans = latency_spans(initial_latency_ms, changes, len(reference) / MODEL_RATE)
+        result = compare_to_offline(streamed_24k, reference, latency_24k, skip_s=settled_s, spans=spans)
         distance, lag, corr, method = result.logmel_distance, result.best_lag_samples, result.correlation, result.lag_method
-        if method == "envelope":  # judge every stretch at the latency then in force, not only the tail
-            spans = latency_spans(initial_latency_ms, changes, len(reference) / MODEL_RATE)
-            lag = envelope_lag(aligned_pieces(streamed_24k, reference, spans), 480)
         measured = 1000.0 * (latency_24k + lag) / MODEL_RATE
     report = SimulationReport(
         preset=preset.name, converter=converter.description, device_rate=samplerate, device_block=blocksize,

@@ -137,14 +137,10 @@ def register(subparsers) -> None:
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
 
-def _overrides(args: argparse.Namespace) -> dict:
-    return config_overrides(args.set)
-
-
 def _config(args: argparse.Namespace):
     from core.config import load_config
 
-    return load_config(args.config, _overrides(args) or None)
+    return load_config(args.config, config_overrides(args.set) or None)
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -240,7 +236,7 @@ def run_student(args: argparse.Namespace) -> int:
 
     # The student keeps the teacher file's config; --set overrides apply on top of it (--config is unused).
     summary = train_student(args.cache, args.teacher, args.out, _options(args, args.steps),
-                            overrides=_overrides(args), log=_log(args))
+                            overrides=config_overrides(args.set), log=_log(args))
     return _report(args, summary, f"student -> {args.out}")
 
 
