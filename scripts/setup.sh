@@ -27,6 +27,17 @@ else
     echo "setup: apt-get not found; install these system packages by hand: ${SYSTEM_PACKAGES[*]}" >&2
 fi
 
+# torch's CUDA build makes the venv about 8 GB, and pip unpacks the wheels on the way: say so
+# up front instead of failing halfway with "No space left on device".
+NEED_GB=10
+if ! ls -d .venv/lib/python3*/site-packages/torch >/dev/null 2>&1; then
+    free_gb=$(df -Pk . | awk 'NR==2 {print int($4 / 1048576)}')
+    if [ "$free_gb" -lt "$NEED_GB" ]; then
+        echo "setup: only ${free_gb} GB free on $(df -P . | awk 'NR==2 {print $6}'); the virtual environment needs about ${NEED_GB} GB (torch). Free some space and re-run." >&2
+        exit 1
+    fi
+fi
+
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
