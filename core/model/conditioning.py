@@ -51,6 +51,11 @@ class ConditionInputs:
         key_shift = key_shift.reshape(1) if key_shift.ndim == 0 else key_shift.reshape(1, -1)
         return cls(content[None], f0[None], loudness[None], singer, key_shift)
 
+    def rows(self, index: torch.Tensor) -> "ConditionInputs":
+        """The batch items at `index` (every field's first dimension is the batch)."""
+        return ConditionInputs(self.content[index], self.f0[index], self.loudness[index], self.singer[index],
+                               self.key_shift[index])
+
     @property
     def frames(self) -> int:
         return int(self.f0.shape[-1])

@@ -61,12 +61,19 @@ def karras_ramp(n: int, sigma_lo: float, sigma_hi: float, rho: float) -> torch.T
     return (hi + ramp * (lo - hi)) ** rho
 
 
-def distillation_grid(schedule: NoiseSchedule, n_points: int) -> torch.Tensor:
-    """The consistency-distillation grid t_1 = sigma_min < ... < t_N = sigma_max (ascending).
+def distillation_low_end(schedule: NoiseSchedule) -> float:
+    """Where the distillation grid (and so the student's trained range) ends: the teacher's floor, or sigma_min."""
+    return schedule.teacher_floor if schedule.teacher_floor > 0 else schedule.sigma_min
 
-    Index 0 of the returned tensor is t_1 (the paper counts from 1).
+
+def distillation_grid(schedule: NoiseSchedule, n_points: int) -> torch.Tensor:
+    """The consistency-distillation grid t_1 < ... < t_N = sigma_max (ascending).
+
+    t_1 is sigma_min (the paper), or the teacher's floor when there is one: the student then
+    learns the map of the teacher's own floored sampler (see losses.py). Index 0 of the
+    returned tensor is t_1 (the paper counts from 1).
     """
-    return karras_ramp(n_points, schedule.sigma_min, schedule.sigma_max, schedule.rho).flip(0)
+    return karras_ramp(n_points, distillation_low_end(schedule), schedule.sigma_max, schedule.rho).flip(0)
 
 
 class EDMDenoiser(nn.Module):

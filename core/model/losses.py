@@ -103,12 +103,17 @@ def consistency_distillation_loss(
     generator: torch.Generator | None = None,
     links: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Consistency distillation (CoMoSVC eq. 9-10) on the N-point Karras grid t_1 = sigma_min .. t_N.
+    """Consistency distillation (CoMoSVC eq. 9-10) on the N-point Karras grid t_1 .. t_N = sigma_max.
 
     n ~ U{1..N-1}; x_{n+1} = y + t_{n+1} z; one Euler step of the frozen teacher
     from t_{n+1} to t_n; target = EMA student at (x_n, t_n) without gradient;
     loss = squared L2 between the student at (x_{n+1}, t_{n+1}) and the target.
     `links` (B,) fixes the 0-based n - 1 per item instead of drawing it (validation).
+
+    With a teacher floor (t_1 = floor, not sigma_min), the last link's target is the
+    TEACHER's D(x_1, floor): that is how the teacher's floored sampler ends, and the
+    student's own boundary condition (D(x, sigma_min) = x) lies below the grid, so
+    without this anchor nothing would tie the student's output to a clean mel.
     """
     if n_points < 2:
         raise ValueError(f"the distillation grid needs at least 2 points, got {n_points}")
@@ -126,5 +131,9 @@ def consistency_distillation_loss(
         teacher_denoised = teacher(x_hi, t_hi, inputs)
         x_lo = x_hi + ((t_lo - t_hi) / t_hi)[:, None, None] * (x_hi - teacher_denoised)
         target = ema_student(x_lo, t_lo, inputs)
+        if _unwrap(student).schedule.teacher_floor > 0:
+            anchored = (index == 0).nonzero().flatten()
+            if anchored.numel():
+                target[anchored] = teacher(x_lo[anchored], t_lo[anchored], inputs.rows(anchored))
     prediction = student(x_hi, t_hi, inputs)
     return _masked_mean((prediction - target) ** 2, mask)

@@ -22,7 +22,8 @@ to t (adding sqrt(t^2 - sigma_min^2) z, since the estimate sits at sigma_min)
 and denoises again: K evaluations in all. K = 1: D(80 z, 80). K = 2: one
 re-noise at 2.515 (the middle of a 3-point grid). K = 4: re-noise at 17.53,
 2.515 and 0.170. This is the published CoMoSVC code's choice (a fresh K + 1 point
-Karras grid), not points of the N = 25 distillation grid.
+Karras grid), not points of the N = 25 distillation grid. With a teacher floor the
+grid ends at the floor instead of sigma_min, as the distillation grid does.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Callable
 
 import torch
 
-from core.model.edm import NoiseSchedule, karras_ramp
+from core.model.edm import NoiseSchedule, distillation_low_end, karras_ramp
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -48,10 +49,14 @@ def teacher_sigmas(steps: int, schedule: NoiseSchedule) -> torch.Tensor:
 
 
 def consistency_sigmas(steps: int, schedule: NoiseSchedule) -> torch.Tensor:
-    """steps + 1 levels from sigma_max to sigma_min; the student evaluates all but the last."""
+    """steps + 1 levels from sigma_max to the distillation grid's low end; the student evaluates all but the last.
+
+    With a teacher floor the student was trained only down to the floor, so its re-noising
+    points stay at or above it.
+    """
     if steps < 1:
         raise ValueError(f"the student needs at least one step, got {steps}")
-    return karras_ramp(steps + 1, schedule.sigma_min, schedule.sigma_max, schedule.rho)
+    return karras_ramp(steps + 1, distillation_low_end(schedule), schedule.sigma_max, schedule.rho)
 
 
 def _level(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -53,11 +53,19 @@ class StudentSystem(nn.Module):
         return consistency_distillation_loss(self.student, ema, teacher, target, inputs, n_points, mask, noise)
 
 
+def distilled_teacher_steps(cfg: Config) -> int:
+    """Teacher evaluations in the ODE run the student learns: the N - 1 Euler links of the grid, and with
+    a floor one more, the D(x, floor) that ends the teacher's floored sampler (same grid points)."""
+    links = max(cfg.edm.distill_steps - 1, 1)
+    return links + 1 if cfg.edm.teacher_floor > 0 else links
+
+
 class TeacherGap:
     """|student one-step - teacher ODE solution| in log10 mel on fixed clips, with the same noise.
 
-    The teacher's (N - 1)-step Euler run from sigma_max z (teacher grid = the
-    distillation grid with sigma_min replaced by 0) is computed once; the
+    The teacher's run over the distillation grid from sigma_max z (N - 1 Euler
+    steps ending at 0; with a floor, N - 1 steps to the floor, then D(x, floor))
+    is computed once; the
     student is then scored against it with the same z (same seed), which is
     exactly the map consistency distillation teaches it.
     """
@@ -70,7 +78,7 @@ class TeacherGap:
             for index in range(min(clips, len(data.clips))):
                 batch = data.whole(index).to(device)
                 inputs = ConditionInputs(content_fn(batch), batch.f0, batch.loudness, batch.singer, batch.key_shift)
-                reference = teacher.sample_teacher(inputs, steps=max(cfg.edm.distill_steps - 1, 1), seed=seed)
+                reference = teacher.sample_teacher(inputs, steps=distilled_teacher_steps(cfg), seed=seed)
                 self.items.append((inputs, denormalize(reference, cfg.audio)))
 
     def __call__(self, student: AcousticModel) -> float | None:
