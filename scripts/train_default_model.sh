@@ -20,7 +20,9 @@
 # 9. a second feature cache with range copies (each clip re-sung 5-12 semitones up and down with its
 #    own envelope: BENCHMARKS.md "Range copies"), the teacher of step 8 fine-tuned on it for 40 min, and
 #    a student distilled from that for 22 min with the teacher floor 0.4 in its config (BENCHMARKS.md
-#    "The teacher's floor"); copied to models/default.safetensors.
+#    "The teacher's floor"), so on a grid that ends at the floor with its last link anchored to the
+#    teacher's D(x, 0.4) ("The student learns the floored teacher"; the previous default model's
+#    student was distilled before that, down to sigma_min); copied to models/default.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"
