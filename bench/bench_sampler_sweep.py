@@ -1,0 +1,163 @@
+"""DNSMOS of one model's conversions under sampler variants, compared pair by pair.
+
+    .venv/bin/python bench/bench_sampler_sweep.py --model M --sources VOICE.wav [...] --singers NAME [...] \
+        --variants teacher:4 teacher:50 teacher:50:floor=1.0 teacher:50:churn=40 student:1 student:4 \
+        [--max-seconds 6] [--json]
+
+A variant is KIND:STEPS[:key=value ...], KIND `teacher` (ODE sampler, `--sampler teacher-N`) or
+`student` (consistency sampler, N = 1, 2 or 4). Keys, teacher only:
+  floor=F   the teacher's floor for this variant (`edm.teacher_floor`; default the model's own);
+  churn=S   EDM's stochastic churn (Karras et al. 2022, Algorithm 2 with Euler steps): before each
+            step at a level within [floor, sigma_max], noise raises it by the factor
+            1 + min(S / steps, sqrt(2) - 1). An experiment measured in BENCHMARKS.md ("The student
+            learns the floored teacher"), not one of the product's samplers.
+Every source x singer pair is converted without transposition (`convert_audio`, the offline path).
+Reported per variant: DNSMOS OVRL mean and its ratio to the sources' mean; against the FIRST
+variant, the matched-pair mean difference, how many pairs scored lower, and the paired t.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import types
+from typing import NamedTuple
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cli.output import run_report  # noqa: E402
+from core.errors import UserError  # noqa: E402
+
+
+class Variant(NamedTuple):
+    kind: str
+    steps: int
+    floor: float | None = None
+    churn: float = 0.0
+
+    @property
+    def label(self) -> str:
+        extra = (f":floor={self.floor:g}" if self.floor is not None else "") + (f":churn={self.churn:g}" if self.churn else "")
+        return f"{self.kind}:{self.steps}{extra}"
+
+
+def parse_variant(text: str) -> Variant:
+    parts = text.split(":")
+    if len(parts) < 2 or parts[0] not in ("teacher", "student") or not parts[1].isdigit() or int(parts[1]) < 1:
+        raise UserError(f"variant '{text}': expected teacher:N or student:N, then optional :floor=F or :churn=S")
+    values: dict[str, float] = {}
+    for item in parts[2:]:
+        key, _, value = item.partition("=")
+        if key not in ("floor", "churn") or parts[0] != "teacher":
+            raise UserError(f"variant '{text}': '{item}' is not a teacher's floor=F or churn=S")
+        try:
+            values[key] = float(value)
+        except ValueError:
+            raise UserError(f"variant '{text}': '{value}' is not a number") from None
+        if values[key] < 0:
+            raise UserError(f"variant '{text}': {key} must be >= 0")
+    return Variant(parts[0], int(parts[1]), values.get("floor"), values.get("churn", 0.0))
+
+
+def churn_sampler(amount: float):
+    """sample_teacher with EDM's stochastic churn, for binding onto one teacher instance."""
+    import torch
+
+    from core.model.samplers import teacher_sigmas
+
+    @torch.no_grad()
+    def sample_teacher(self, inputs, steps=50, frame_offset=0, seed=0, method="euler"):
+        cond = self.condition(inputs)
+        sigmas = teacher_sigmas(steps, self.schedule).tolist()
+        x = self._noise(inputs, frame_offset, seed, 0, cond) * sigmas[0]
+        gamma = min(amount / steps, math.sqrt(2.0) - 1.0)
+        low = max(self.schedule.teacher_floor, self.schedule.sigma_min)
+        for draw, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:]), start=1):
+            if gamma > 0 and low <= sigma <= self.schedule.sigma_max:
+                raised = sigma * (1.0 + gamma)
+                x = x + math.sqrt(raised**2 - sigma**2) * self._noise(inputs, frame_offset, seed, draw, cond)
+                sigma = raised
+            denoised = self.denoiser(x, torch.full((x.shape[0],), sigma, dtype=x.dtype), cond)
+            x = x + (sigma_next - sigma) * (x - denoised) / sigma
+        return x
+
+    return sample_teacher
+
+
+def paired(scores: list[float], reference: list[float]) -> dict:
+    diff = np.asarray(scores) - np.asarray(reference)
+    spread = float(diff.std(ddof=1)) if len(diff) > 1 else 0.0
+    t = float(diff.mean() / (spread / math.sqrt(len(diff)))) if spread > 0 else None
+    return {"mean_difference": float(diff.mean()), "lower": int((diff < 0).sum()), "t": t}
+
+
+def evaluate(args) -> dict:
+    from core.audio.io import load_audio
+    from core.convert import VoiceModel, convert_audio, listening
+
+    variants = [parse_variant(v) for v in args.variants]
+    model = VoiceModel.load(args.model or None, "cpu")
+    unknown = [s for s in args.singers if s not in model.singers.names]
+    if unknown:
+        raise UserError(f"the model has no singer {', '.join(unknown)}; it has {', '.join(model.singers.names)}")
+    if any(v.kind == "teacher" for v in variants) and model.teacher is None:
+        raise UserError("this model file has no teacher")
+    rate = model.sample_rate
+    sources = {Path(p).name: load_audio(p, rate)[: int(args.max_seconds * rate)] for p in args.sources}
+    source_ovrl = float(np.mean([listening.dnsmos(a, rate)["ovrl"] for a in sources.values()]))
+    teacher = model.teacher
+    base = teacher.denoiser.schedule if teacher is not None else None
+    rows = []
+    for variant in variants:
+        if variant.kind == "teacher":
+            floor = base.teacher_floor if variant.floor is None else variant.floor
+            teacher.denoiser.schedule = replace(base, teacher_floor=floor)
+            if variant.churn:
+                teacher.sample_teacher = types.MethodType(churn_sampler(variant.churn), teacher)
+        try:
+            steps = f"teacher-{variant.steps}" if variant.kind == "teacher" else str(variant.steps)
+            scores = [listening.dnsmos(convert_audio(model, audio, rate, singer, steps=steps)[0], rate)["ovrl"]
+                      for audio in sources.values() for singer in args.singers]
+        finally:
+            if teacher is not None:
+                teacher.denoiser.schedule = base
+                teacher.__dict__.pop("sample_teacher", None)
+        rows.append({"variant": variant.label, "ovrl_mean": float(np.mean(scores)),
+                     "ovrl_ratio": float(np.mean(scores)) / source_ovrl, "scores": scores})
+    for row in rows[1:]:
+        row["against_first"] = paired(row["scores"], rows[0]["scores"])
+    return {"model": args.model or "default", "sources": list(sources), "singers": args.singers,
+            "source_ovrl_mean": source_ovrl, "pairs": len(sources) * len(args.singers), "variants": rows}
+
+
+def print_table(result: dict) -> None:
+    print(f"{result['pairs']} pairs, input DNSMOS OVRL {result['source_ovrl_mean']:.3f}")
+    for row in result["variants"]:
+        versus = row.get("against_first")
+        extra = "" if versus is None else (f"  vs first {versus['mean_difference']:+.3f}, {versus['lower']} lower"
+                                          + (f", t {versus['t']:+.1f}" if versus["t"] is not None else ""))
+        print(f"{row['variant']:32s} OVRL {row['ovrl_mean']:.3f} ({row['ovrl_ratio']:.2f} x input){extra}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="", help="model file (default: the default model)")
+    parser.add_argument("--sources", nargs="+", required=True, help="voices the model never saw")
+    parser.add_argument("--singers", nargs="+", required=True, help="target singers of the model")
+    parser.add_argument("--variants", nargs="+", required=True, help="KIND:STEPS[:floor=F][:churn=S]")
+    parser.add_argument("--max-seconds", type=float, default=6.0, help="seconds of each source (default 6)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    return run_report(evaluate, args, print_table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
