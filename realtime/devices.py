@@ -188,6 +188,10 @@ class SoundDeviceBackend:
         return 1000.0 * (late - late.min())
 
     def stop(self) -> None:
+        if self.lost is None and not self._stopping:
+            # A device lost just now, before wait() looked: closing its stream would make PortAudio's JACK
+            # host abort the whole process (an assertion in its clean-up), so look first.
+            self.lost = self._device_problem()
         self._stopping = True
         monitor, self._monitor_stream = self._monitor_stream, None
         streams, self._streams = [*self._streams, *([monitor] if monitor is not None else [])], []

@@ -242,7 +242,12 @@ class EngineProcess:
         self._latest = replace(self._latest, running=False)
         last_words = take_child_stderr(self._stderr_path)
         if not self._closing:
-            self.end_reason = f"the audio engine process ended unexpectedly ({describe_exit(self._process.exitcode)})"
+            exit_text = describe_exit(self._process.exitcode)
+            if JACK_HOST_SOURCE in last_words:  # PortAudio's JACK host asserts when its server vanished under it
+                self.end_reason = ("the JACK server went away under the audio engine, whose process then ended "
+                                   f"({exit_text})")
+            else:
+                self.end_reason = f"the audio engine process ended unexpectedly ({exit_text})"
             if last_words:
                 self.end_reason += f": {last_words}"
         self._gone.set()
@@ -397,6 +402,9 @@ class EngineProcess:
     def publisher_stats(self) -> dict:
         """What publishing snapshots costs the child (for bench/bench_gui_engine.py)."""
         return self._send("publisher_stats", wait=True)
+
+
+JACK_HOST_SOURCE = "pa_jack.c"  # PortAudio's JACK host API, named in its assertion messages
 
 
 def take_child_stderr(path: str) -> str:
