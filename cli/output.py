@@ -41,7 +41,7 @@ def run_report(evaluate, args, print_text) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     if args.json:
-        print(json.dumps(result))
+        print_json(result)
     else:
         print_text(result)
     return 0
