@@ -4,13 +4,10 @@
         --variants teacher:4 teacher:50 teacher:50:floor=1.0 teacher:50:churn=40 student:1 student:4 \
         [--max-seconds 6] [--json]
 
-A variant is KIND:STEPS[:key=value ...], KIND `teacher` (ODE sampler, `--sampler teacher-N`) or
-`student` (consistency sampler, N = 1, 2 or 4). Keys, teacher only:
-  floor=F   the teacher's floor for this variant (`edm.teacher_floor`; default the model's own);
-  churn=S   EDM's stochastic churn (Karras et al. 2022, Algorithm 2 with Euler steps): before each
-            step at a level within [floor, sigma_max], noise raises it by the factor
-            1 + min(S / steps, sqrt(2) - 1). An experiment measured in BENCHMARKS.md ("The student
-            learns the floored teacher"), not one of the product's samplers.
+A variant is KIND:STEPS[:key=value ...], KIND `teacher` (the teacher's sampler, `--steps teacher-N`) or
+`student` (consistency sampler, N = 1, 2 or 4). Keys, teacher only, each defaulting to the model's own:
+  floor=F   the teacher's floor (`edm.teacher_floor`);
+  churn=S   EDM's stochastic churn (`edm.teacher_churn`, core/model/samplers.py); churn=0 is the ODE.
 Every source x singer pair is converted without transposition (`convert_audio`, the offline path).
 Reported per variant: DNSMOS OVRL mean and its ratio to the sources' mean; against the FIRST
 variant, the matched-pair mean difference, how many pairs scored lower, and the paired t.
@@ -21,7 +18,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import types
 from typing import NamedTuple
 from dataclasses import replace
 from pathlib import Path
@@ -37,12 +33,13 @@ from core.errors import UserError  # noqa: E402
 class Variant(NamedTuple):
     kind: str
     steps: int
-    floor: float | None = None
-    churn: float = 0.0
+    floor: float | None = None  # None: the model's own
+    churn: float | None = None
 
     @property
     def label(self) -> str:
-        extra = (f":floor={self.floor:g}" if self.floor is not None else "") + (f":churn={self.churn:g}" if self.churn else "")
+        extra = (f":floor={self.floor:g}" if self.floor is not None else "") + (
+            f":churn={self.churn:g}" if self.churn is not None else "")
         return f"{self.kind}:{self.steps}{extra}"
 
 
@@ -61,32 +58,7 @@ def parse_variant(text: str) -> Variant:
             raise UserError(f"variant '{text}': '{value}' is not a number") from None
         if values[key] < 0:
             raise UserError(f"variant '{text}': {key} must be >= 0")
-    return Variant(parts[0], int(parts[1]), values.get("floor"), values.get("churn", 0.0))
-
-
-def churn_sampler(amount: float):
-    """sample_teacher with EDM's stochastic churn, for binding onto one teacher instance."""
-    import torch
-
-    from core.model.samplers import teacher_sigmas
-
-    @torch.no_grad()
-    def sample_teacher(self, inputs, steps=50, frame_offset=0, seed=0, method="euler"):
-        cond = self.condition(inputs)
-        sigmas = teacher_sigmas(steps, self.schedule).tolist()
-        x = self._noise(inputs, frame_offset, seed, 0, cond) * sigmas[0]
-        gamma = min(amount / steps, math.sqrt(2.0) - 1.0)
-        low = max(self.schedule.teacher_floor, self.schedule.sigma_min)
-        for draw, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:]), start=1):
-            if gamma > 0 and low <= sigma <= self.schedule.sigma_max:
-                raised = sigma * (1.0 + gamma)
-                x = x + math.sqrt(raised**2 - sigma**2) * self._noise(inputs, frame_offset, seed, draw, cond)
-                sigma = raised
-            denoised = self.denoiser(x, torch.full((x.shape[0],), sigma, dtype=x.dtype), cond)
-            x = x + (sigma_next - sigma) * (x - denoised) / sigma
-        return x
-
-    return sample_teacher
+    return Variant(parts[0], int(parts[1]), values.get("floor"), values.get("churn"))
 
 
 def paired(scores: list[float], reference: list[float]) -> dict:
@@ -116,9 +88,8 @@ def evaluate(args) -> dict:
     for variant in variants:
         if variant.kind == "teacher":
             floor = base.teacher_floor if variant.floor is None else variant.floor
-            teacher.denoiser.schedule = replace(base, teacher_floor=floor)
-            if variant.churn:
-                teacher.sample_teacher = types.MethodType(churn_sampler(variant.churn), teacher)
+            churn = base.teacher_churn if variant.churn is None else variant.churn
+            teacher.denoiser.schedule = replace(base, teacher_floor=floor, teacher_churn=churn)
         try:
             steps = f"teacher-{variant.steps}" if variant.kind == "teacher" else str(variant.steps)
             scores = [listening.dnsmos(convert_audio(model, audio, rate, singer, steps=steps)[0], rate)["ovrl"]
@@ -126,7 +97,6 @@ def evaluate(args) -> dict:
         finally:
             if teacher is not None:
                 teacher.denoiser.schedule = base
-                teacher.__dict__.pop("sample_teacher", None)
         rows.append({"variant": variant.label, "ovrl_mean": float(np.mean(scores)),
                      "ovrl_ratio": float(np.mean(scores)) / source_ovrl, "scores": scores})
     for row in rows[1:]:

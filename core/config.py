@@ -84,6 +84,7 @@ class EDMConfig:
     distill_steps: int
     ema_decay: float
     teacher_floor: float  # lowest level the teacher's sampler visits; 0 = the paper's grid (samplers.py)
+    teacher_churn: float  # EDM's S_churn for the teacher's sampler; 0 = the paper's deterministic ODE
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ ADDED_KEYS: dict[str, Any] = {
     "train.teacher_ema_decay": 0.0,
     "train.range_shift_max": 0.0,
     "edm.teacher_floor": 0.0,
+    "edm.teacher_churn": 0.0,
 }
 
 

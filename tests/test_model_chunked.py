@@ -51,6 +51,19 @@ def test_windows_with_enough_context_equal_full_sequence(steps):
     assert torch.allclose(chunked, full, atol=1e-5)
 
 
+def test_churned_teacher_windows_equal_full_sequence():
+    """Churn draws fresh noise at every step; it is frame-anchored, so a window still repeats the full run."""
+    model = _model()
+    assert model.schedule.teacher_churn > 0  # the tiny config churns, as live does
+    inputs = _inputs(model)
+    steps, context = 3, model.context_for(3)
+    full = model.sample_teacher(inputs, steps, frame_offset=500, seed=11)
+    assert not torch.allclose(full, model.sample_teacher(inputs, steps, frame_offset=500, seed=11, churn=0.0))
+    lo, hi = 40 - context, 56 + context
+    window = model.sample_teacher(inputs.frame_slice(lo, hi), steps, frame_offset=500 + lo, seed=11)
+    assert torch.allclose(window[..., 40 - lo:56 - lo], full[..., 40:56], atol=1e-5)
+
+
 def test_too_little_context_changes_the_output():
     model = _model()
     inputs = _inputs(model)

@@ -84,3 +84,57 @@ def test_a_teacher_floor_ends_the_grid_there_with_the_same_number_of_evaluations
         assert bool(torch.all(grid[:-1] >= 0.4 - 1e-12)) and bool(torch.all(grid[1:] < grid[:-1]))
     # the paper's grid is untouched: its last evaluation is far below the floor
     assert float(teacher_sigmas(50, paper)[-2]) < 0.01
+
+
+def test_churn_raises_each_level_with_fresh_noise_before_the_step():
+    schedule = _schedule()
+    sigmas = teacher_sigmas(4, schedule)
+    seen = []
+
+    def recording(x, sigma, cond):
+        seen.append((float(sigma[0]), x.clone()))
+        return torch.zeros_like(x)
+
+    start = torch.ones(1, 2, 3, dtype=torch.float64) * 80.0
+    draws = lambda k: torch.full_like(start, float(k))  # noqa: E731
+    euler_sampler(recording, start, sigmas, None, churn=1.0, noise=draws)
+    gamma = 1.0 / 4  # S_churn / steps, under the sqrt(2) - 1 cap
+    x = start
+    for k, (level, (seen_sigma, seen_x)) in enumerate(zip(sigmas[:-1].tolist(), seen), start=1):
+        raised = level * (1 + gamma)
+        x = x + (raised**2 - level**2) ** 0.5 * k
+        assert seen_sigma == pytest.approx(raised)
+        assert torch.allclose(seen_x, x)
+        x = x + (float(sigmas[k]) - raised) * x / raised  # the Euler step with D = 0
+
+
+def test_churn_is_capped_so_no_step_more_than_doubles_the_variance():
+    from core.model.samplers import churn_gamma
+
+    assert churn_gamma(10.0, 50) == pytest.approx(0.2)
+    assert churn_gamma(10.0, 4) == pytest.approx(2**0.5 - 1)
+    assert churn_gamma(0.0, 4) == 0.0
+    with pytest.raises(ValueError):
+        churn_gamma(-1.0, 4)
+
+
+# Euler loses a little spread to churn at 50 steps (0.45 for 0.5 here) and converges more slowly.
+@pytest.mark.parametrize(("sampler", "steps"), [(euler_sampler, 200), (heun_sampler, 50)])
+def test_churned_samplers_still_reach_the_data_distribution(sampler, steps):
+    schedule = _schedule()
+    z = torch.randn(2, 40, 500, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(3)
+    fresh = lambda k: torch.randn(z.shape, dtype=torch.float64, generator=generator)  # noqa: E731
+    out = sampler(_gaussian_denoiser, z * 80.0, teacher_sigmas(steps, schedule), None, churn=10.0, noise=fresh)
+    assert out.mean().item() == pytest.approx(MEAN, abs=0.01)
+    assert out.std().item() == pytest.approx(SPREAD, abs=0.03)
+    plain = sampler(_gaussian_denoiser, z * 80.0, teacher_sigmas(steps, schedule), None)
+    assert not torch.allclose(out, plain)  # the churn noise did enter
+
+
+def test_churn_without_a_noise_function_is_an_error_and_zero_churn_needs_none():
+    sigmas = teacher_sigmas(3, _schedule())
+    start = torch.ones(1, 2, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="noise"):
+        euler_sampler(_gaussian_denoiser, start, sigmas, None, churn=1.0)
+    assert torch.isfinite(euler_sampler(_gaussian_denoiser, start, sigmas, None, churn=0.0)).all()

@@ -45,12 +45,12 @@ def loaded(trained):
 class _TeacherOde(nn.Module):
     """A 'student' whose one step IS the teacher's sampler run of `steps` evaluations for that seed."""
 
-    def __init__(self, teacher, steps: int) -> None:
+    def __init__(self, teacher, steps: int, churn: float = 0.0) -> None:
         super().__init__()
-        self.teacher, self.steps = teacher, steps
+        self.teacher, self.steps, self.churn = teacher, steps, churn
 
     def sample(self, inputs, steps=1, frame_offset=0, seed=0):
-        return self.teacher.sample_teacher(inputs, self.steps, frame_offset, seed)
+        return self.teacher.sample_teacher(inputs, self.steps, frame_offset, seed, churn=self.churn)
 
 
 def test_gap_is_the_distance_to_the_teacher_ode_from_the_same_noise(loaded):
@@ -64,13 +64,15 @@ def test_gap_is_the_distance_to_the_teacher_ode_from_the_same_noise(loaded):
     assert student.training  # the probe leaves the mode as it found it
     # the tiny config has a teacher floor: its sampler takes the N - 1 links to the floor, then D(x, floor)
     assert cfg.edm.teacher_floor > 0
+    # ... and churn, which the probe leaves out: distillation teaches the deterministic ODE
+    assert cfg.edm.teacher_churn > 0
     ode_steps = cfg.edm.distill_steps
     expected = []
     for index in range(2):
         batch = val.whole(index)
         inputs = ConditionInputs(content_fn(batch), batch.f0, batch.loudness, batch.singer, batch.key_shift)
         one = denormalize(student.sample(inputs, 1, seed=5), cfg.audio)
-        ode = denormalize(teacher.sample_teacher(inputs, ode_steps, seed=5), cfg.audio)
+        ode = denormalize(teacher.sample_teacher(inputs, ode_steps, seed=5, churn=0.0), cfg.audio)
         expected.append(float((one - ode).abs().mean()))
     assert measured == pytest.approx(sum(expected) / 2, rel=1e-5)
     assert measured > 0.01  # a fresh student (= the teacher in one step) is far from the ODE solution
@@ -78,6 +80,7 @@ def test_gap_is_the_distance_to_the_teacher_ode_from_the_same_noise(loaded):
     # A student that reproduces the teacher's ODE solution for the same noise scores zero.
     assert gap(_TeacherOde(teacher, ode_steps)) == pytest.approx(0.0, abs=1e-6)
     assert gap(_TeacherOde(teacher, ode_steps - 1)) > 1e-4  # the paper grid's step count is another run
+    assert gap(_TeacherOde(teacher, ode_steps, cfg.edm.teacher_churn)) > 1e-4  # so is the churned sampler
 
 
 def test_student_run_reports_the_gap_at_start_and_at_checkpoints(trained, tmp_path):

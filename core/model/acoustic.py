@@ -1,8 +1,8 @@
 """The acoustic model: condition encoder + EDM-preconditioned WaveNet, and how to sample it.
 
 Teacher and student are the same class (the student starts as a copy of the
-teacher); what differs is the sampler: `sample_teacher` runs the ODE on the
-teacher grid, `sample` runs consistency sampling (1 step by default).
+teacher); what differs is the sampler: `sample_teacher` runs the ODE (with
+optional churn) on the teacher grid, `sample` runs consistency sampling (1 step by default).
 
 `one_step(inputs, frame_offset, seed)` is THE call that offline conversion and
 the live engine share. `frame_offset` is the absolute index of the first frame
@@ -104,13 +104,20 @@ class AcousticModel(nn.Module):
 
     @torch.no_grad()
     def sample_teacher(
-        self, inputs: ConditionInputs, steps: int = 50, frame_offset: int = 0, seed: int = 0, method: str = "euler"
+        self, inputs: ConditionInputs, steps: int = 50, frame_offset: int = 0, seed: int = 0, method: str = "euler",
+        churn: float | None = None,
     ) -> torch.Tensor:
-        """ODE sampling on the teacher grid (Euler as in the paper, or Heun)."""
+        """Sampling on the teacher grid (Euler as in the paper, or Heun), with the schedule's churn unless given.
+
+        churn=0 is the deterministic ODE, the map consistency distillation teaches the student.
+        Churn noise is frame-anchored like the latent (draw k for step k), so windows agree.
+        """
         samplers = {"euler": euler_sampler, "heun": heun_sampler}
         if method not in samplers:
             raise ValueError(f"unknown teacher sampler '{method}'; choose from {sorted(samplers)}")
         cond = self.condition(inputs)
         sigmas = teacher_sigmas(steps, self.schedule)
         x = self._noise(inputs, frame_offset, seed, 0, cond) * float(sigmas[0])
-        return samplers[method](self.denoiser, x, sigmas, cond)
+        fresh = lambda k: self._noise(inputs, frame_offset, seed, k, cond)  # noqa: E731
+        amount = self.schedule.teacher_churn if churn is None else churn
+        return samplers[method](self.denoiser, x, sigmas, cond, amount, fresh)

@@ -24,17 +24,28 @@ re-noise at 2.515 (the middle of a 3-point grid). K = 4: re-noise at 17.53,
 2.515 and 0.170. This is the published CoMoSVC code's choice (a fresh K + 1 point
 Karras grid), not points of the N = 25 distillation grid. With a teacher floor the
 grid ends at the floor instead of sigma_min, as the distillation grid does.
+
+Churn (`edm.teacher_churn`, EDM's S_churn; Karras et al. 2022, Algorithm 2): before each teacher
+step the sample is raised from sigma to sigma (1 + gamma), gamma = min(S_churn / K, sqrt(2) - 1), by
+adding fresh noise, and the step starts from there. A deterministic ODE carries every error of an
+early step to the end; fresh noise lets later steps correct it. With Euler steps on the floored
+grid, 50 steps sounded worse than 4; with churn 10 they did not (BENCHMARKS.md, "Churn").
+0 is the paper's deterministic sampler.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+import math
+
 import torch
 
 from core.model.edm import NoiseSchedule, distillation_low_end, karras_ramp
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# noise(k): unit-variance noise shaped like x for the k-th fresh draw (k = 1, 2, ...).
+NoiseDraw = Callable[[int], torch.Tensor]
 
 
 def teacher_sigmas(steps: int, schedule: NoiseSchedule) -> torch.Tensor:
@@ -59,36 +70,64 @@ def consistency_sigmas(steps: int, schedule: NoiseSchedule) -> torch.Tensor:
     return karras_ramp(steps + 1, distillation_low_end(schedule), schedule.sigma_max, schedule.rho)
 
 
-def _level(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return sigma.to(dtype=x.dtype, device=x.device).expand(x.shape[0])
+def _level(sigma: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """One noise level per batch row, in x's dtype and device."""
+    return torch.full((x.shape[0],), float(sigma), dtype=x.dtype, device=x.device)
+
+
+def churn_gamma(churn: float, steps: int) -> float:
+    """EDM's per-step raise factor: S_churn spread over the steps, capped so no step more than doubles the variance."""
+    if churn < 0:
+        raise ValueError(f"churn must be >= 0, got {churn}")
+    return min(churn / steps, math.sqrt(2.0) - 1.0)
+
+
+def _churned(x: torch.Tensor, sigma: float, gamma: float, noise: NoiseDraw | None, draw: int) -> tuple[torch.Tensor, float]:
+    """(x raised to sigma (1 + gamma) with fresh noise, that level); x and sigma as they are when gamma is 0."""
+    if gamma <= 0.0:
+        return x, sigma
+    if noise is None:
+        raise ValueError("a churned sampler needs a noise function")
+    raised = sigma * (1.0 + gamma)
+    return x + math.sqrt(raised * raised - sigma * sigma) * noise(draw), raised
 
 
 @torch.no_grad()
-def euler_sampler(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-    """Euler steps of the probability-flow ODE dx/dsigma = (x - D(x, sigma)) / sigma.
+def euler_sampler(
+    denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, cond: torch.Tensor,
+    churn: float = 0.0, noise: NoiseDraw | None = None,
+) -> torch.Tensor:
+    """Euler steps of the probability-flow ODE dx/dsigma = (x - D(x, sigma)) / sigma, with optional churn.
 
-    x must already be scaled to sigmas[0] (e.g. sigmas[0] * randn).
+    x must already be scaled to sigmas[0] (e.g. sigmas[0] * randn); noise(k) feeds the k-th step's churn.
     """
-    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
+    gamma = churn_gamma(churn, len(sigmas) - 1)
+    for draw, (level, level_next) in enumerate(zip(sigmas[:-1], sigmas[1:]), start=1):
+        x, sigma = _churned(x, float(level), gamma, noise, draw)
         denoised = denoiser(x, _level(sigma, x), cond)
         # Slope first, then the step (the published CoMoSVC order): at sigma = 80 the
         # other rounding order differs from imported official models by ~1e-4.
-        slope = (x - denoised) / float(sigma)
-        x = x + (float(sigma_next) - float(sigma)) * slope
+        slope = (x - denoised) / sigma
+        x = x + (float(level_next) - sigma) * slope
     return x
 
 
 @torch.no_grad()
-def heun_sampler(denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-    """Heun's second-order method (EDM Algorithm 1 without churn); the step to 0 stays Euler."""
-    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        s, s_next = float(sigma), float(sigma_next)
-        slope = (x - denoiser(x, _level(sigma, x), cond)) / s
+def heun_sampler(
+    denoiser: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, cond: torch.Tensor,
+    churn: float = 0.0, noise: NoiseDraw | None = None,
+) -> torch.Tensor:
+    """Heun's second-order method (EDM Algorithm 2; churn 0 gives Algorithm 1); the step to 0 stays Euler."""
+    gamma = churn_gamma(churn, len(sigmas) - 1)
+    for draw, (level, level_next) in enumerate(zip(sigmas[:-1], sigmas[1:]), start=1):
+        x, s = _churned(x, float(level), gamma, noise, draw)
+        s_next = float(level_next)
+        slope = (x - denoiser(x, _level(s, x), cond)) / s
         x_euler = x + (s_next - s) * slope
         if s_next == 0.0:
             x = x_euler
             continue
-        slope_next = (x_euler - denoiser(x_euler, _level(sigma_next, x), cond)) / s_next
+        slope_next = (x_euler - denoiser(x_euler, _level(level_next, x), cond)) / s_next
         x = x + (s_next - s) * 0.5 * (slope + slope_next)
     return x
 
@@ -99,7 +138,7 @@ def consistency_sampler(
     latent: torch.Tensor,
     sigmas: torch.Tensor,
     cond: torch.Tensor,
-    renoise: Callable[[int], torch.Tensor] | None = None,
+    renoise: NoiseDraw | None = None,
     sigma_min: float | None = None,
 ) -> torch.Tensor:
     """One-step (len(sigmas) - 1 == 1) or multi-step consistency sampling.

@@ -78,7 +78,8 @@ class TeacherGap:
             for index in range(min(clips, len(data.clips))):
                 batch = data.whole(index).to(device)
                 inputs = ConditionInputs(content_fn(batch), batch.f0, batch.loudness, batch.singer, batch.key_shift)
-                reference = teacher.sample_teacher(inputs, steps=distilled_teacher_steps(cfg), seed=seed)
+                # churn 0: the student learns the teacher's deterministic ODE, whatever the teacher samples with.
+                reference = teacher.sample_teacher(inputs, steps=distilled_teacher_steps(cfg), seed=seed, churn=0.0)
                 self.items.append((inputs, denormalize(reference, cfg.audio)))
 
     def __call__(self, student: AcousticModel) -> float | None:
