@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.checkpoint import load_model_file
+from core.checkpoint import load_model_file, save_model_file
 from core.data.preprocess import preprocess
-from core.errors import ModelFileError
+from core.errors import ModelFileError, UserError
 from core.model.model_file import load_model
 from core.train.state import TrainState, load_state, save_state
 from core.train.student import train_student
@@ -66,6 +66,19 @@ def test_student_resume_equals_straight_run(cache, tmp_path):
     assert set(a.metadata["parts"]) == {"teacher", "student", "content"}
     t = load_model(teacher)
     assert torch.equal(a.teacher.state_dict()["conditioner.singer.weight"], t.teacher.state_dict()["conditioner.singer.weight"])
+
+    # The train-state records its distillation grid: resuming onto another one is refused, file untouched.
+    state_file = tmp_path / "b.train-state.safetensors"
+    before = state_file.read_bytes()
+    with pytest.raises(UserError, match="was distilled on the grid"):
+        train_student(cache, teacher, tmp_path / "b.safetensors", _options(7, resume=True),
+                      overrides={"edm.teacher_floor": 0.0}, log=lambda m: None)
+    assert state_file.read_bytes() == before
+    # ... as is a train-state made before grids were recorded.
+    tensors, meta = load_model_file(state_file)
+    save_model_file(state_file, tensors, {**meta, "extra": {}})
+    with pytest.raises(UserError, match="before train-states recorded their grid"):
+        train_student(cache, teacher, tmp_path / "b.safetensors", _options(7, resume=True), log=lambda m: None)
 
 
 def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):

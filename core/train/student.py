@@ -34,6 +34,7 @@ from core.data.dataset import Batch, CachedDataset, collate
 from core.errors import UserError
 from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
+from core.model.edm import NoiseSchedule, distillation_low_end
 from core.model.losses import consistency_distillation_loss, ema_update, make_student
 from core.train.distributed import setup_runtime, teardown, weight_divergence
 from core.train.loop import LoopSettings, default_dirs, run_loop, try_resume
@@ -58,6 +59,22 @@ def distilled_teacher_steps(cfg: Config) -> int:
     a floor one more, the D(x, floor) that ends the teacher's floored sampler (same grid points)."""
     links = max(cfg.edm.distill_steps - 1, 1)
     return links + 1 if cfg.edm.teacher_floor > 0 else links
+
+
+def distillation_grid_record(cfg: Config) -> dict[str, float]:
+    """What fixes the distillation grid, kept in the train-state so --resume cannot switch grids unseen."""
+    schedule = NoiseSchedule.from_config(cfg.edm)
+    return {"low_end": distillation_low_end(schedule), "sigma_max": schedule.sigma_max,
+            "rho": schedule.rho, "points": cfg.edm.distill_steps}
+
+
+def check_resumed_grid(path: Path, stored: dict | None, wanted: dict[str, float]) -> None:
+    """A train-state distilled on another grid (or one made before grids were recorded) is refused."""
+    if stored == wanted:
+        return
+    made = "before train-states recorded their grid" if stored is None else f"on the grid {stored}"
+    raise UserError(f"{path} was distilled {made}; this run's grid is {wanted}. Resume with the config it was "
+                    "made with, or start afresh without --resume")
 
 
 class TeacherGap:
@@ -180,7 +197,11 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
         state = TrainState(0, {"student": student, "ema": ema}, {"adamw": optimizer},
                            {"data": data_gen, "noise": noise_gen})
         ckpt, logs = default_dirs(out)
-        try_resume(state, ckpt, options.resume, log if runtime.is_main else (lambda m: None))
+        grid = distillation_grid_record(cfg)
+        state.extra = {"distillation_grid": grid}
+        if try_resume(state, ckpt, options.resume, log if runtime.is_main else (lambda m: None)):
+            check_resumed_grid(ckpt, state.extra.get("distillation_grid"), grid)
+            state.extra = {**state.extra, "distillation_grid": grid}
         if runtime.rank > 0:
             data_gen.manual_seed(options.seed * 1009 + runtime.rank + state.step * 7)
         batch_size, crop = options.batch_size or cfg.train.batch_size, crop_frames(cfg)
