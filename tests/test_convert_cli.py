@@ -37,12 +37,30 @@ def test_convert_writes_files_and_reports_json(model_path: Path, tmp_path: Path,
     assert [p.name for p in out_dir.iterdir()] == [target.name]  # no temporary left behind
 
 
+def test_churn_changes_the_teacher_and_zero_is_the_ode(model_path: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.wav"
+    sf.write(source, sung_tone(0.3), 24000)
+    outputs = {}
+    for name, extra in {"own": [], "again": [], "ode": ["--churn", "0"], "strong": ["--churn", "40"]}.items():
+        folder = tmp_path / name
+        assert main(["convert", str(source), "--model", str(model_path), "--singer", "alto", "--out", str(folder),
+                     "--sampler", "teacher-30", *extra]) == 0
+        outputs[name] = sf.read(folder / "in_alto.wav")[0]
+    peak = np.abs(outputs["own"]).max()
+    changed = lambda other: np.abs(outputs[other] - outputs["own"]).max() / peak  # noqa: E731
+    assert changed("again") == 0.0  # churn noise is seeded: the same file twice
+    assert changed("ode") > 1e-3  # the tiny model's own churn is 10
+    assert changed("strong") > 1e-3  # 10 / 30 steps raises each level by 33 %, 40 by the cap, 41 %
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
         (["--singer", "tenor"], "known singers: alto, bass"),
         (["--singer", "alto", "--sampler", "3"], "unknown sampler"),
         (["--singer", "alto", "--model", "/nonexistent/model.safetensors"], "model file not found"),
+        (["--singer", "alto", "--churn", "5"], "needs --sampler teacher-N"),
+        (["--singer", "alto", "--sampler", "teacher-2", "--churn", "-1"], "churn must be a number >= 0"),
     ],
 )
 def test_errors_are_one_line(model_path: Path, tmp_path: Path, capsys, extra: list[str], message: str) -> None:

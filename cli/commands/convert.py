@@ -23,7 +23,8 @@ def register(subparsers) -> None:
         description=(
             "Convert each IN to the voice of --singer and write DIR/<stem>_<singer>.wav. "
             "--sampler: 1, 2 or 4 consistency steps (1 is the paper's one-step student) or teacher-N, N >= 1 "
-            "(the diffusion teacher with N ODE steps, slow). --auto-transpose shifts by the whole "
+            "(the diffusion teacher with N steps of its sampler, slow; --churn sets that sampler's EDM churn). "
+            "--auto-transpose shifts by the whole "
             f"semitones between the input's median F0 and the singer's. The {PEAK_HELP}. Every input that can "
             "be converted is; each one that cannot gets its own error line, and the exit code is then 2."
         ),
@@ -33,6 +34,9 @@ def register(subparsers) -> None:
     parser.add_argument("--singer", required=True, help="target singer name (see 'comosvc models')")
     parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
     parser.add_argument("--sampler", default=None, help="1 | 2 | 4 | teacher-N with N >= 1 (default 1)")
+    parser.add_argument("--churn", type=float, default=None,
+                        help="teacher-N only: EDM's stochastic churn S_churn, fresh noise before each step; 0 is "
+                             "the deterministic ODE (default: the model's own edm.teacher_churn)")
     # The old name: 'steps' means training steps in 'comosvc train'; kept working, with a notice.
     parser.add_argument("--steps", dest="deprecated_steps", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--f0", default=None, choices=PITCH_METHODS, help="pitch method (default: the model's)")
@@ -52,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from core.features.pitch import check_pitch_shift
 
     sampler = _sampler(args)
-    parse_steps(sampler)
+    kind, _ = parse_steps(sampler)
+    if args.churn is not None and kind != "teacher":
+        raise UserError(f"--churn sets the teacher's sampler; it needs --sampler teacher-N, not '{sampler}'")
     check_pitch_shift(args.pitch)
     if args.rate is not None and not 8000 <= args.rate <= 192000:
         raise UserError(f"--rate must be between 8000 and 192000 Hz, got {args.rate}")
@@ -60,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_folder(args.out)  # before the model loads, not after the conversion
     model = VoiceModel.load(args.model, args.device)
     model.singers.id(args.singer)
+    if args.churn is not None:
+        model.set_teacher_churn(args.churn)
     results, failed = [], []
     for path in args.inputs:
         try:

@@ -15,8 +15,9 @@ calls it once at the end to produce the final model.
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 import torch
@@ -24,7 +25,7 @@ import torch
 from core.audio.mel import MelSpectrogram
 from core.checkpoint import with_prefix
 from core.config import Config
-from core.errors import ModelFileError
+from core.errors import ModelFileError, UserError
 from core.features.content import CONTENT_PREFIX, ContentEncoder, encoder_from_tensors
 from core.features.pitch import PitchExtractor, pitch_extractor_from_config
 from core.features.singers import SingerTable
@@ -108,6 +109,14 @@ class VoiceModel:
         self.vocoder.to(self.device)
         self._pitch_extractors.clear()  # neural trackers are made again on the new device
         return self
+
+    def set_teacher_churn(self, churn: float) -> None:
+        """Sample the teacher with this EDM churn from now on (0: the deterministic ODE); see samplers.py."""
+        if self.teacher is None:
+            raise UserError(f"{self.path} has no teacher, so there is no teacher sampler to set churn for")
+        if not math.isfinite(churn) or churn < 0:
+            raise UserError(f"churn must be a number >= 0, got {churn}")
+        self.teacher.denoiser.schedule = replace(self.teacher.schedule, teacher_churn=float(churn))
 
     @property
     def sample_rate(self) -> int:
