@@ -22,7 +22,10 @@
 #    a student distilled from that for 22 min with the teacher floor 0.4 in its config (BENCHMARKS.md
 #    "The teacher's floor"), so on a grid that ends at the floor with its last link anchored to the
 #    teacher's D(x, 0.4) ("The student learns the floored teacher"; the previous default model's
-#    student was distilled before that, down to sigma_min); copied to models/default.safetensors.
+#    student was distilled before that, down to sigma_min), with the teacher's sampler set to churn 20
+#    (`edm.teacher_churn`: fresh noise before each step, so that 50 steps no longer sound worse than 4;
+#    BENCHMARKS.md "Churn"; the student still learns the deterministic ODE, so its weights do not
+#    depend on it); copied to models/default.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"
@@ -62,6 +65,6 @@ CACHE="$WORK/run/cache"   # train all's feature cache
 "${COMOSVC[@]}" train teacher "$WORK/cache-range" --out "$WORK/teacher-range.safetensors" --init "$WORK/model-fg.safetensors" \
     --set edm.sigma_data=0.1 --max-minutes 40 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" train student "$WORK/cache-range" --teacher "$WORK/teacher-range.safetensors" --out "$WORK/model-range.safetensors" \
-    --set edm.teacher_floor=0.4 --max-minutes 22 --checkpoint-every 200 "${QUIET[@]}"
+    --set edm.teacher_floor=0.4 --set edm.teacher_churn=20 --max-minutes 22 --checkpoint-every 200 "${QUIET[@]}"
 cp "$WORK/model-range.safetensors" models/default.safetensors
 "${COMOSVC[@]}" models

@@ -29,7 +29,7 @@ Churn (`edm.teacher_churn`, EDM's S_churn; Karras et al. 2022, Algorithm 2): bef
 step the sample is raised from sigma to sigma (1 + gamma), gamma = min(S_churn / K, sqrt(2) - 1), by
 adding fresh noise, and the step starts from there. A deterministic ODE carries every error of an
 early step to the end; fresh noise lets later steps correct it. With Euler steps on the floored
-grid, 50 steps sounded worse than 4; with churn 10 they did not (BENCHMARKS.md, "Churn").
+grid, 50 steps sounded worse than 4; with churn 20 they did not (BENCHMARKS.md, "Churn").
 0 is the paper's deterministic sampler.
 """
 
