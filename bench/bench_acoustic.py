@@ -2,8 +2,8 @@
 
 For each size (paper, live, tiny): one set of random weights is used as both
 teacher and student (sampling cost does not depend on the weights), and we time
-the teacher's Euler sampler at 50 steps and the consistency student at 1, 2 and
-4 steps on the same input, in the same run. RTF = compute seconds / audio
+the teacher's sampler at 50 steps (Euler, with the size's churn) and the
+consistency student at 1, 2 and 4 steps on the same input, in the same run. RTF = compute seconds / audio
 seconds (median of --repeats after one warm-up). FLOPs are counted with
 torch.utils.flop_counter (matmuls and convolutions) for one denoiser evaluation
 on one second of audio; a sampler's FLOPs are that times its evaluations

@@ -11,6 +11,8 @@ codes (the model's built-in encoder on the unperturbed mel, or the cached frozen
   the mean costs);
 - per sampler (teacher-N, student-K): the output's roughness (mean |x[t+1] - x[t]| over the upper
   half of the mel bins, where leftover noise shows as band noise) and its std, against the data's.
+  The teacher samples as the model file says, with its `edm.teacher_churn` (0 in files made before
+  session 17, and in BENCHMARKS.md's earlier rows).
 """
 
 from __future__ import annotations

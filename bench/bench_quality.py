@@ -2,7 +2,7 @@
 content leakage and end-to-end speed.
 
     .venv/bin/python bench/bench_quality.py --model M --sources FILE [FILE ...] --targets-dir CORPUS
-        [--pitch 0] [--auto-transpose] [--steps 1 teacher-50] [--max-seconds 6] [--json]
+        [--pitch 0] [--auto-transpose] [--steps 1 teacher-50] [--churn S] [--max-seconds 6] [--json]
 
 For each held-out source file, each singer of the model with a folder CORPUS/<singer>/*.wav, and
 each --steps value, the source is converted (core.convert.convert_audio, the offline path) and:
@@ -23,7 +23,9 @@ each --steps value, the source is converted (core.convert.convert_audio, the off
   evaluated singers' recordings, with chance (most common singer's share of scored frames).
 - Speed: end-to-end RTF = conversion wall time (F0, content, acoustic model, vocoder) / audio
   seconds, one warm-up conversion excluded, torch on --threads threads.
-Files are cut to --max-seconds. Singers without a folder are skipped and listed.
+Files are cut to --max-seconds. Singers without a folder are skipped and listed. --churn sets the
+teacher sampler's EDM churn for the teacher-N rows (default: the model's `edm.teacher_churn`; 0 is
+the deterministic ODE, the sampler before session 17).
 """
 
 from __future__ import annotations
@@ -87,12 +89,17 @@ def evaluate(args) -> dict:
     from core.convert import VoiceModel, convert_audio, parse_steps
     from core.convert import evaluate as ev
     from core.convert import listening
+    from core.convert.voice_model import check_teacher_churn
     from core.features.pitch import get_pitch_extractor, shift_f0
 
     torch.set_num_threads(max(1, int(args.threads)))
     for steps in args.steps:
         parse_steps(steps)  # a clear error before any work
+    if args.churn is not None:
+        check_teacher_churn(args.churn)
     model = VoiceModel.load(args.model, args.device)
+    if args.churn is not None:
+        model.set_teacher_churn(args.churn)
     rate, hop = model.sample_rate, model.hop_length
     targets_dir = Path(args.targets_dir)
     if not targets_dir.is_dir():
@@ -192,6 +199,7 @@ def evaluate(args) -> dict:
         "model": model.path, "sources": [s["path"] for s in sources], "targets_dir": str(targets_dir),
         "pitch": float(args.pitch), "auto_transpose": bool(args.auto_transpose), "steps": list(args.steps), "max_seconds": args.max_seconds,
         "threads": int(args.threads), "f0_method": args.eval_f0, "fpc_scale": "hz",
+        "teacher_churn": model.teacher.schedule.teacher_churn if model.teacher is not None else None,
         "singers": singers, "missing_singers": missing, "notes": notes,
         "pairs": pairs, "by_steps": by_steps,
         "source_dnsmos": {s["path"]: s["dnsmos"] for s in sources},
@@ -285,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auto-transpose", action="store_true",
                         help="shift each conversion toward the target singer's median F0 (as `convert --auto-transpose`)")
     parser.add_argument("--steps", nargs="+", default=["1", "teacher-50"])
+    parser.add_argument("--churn", type=float, default=None,
+                        help="EDM churn of the teacher's sampler (default: the model's own; 0 = the ODE)")
     parser.add_argument("--max-seconds", type=float, default=6.0, help="cut every file to this length (0: no cut)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--no-dnsmos", dest="dnsmos", action="store_false",

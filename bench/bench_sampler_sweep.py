@@ -4,7 +4,7 @@
         --variants teacher:4 teacher:50 teacher:50:floor=1.0 teacher:50:churn=40 student:1 student:4 \
         [--max-seconds 6] [--json]
 
-A variant is KIND:STEPS[:key=value ...], KIND `teacher` (the teacher's sampler, `--steps teacher-N`) or
+A variant is KIND:STEPS[:key=value ...], KIND `teacher` (the teacher's sampler, `--sampler teacher-N`) or
 `student` (consistency sampler, N = 1, 2 or 4). Keys, teacher only, each defaulting to the model's own:
   floor=F   the teacher's floor (`edm.teacher_floor`);
   churn=S   EDM's stochastic churn (`edm.teacher_churn`, core/model/samplers.py); churn=0 is the ODE.

@@ -25,7 +25,8 @@
 #    student was distilled before that, down to sigma_min), with the teacher's sampler set to churn 20
 #    (`edm.teacher_churn`: fresh noise before each step, so that 50 steps no longer sound worse than 4;
 #    BENCHMARKS.md "Churn"; the student still learns the deterministic ODE, so its weights do not
-#    depend on it); copied to models/default.safetensors.
+#    depend on it); copied to models/default.safetensors. (The shipped file was made before churn
+#    existed; in session 17 only the `edm.teacher_churn` of its stored config was set to 20.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"

@@ -44,6 +44,7 @@ def test_json_fields_and_ranges(setup, capsys):
     assert result["missing_singers"] == ["bass"]
     assert any("bass" in note for note in result["notes"])
     assert result["fpc_scale"] == "hz" and result["f0_method"] == "dio"
+    assert result["teacher_churn"] == 20.0  # the tiny model's own
     assert len(result["pairs"]) == 2 * 1 * 2  # sources x singers x steps
     for pair in result["pairs"]:
         for key in ("fpc", "cents_median", "cents_abs_median", "off_50c_share", "voiced_recall",
@@ -69,6 +70,21 @@ def test_json_fields_and_ranges(setup, capsys):
     assert all(_finite(v) for v in svt["relative_difference"]["1"].values())
     # One evaluated singer: the probe needs two, so it says why instead of a figure.
     assert result["leakage"]["accuracy"] is None and result["leakage"]["note"]
+
+
+def test_churn_sets_the_teacher_sampler_and_a_bad_one_is_one_line(setup, capsys):
+    root, sources, targets = setup
+    bench = load_bench("bench_quality")
+    common = ["--model", str(root / "tiny.safetensors"), "--sources", sources[0], "--targets-dir", str(targets),
+              "--eval-f0", "dio", "--steps", "teacher-3", "--max-seconds", "1", "--no-dnsmos", "--json"]
+    assert bench.main([*common, "--churn", "0"]) == 0
+    ode = json.loads(capsys.readouterr().out)
+    assert bench.main(common) == 0
+    own = json.loads(capsys.readouterr().out)
+    assert (ode["teacher_churn"], own["teacher_churn"]) == (0.0, 20.0)
+    assert ode["pairs"][0]["output_cosine"] != own["pairs"][0]["output_cosine"]  # another sampler, another output
+    assert bench.main([*common, "--churn", "-2"]) != 0
+    assert "churn must be a number >= 0" in capsys.readouterr().err
 
 
 def test_table_and_leakage_with_two_singers(setup, capsys):

@@ -97,7 +97,7 @@ def test_churn_raises_each_level_with_fresh_noise_before_the_step():
 
     start = torch.ones(1, 2, 3, dtype=torch.float64) * 80.0
     draws = lambda k: torch.full_like(start, float(k))  # noqa: E731
-    euler_sampler(recording, start, sigmas, None, churn=1.0, noise=draws)
+    out = euler_sampler(recording, start, sigmas, None, churn=1.0, noise=draws)
     gamma = 1.0 / 4  # S_churn / steps, under the sqrt(2) - 1 cap
     x = start
     for k, (level, (seen_sigma, seen_x)) in enumerate(zip(sigmas[:-1].tolist(), seen), start=1):
@@ -106,6 +106,27 @@ def test_churn_raises_each_level_with_fresh_noise_before_the_step():
         assert seen_sigma == pytest.approx(raised)
         assert torch.allclose(seen_x, x)
         x = x + (float(sigmas[k]) - raised) * x / raised  # the Euler step with D = 0
+    assert torch.allclose(out, x)
+
+
+def test_heun_with_churn_evaluates_at_the_raised_level_then_at_the_next():
+    schedule = _schedule()
+    sigmas = teacher_sigmas(3, schedule)
+    seen = []
+
+    def recording(x, sigma, cond):
+        seen.append(float(sigma[0]))
+        return torch.zeros_like(x)
+
+    start = torch.ones(1, 2, 3, dtype=torch.float64) * 80.0
+    heun_sampler(recording, start, sigmas, None, churn=0.6, noise=lambda k: torch.zeros_like(start))
+    levels, gamma = sigmas.tolist(), 0.6 / 3
+    expected = []
+    for level, level_next in zip(levels[:-1], levels[1:]):
+        expected.append(level * (1 + gamma))
+        if level_next > 0:
+            expected.append(level_next)  # the corrector, at the grid's next level; the step to 0 stays Euler
+    assert seen == pytest.approx(expected)
 
 
 def test_churn_is_capped_so_no_step_more_than_doubles_the_variance():

@@ -52,13 +52,16 @@ def run(args: argparse.Namespace) -> int:
     from cli.output import print_json
     from core.audio.io import check_output_folder
     from core.convert import VoiceModel, convert_file, parse_steps
+    from core.convert.voice_model import check_teacher_churn
     from core.errors import UserError
     from core.features.pitch import check_pitch_shift
 
     sampler = _sampler(args)
     kind, _ = parse_steps(sampler)
-    if args.churn is not None and kind != "teacher":
-        raise UserError(f"--churn sets the teacher's sampler; it needs --sampler teacher-N, not '{sampler}'")
+    if args.churn is not None:
+        if kind != "teacher":
+            raise UserError(f"--churn sets the teacher's sampler; it needs --sampler teacher-N, not '{sampler}'")
+        check_teacher_churn(args.churn)  # before the model loads, not after
     check_pitch_shift(args.pitch)
     if args.rate is not None and not 8000 <= args.rate <= 192000:
         raise UserError(f"--rate must be between 8000 and 192000 Hz, got {args.rate}")

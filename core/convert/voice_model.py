@@ -37,6 +37,12 @@ from core.vocoder.base import Vocoder
 SINGER_F0_KEY = "singer_f0_median_hz"
 
 
+def check_teacher_churn(churn: float) -> None:
+    """A usable EDM churn for the teacher's sampler: a finite number >= 0 (UserError otherwise)."""
+    if not math.isfinite(churn) or churn < 0:
+        raise UserError(f"churn must be a number >= 0, got {churn}")
+
+
 @dataclass
 class VoiceModel:
     """A loaded conversion model; build it with `VoiceModel.load`."""
@@ -112,11 +118,11 @@ class VoiceModel:
 
     def set_teacher_churn(self, churn: float) -> None:
         """Sample the teacher with this EDM churn from now on (0: the deterministic ODE); see samplers.py."""
+        check_teacher_churn(churn)
         if self.teacher is None:
             raise UserError(f"{self.path} has no teacher, so there is no teacher sampler to set churn for")
-        if not math.isfinite(churn) or churn < 0:
-            raise UserError(f"churn must be a number >= 0, got {churn}")
         self.teacher.denoiser.schedule = replace(self.teacher.schedule, teacher_churn=float(churn))
+        self.config = self.config.replace({"edm.teacher_churn": float(churn)})
 
     @property
     def sample_rate(self) -> int:

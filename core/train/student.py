@@ -74,7 +74,7 @@ def check_resumed_grid(path: Path, stored: dict | None, wanted: dict[str, float]
         return
     made = "before train-states recorded their grid" if stored is None else f"on the grid {stored}"
     raise UserError(f"{path} was distilled {made}; this run's grid is {wanted}. Resume with the config it was "
-                    "made with, or start afresh without --resume")
+                    f"made with, or delete {path} to distil the student afresh")
 
 
 class TeacherGap:

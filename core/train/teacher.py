@@ -279,7 +279,8 @@ def validate_acoustic(model: AcousticModel, system: TeacherSystem | None, val: C
             codes = batch.content
         inputs = ConditionInputs(codes, batch.f0, batch.loudness, batch.singer, batch.key_shift)
         if steps is None:
-            mel = model.sample_teacher(inputs, steps=min(cfg.edm.teacher_steps, 10))
+            # churn 0: the same deterministic sampler as runs before churn, so the logged L1 compares
+            mel = model.sample_teacher(inputs, steps=min(cfg.edm.teacher_steps, 10), churn=0.0)
         else:
             mel = model.sample(inputs, steps)
         log_mel = denormalize(mel, cfg.audio)[0]
