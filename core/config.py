@@ -188,8 +188,22 @@ def _coerce(kind: type, value: Any, where: str) -> Any:
     raise ConfigError(f"config key '{where}' must be {kind.__name__}, got {value!r}")
 
 
+# Keys whose meaning has a floor, checked when a config is built, so a bad --set is one line at once
+# rather than an error deep in a sampler later.
+AT_LEAST: dict[str, float] = {
+    "edm.teacher_floor": 0.0,
+    "edm.teacher_churn": 0.0,
+}
+
+
 def from_dict(data: dict[str, Any]) -> Config:
-    return _build(Config, data, "")
+    config = _build(Config, data, "")
+    for dotted, lowest in AT_LEAST.items():
+        section, leaf = dotted.split(".")
+        value = getattr(getattr(config, section), leaf)
+        if not value >= lowest:  # also refuses NaN
+            raise ConfigError(f"config key '{dotted}' must be >= {lowest:g}, got {value!r}")
+    return config
 
 
 # Keys added after model files were first written, each with the value that reproduces what files

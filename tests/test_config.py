@@ -33,3 +33,11 @@ def test_overrides_apply_and_unknown_keys_are_refused(tmp_path):
     bad.write_text("inherit: paper\nmodel:\n  residual_layers: many\n")
     with pytest.raises(ConfigError, match="model.residual_layers"):
         load_config(str(bad))
+
+
+@pytest.mark.parametrize("key", ["edm.teacher_churn", "edm.teacher_floor"])
+def test_a_negative_or_nan_sampler_setting_is_refused_when_the_config_is_built(key):
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ConfigError, match=f"'{key}' must be >= 0"):
+            load_config("live", {key: bad})
+    assert load_config("live", {key: 0.0}) is not None
