@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import NamedTuple
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 

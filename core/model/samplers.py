@@ -35,9 +35,8 @@ grid, 50 steps sounded worse than 4; with churn 20 they did not (BENCHMARKS.md, 
 
 from __future__ import annotations
 
-from typing import Callable
-
 import math
+from typing import Callable
 
 import torch
 
