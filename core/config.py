@@ -9,6 +9,7 @@ so a value can never silently differ between code and config.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,8 +177,14 @@ def _build(cls: type, data: Any, where: str) -> Any:
     return cls(**{n: _build(hints[n], data[n], f"{where}.{n}".lstrip(".")) for n in names})
 
 
+# YAML 1.1 (PyYAML) reads an exponent without a dot, `3e-5`, as text; people write floats that way.
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _coerce(kind: type, value: Any, where: str) -> Any:
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind is float and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
         return float(value)
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return value

@@ -35,6 +35,16 @@ def test_overrides_apply_and_unknown_keys_are_refused(tmp_path):
         load_config(str(bad))
 
 
+def test_a_float_written_with_an_exponent_and_no_dot_is_a_float(tmp_path):
+    # PyYAML reads `3e-5` as text (YAML 1.1 wants `3.0e-5`); --set and config files both get this.
+    assert load_config("tiny", {"train.teacher_lr": "3e-5"}).train.teacher_lr == 3e-5
+    written = tmp_path / "lr.yaml"
+    written.write_text("inherit: tiny\ntrain:\n  student_lr: 2E+0\n")
+    assert load_config(str(written)).train.student_lr == 2.0
+    with pytest.raises(ConfigError, match="train.teacher_lr"):
+        load_config("tiny", {"train.teacher_lr": "3e"})
+
+
 @pytest.mark.parametrize("key", ["edm.teacher_churn", "edm.teacher_floor"])
 def test_a_negative_or_nan_sampler_setting_is_refused_when_the_config_is_built(key):
     for bad in (-1.0, float("nan")):
