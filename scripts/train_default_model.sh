@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce models/default.safetensors in one command (about 6 h on a 2-core CPU):
+# Reproduce models/default.safetensors in one command (about 7 h on a 2-core CPU):
 #   bash scripts/train_default_model.sh [WORK_DIR]
 # 1. the synthetic corpus (16 singers x 20 clips, seed 0);
 # 2. two voices held out of training for evaluation (HELD_OUT below);
@@ -25,8 +25,11 @@
 #    student was distilled before that, down to sigma_min), with the teacher's sampler set to churn 20
 #    (`edm.teacher_churn`: fresh noise before each step, so that 50 steps no longer sound worse than 4;
 #    BENCHMARKS.md "Churn"; the student still learns the deterministic ODE, so its weights do not
-#    depend on it); copied to models/default.safetensors. (The shipped file was made before churn
-#    existed; in session 17 only the `edm.teacher_churn` of its stored config was set to 20.)
+#    depend on it). Every student up to here learned on the paper's 25-point distillation grid, so
+#    these steps pass --set edm.distill_steps=25 (the live config now has 3);
+# 10. that teacher trained on for 40 min more (`--resume` from its training checkpoint, copied so step
+#    9's file stays), and a student distilled from it for 22 min on the live config's 3-point grid
+#    (BENCHMARKS.md "A short distillation grid"); copied to models/default.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"
@@ -42,7 +45,7 @@ for folder in "$WORK"/corpus/*/; do
     ln -sfn "$(realpath "$folder")" "$WORK/train-corpus/$name"
 done
 "${COMOSVC[@]}" train all "$WORK/train-corpus" "$WORK/run" --config live --set edm.sigma_data=0.5 \
-    --set train.teacher_ema_decay=0 --threads 1 --no-progress \
+    --set edm.distill_steps=25 --set train.teacher_ema_decay=0 --threads 1 --no-progress \
     --vocoder-minutes 6 --teacher-minutes 75 --student-minutes 20
 CACHE="$WORK/run/cache"   # train all's feature cache
 "${COMOSVC[@]}" train teacher "$CACHE" --out "$WORK/teacher-sd03.safetensors" --init "$WORK/run/model.safetensors" \
@@ -50,14 +53,14 @@ CACHE="$WORK/run/cache"   # train all's feature cache
 "${COMOSVC[@]}" train teacher "$CACHE" --out "$WORK/teacher-sd02.safetensors" --init "$WORK/teacher-sd03.safetensors" \
     --max-minutes 20 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" train student "$CACHE" --teacher "$WORK/teacher-sd02.safetensors" --out "$WORK/model.safetensors" \
-    --max-minutes 20 --checkpoint-every 200 "${QUIET[@]}"
+    --set edm.distill_steps=25 --max-minutes 20 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" train vocoder "$WORK/train-corpus" --init "$WORK/model.safetensors" --out "$WORK/vocoder.safetensors" \
     --steps 6000 --max-minutes 45 --set vocoder.train_lr=0.0005 --checkpoint-every 200 --threads 1
 "${COMOSVC[@]}" set-vocoder "$WORK/model.safetensors" "$WORK/vocoder.safetensors" --out "$WORK/model-vocoder.safetensors"
 "${COMOSVC[@]}" train teacher "$CACHE" --out "$WORK/teacher-sd01.safetensors" --init "$WORK/model-vocoder.safetensors" \
     --set edm.sigma_data=0.1 --max-minutes 35 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" train student "$CACHE" --teacher "$WORK/teacher-sd01.safetensors" --out "$WORK/model-sd01.safetensors" \
-    --max-minutes 22 --checkpoint-every 200 "${QUIET[@]}"
+    --set edm.distill_steps=25 --max-minutes 22 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" train vocoder "$WORK/train-corpus" --init "$WORK/vocoder.safetensors" --out "$WORK/vocoder-aligned.safetensors" \
     --aligned-to "$WORK/model-vocoder.safetensors" --steps 6000 --max-minutes 25 --set vocoder.train_lr=0.0003 --seed 2 \
     --checkpoint-every 200 --threads 1
@@ -66,6 +69,12 @@ CACHE="$WORK/run/cache"   # train all's feature cache
 "${COMOSVC[@]}" train teacher "$WORK/cache-range" --out "$WORK/teacher-range.safetensors" --init "$WORK/model-fg.safetensors" \
     --set edm.sigma_data=0.1 --max-minutes 40 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" train student "$WORK/cache-range" --teacher "$WORK/teacher-range.safetensors" --out "$WORK/model-range.safetensors" \
-    --set edm.teacher_floor=0.4 --set edm.teacher_churn=20 --max-minutes 22 --checkpoint-every 200 "${QUIET[@]}"
-cp "$WORK/model-range.safetensors" models/default.safetensors
+    --set edm.teacher_floor=0.4 --set edm.teacher_churn=20 --set edm.distill_steps=25 --max-minutes 22 \
+    --checkpoint-every 200 "${QUIET[@]}"
+for f in teacher-range.safetensors teacher-range.train-state.safetensors; do cp "$WORK/$f" "$WORK/${f/range/range2}"; done
+"${COMOSVC[@]}" train teacher "$WORK/cache-range" --out "$WORK/teacher-range2.safetensors" --init "$WORK/model-fg.safetensors" \
+    --set edm.sigma_data=0.1 --resume --max-minutes 40 --checkpoint-every 200 "${QUIET[@]}"
+"${COMOSVC[@]}" train student "$WORK/cache-range" --teacher "$WORK/teacher-range2.safetensors" --out "$WORK/model-range2.safetensors" \
+    --set edm.distill_steps=3 --max-minutes 22 --checkpoint-every 200 "${QUIET[@]}"
+cp "$WORK/model-range2.safetensors" models/default.safetensors
 "${COMOSVC[@]}" models
