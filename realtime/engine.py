@@ -46,6 +46,10 @@ from realtime.stats import History, Scope
 MODEL_RATE = 24000
 SCOPE_SECONDS = 2.0
 RESET_FADE_MS = 5.0
+# How the two notices of a machine too slow for the preset begin (the GUI shows them; tests tell them from errors).
+OVERLOAD_NOTICE = "overload: dropped"
+LATENCY_RAISED_NOTICE = "latency raised to"
+LOAD_NOTICES = (OVERLOAD_NOTICE, LATENCY_RAISED_NOTICE)
 
 
 class DelayLine:
@@ -231,7 +235,7 @@ class Engine:
             self.chain.reset()
             self._dry_delay = DelayLine(self.chain.latency_samples)
             self._needs_realign = True
-            self._messages.append(f"overload: dropped {1000.0 * dropped / MODEL_RATE:.0f} ms of input")
+            self._messages.append(f"{OVERLOAD_NOTICE} {1000.0 * dropped / MODEL_RATE:.0f} ms of input")
         t0, cpu0 = time.perf_counter(), time.thread_time()
         block = np.nan_to_num(self._fifo[:self.block], nan=0.0, posinf=0.0, neginf=0.0)
         np.clip(block, -4.0, 4.0, out=block)
@@ -340,7 +344,7 @@ class Engine:
         self._latency_changes.append(LatencyChange(at_s, self.latency_ms, reason))
         self.latency_change_count += 1
         if reason == "up":
-            self._messages.append(f"latency raised to {self.latency_ms:.0f} ms: blocks kept arriving late")
+            self._messages.append(f"{LATENCY_RAISED_NOTICE} {self.latency_ms:.0f} ms: blocks kept arriving late")
 
     def _publish(self, dry: np.ndarray, out24: np.ndarray, elapsed: float) -> None:
         self._compute.push(elapsed * 1000.0)

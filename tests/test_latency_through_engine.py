@@ -38,20 +38,23 @@ def _measure(capsys, device, preset: str, *extra: str) -> dict:
     code = main(["latency", "--input", str(device), "--output", str(device), "--samplerate", str(RATE),
                  "--device-block", str(PERIOD), "--preset", preset, "--json", *extra])
     out = capsys.readouterr().out
-    if code != 0 and out.strip().startswith("{"):
-        result = json.loads(out)
-        # The converted phrase can be lost when the engine drops many blocks in every take (seen with the
-        # model on an overloaded 2-core machine, 300 drops); a clean take must still find it.
-        if result.get("converted_take_drops") and not result.get("converted_take_clean", True):
-            pytest.skip(f"the machine was too busy for a clean take in {TAKE_TRIES} tries: {result}")
+    result = json.loads(out) if out.strip().startswith("{") else None
+    # The converted phrase can be lost when the engine drops many blocks in every take (seen with the
+    # model on an overloaded 2-core machine, 300 drops); a clean take must still find it.
+    if code != 0 and result and result.get("converted_take_drops") and not result.get("converted_take_clean"):
+        _skip_too_busy(result)
     assert code == 0, out
-    return json.loads(out)
+    return result
+
+
+def _skip_too_busy(result: dict) -> None:
+    pytest.skip(f"the machine was too busy for a clean take in {TAKE_TRIES} tries: {result}")
 
 
 def _check_figures(result: dict, sola_search_ms: float) -> None:
     assert result["jack"] and result["loopback_measured"] and result["signal_found"]
     if not (result["bypass_take_clean"] and result["converted_take_clean"]):
-        pytest.skip(f"the machine was too busy for a clean take in {TAKE_TRIES} tries: {result}")
+        _skip_too_busy(result)
     # JACK hands a port's output to an input one cycle later, PortAudio adds its own output buffer
     assert result["loopback_round_trip_samples"] % PERIOD == 0
     # Bypass is an exact delay: measured = the engine's stated latency + the one period PortAudio's stream
