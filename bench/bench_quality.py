@@ -43,6 +43,7 @@ from cli.device_flag import add_device_flag, device_or_exit  # noqa: E402
 from cli.output import run_report  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from core.features.pitch import PITCH_METHODS  # noqa: E402
+from core.features.retrieval import RETRIEVAL_HELP  # noqa: E402
 
 MAX_TARGET_FILES = 5
 MAX_PROBE_CLIPS = 8
@@ -143,13 +144,13 @@ def evaluate(args) -> dict:
     for steps in args.steps:
         warm = sources[0]["audio"][: min(len(sources[0]["audio"]), rate)]
         convert_audio(model, warm, rate, singers[0], pitch=args.pitch, steps=steps,
-                      auto_transpose=args.auto_transpose)  # warm-up, not timed
+                      auto_transpose=args.auto_transpose, retrieval=args.retrieval)  # warm-up, not timed
         rows, cents, taken, seconds = [], [], 0.0, 0.0
         identified, outputs_by_source = [], {}
         for source in sources:
             for singer in singers:
                 out, _, report = convert_audio(model, source["audio"], rate, singer, pitch=args.pitch, steps=steps,
-                                               auto_transpose=args.auto_transpose)
+                                               auto_transpose=args.auto_transpose, retrieval=args.retrieval)
                 taken += report.seconds_taken
                 seconds += report.input_seconds
                 shift = args.pitch + (report.auto_transpose_semitones or 0.0)
@@ -293,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auto-transpose", action="store_true",
                         help="shift each conversion toward the target singer's median F0 (as `convert --auto-transpose`)")
     parser.add_argument("--steps", nargs="+", default=["1", "teacher-50"])
+    parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
     parser.add_argument("--churn", type=float, default=None,
                         help="EDM churn of the teacher's sampler (default: the model's own; 0 = the ODE)")
     parser.add_argument("--max-seconds", type=float, default=6.0, help="cut every file to this length (0: no cut)")

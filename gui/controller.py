@@ -198,6 +198,8 @@ class EngineController(QObject):
             engine.set_singer(s.singer)
         engine.set_pitch(s.pitch)
         engine.set_auto_transpose(s.auto_transpose)
+        if getattr(engine, "retrieval_available", False):  # a model without an index keeps the setting for later
+            engine.set_retrieval(s.retrieval)
         if s.f0_method in _f0_methods(engine, s.f0_method):
             engine.set_f0_method(s.f0_method)
         engine.set_gate_threshold(s.gate_db)
@@ -222,6 +224,9 @@ class EngineController(QObject):
 
     def set_auto_transpose(self, on: bool) -> None:
         self._update("set_auto_transpose", "auto_transpose", bool(on))
+
+    def set_retrieval(self, ratio: float) -> None:
+        self._update("set_retrieval", "retrieval", round(float(ratio), 2))
 
     def set_f0_method(self, name: str) -> None:
         """A tracker by name, or "" to follow the preset's."""

@@ -24,6 +24,7 @@ class GuiSettings:
     singer: str = ""
     pitch: float = 0.0
     auto_transpose: bool = False
+    retrieval: float = 0.0          # feature-retrieval ratio 0..1 (models with an index only)
     f0_method: str = ""             # "" = the preset's pitch tracker (configs/presets)
     preset: str = "balanced"
     block_ms: float = 40.0

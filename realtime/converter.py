@@ -33,6 +33,7 @@ class ConverterControls:
     pitch: float = 0.0            # semitones, fractional allowed
     auto_transpose: bool = False  # move by octaves towards the singer's range
     f0_method: str = "dio"
+    retrieval: float = 0.0        # feature-retrieval ratio; converters without an index ignore it
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Converter(Protocol):
     f0_methods: list[str]
     uses_sola: bool
     extra_latency_samples: int
+    retrieval_available: bool   # whether controls.retrieval does anything (a model with an index)
 
     def prepare(self, block: int, context: int, lookahead: int) -> None:
         """Called before streaming (and on a block-size change), sizes in samples."""

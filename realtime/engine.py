@@ -76,6 +76,7 @@ class Engine:
         self._singer = converter.singers[0] if converter.singers else None
         self._pitch = 0.0
         self._auto_transpose = False
+        self._retrieval = 0.0
         self._f0_method = converter.f0_methods[0] if converter.f0_methods else "dio"
         self._follow_preset_f0(preset)
         self._gate_threshold: float | None = None
@@ -264,7 +265,7 @@ class Engine:
         return out_dev
 
     def _controls(self) -> ConverterControls:
-        return ConverterControls(self._singer, self._pitch, self._auto_transpose, self._f0_method)
+        return ConverterControls(self._singer, self._pitch, self._auto_transpose, self._f0_method, self._retrieval)
 
     def _mix_bypass(self, wet: np.ndarray, dry: np.ndarray) -> np.ndarray:
         target = 1.0 if self._bypass else 0.0
@@ -478,6 +479,15 @@ class Engine:
 
     def set_auto_transpose(self, on: bool) -> None:
         self._auto_transpose = bool(on)
+
+    def set_retrieval(self, ratio: float) -> None:
+        """The feature-retrieval ratio 0..1; a converter without an index refuses any above 0."""
+        from core.features.retrieval import check_retrieval_ratio, no_index_error
+
+        ratio = check_retrieval_ratio(ratio)
+        if ratio > 0 and not getattr(self.converter, "retrieval_available", False):
+            raise no_index_error(getattr(getattr(self.converter, "model", None), "path", None))
+        self._retrieval = ratio
 
     def set_f0_method(self, name: str) -> None:
         if name not in self.converter.f0_methods:

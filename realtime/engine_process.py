@@ -54,7 +54,7 @@ READY = 0                   # the call id of the child's build
 
 # the engine methods the window may call in the child, by name
 ENGINE_CALLS = frozenset({
-    "start", "set_singer", "set_pitch", "set_auto_transpose", "set_f0_method", "set_gate_threshold",
+    "start", "set_singer", "set_pitch", "set_auto_transpose", "set_retrieval", "set_f0_method", "set_gate_threshold",
     "set_input_gain", "set_output_gain", "set_monitor_gain", "set_bypass", "set_preset",
     "start_recording", "stop_recording",
 })
@@ -184,6 +184,7 @@ class EngineProcess:
         self.singers: list[str] = []
         self.singer: str | None = None
         self.f0_methods: list[str] = []
+        self.retrieval_available = False
         self.description = ""
         self._reader = threading.Thread(target=self._read, name="engine-process-reader", daemon=True)
         self._reader.start()
@@ -234,6 +235,7 @@ class EngineProcess:
         self.singers = list(info["singers"])
         self.singer = info["singer"]
         self.f0_methods = list(info["f0_methods"])
+        self.retrieval_available = bool(info["retrieval_available"])
         self.description = info["description"]
 
     def _on_gone(self) -> None:
@@ -353,6 +355,14 @@ class EngineProcess:
 
     def set_auto_transpose(self, on: bool) -> None:
         self._send("set_auto_transpose", bool(on))
+
+    def set_retrieval(self, ratio: float) -> None:
+        from core.features.retrieval import check_retrieval_ratio, no_index_error
+
+        ratio = check_retrieval_ratio(ratio)  # refused here at once; the child checks too
+        if ratio > 0 and not self.retrieval_available:
+            raise no_index_error(None)
+        self._send("set_retrieval", ratio)
 
     def set_f0_method(self, name: str) -> None:
         if self.f0_methods and name not in self.f0_methods:
@@ -523,6 +533,7 @@ def engine_counters(engine) -> EngineCounters:
 
 def engine_info(engine) -> dict:
     return {"singers": list(engine.singers), "singer": engine.singer, "f0_methods": list(engine.converter.f0_methods),
+            "retrieval_available": bool(getattr(engine.converter, "retrieval_available", False)),
             "description": engine.converter.description}
 
 

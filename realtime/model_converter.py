@@ -69,6 +69,7 @@ class ModelConverter:
         where = f", {self.device}" if self.device is not None and self.device.type != "cpu" else ""
         self.description = f"model {os.path.basename(model.path or 'in memory')} ({model.config.name}{where})"
         self._steps = steps
+        self.retrieval_available = model.retrieval is not None
         self.stream: ConversionStream | None = None
         self.extra_latency_samples = 0
         self._applied = ConverterControls(singer=None, pitch=math.nan, f0_method="")  # nothing applied yet
@@ -105,6 +106,8 @@ class ModelConverter:
             stream.set_singer(controls.singer)
         if controls.f0_method != self._applied.f0_method:
             stream.set_f0_method(controls.f0_method)
+        if self.retrieval_available and controls.retrieval != stream.retrieval:
+            stream.set_retrieval(controls.retrieval)
         pitch = controls.pitch + (self._auto_transpose() if controls.auto_transpose else 0.0)
         if pitch != stream.pitch:
             stream.set_pitch(pitch)
@@ -143,7 +146,8 @@ class ModelConverter:
         """The whole-file reference: offline conversion with the same stream (exact lookahead, whole-file F0)."""
         singer = controls.singer if controls.singer in self.singers else self.singers[0]
         audio, _, _ = convert_audio(self.model, audio_24k, self.sample_rate, singer, pitch=controls.pitch,
-                                    steps=self._steps, f0_method=controls.f0_method)
+                                    steps=self._steps, f0_method=controls.f0_method,
+                                    retrieval=controls.retrieval if self.retrieval_available else 0.0)
         return audio
 
 

@@ -35,6 +35,7 @@ class StandInConverter:
     sample_rate = 24000
     hop_length = 128
     uses_sola = True
+    retrieval_available = False
     extra_latency_samples = 0
     f0_methods = ["dio", "harvest"]
 

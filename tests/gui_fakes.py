@@ -64,6 +64,13 @@ class FakeEngine:
     def set_f0_method(self, name: str) -> None:
         self._record("f0_method", name)
 
+    retrieval_available = False  # as the engine: only a model with an index takes a ratio above 0
+
+    def set_retrieval(self, ratio: float) -> None:
+        if ratio > 0 and not self.retrieval_available:
+            raise UserError("this model holds no retrieval index")
+        self._record("retrieval", ratio)
+
     def set_gate_threshold(self, db: float) -> None:
         self._record("gate", db)
 

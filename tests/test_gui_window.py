@@ -257,3 +257,22 @@ def test_f0_method_follows_the_preset_until_the_performer_picks_one(qtbot, windo
     window.voice.f0_method.setCurrentText(PRESET_F0)
     assert window.controller.settings.f0_method == ""
     assert engine.last("preset").f0_method == "fcpe" and engine.last("f0_method") is None
+
+
+def test_retrieval_is_offered_only_for_a_model_with_an_index(qtbot, window_and_engine):
+    window, engine = window_and_engine
+    qtbot.waitUntil(lambda: window.voice.singer.count() == 2, timeout=3000)
+    assert not window.voice.retrieval.isEnabled()  # the stand-in has no index
+    indexed = type("Indexed", (), {"singers": ["alto", "tenor"], "description": "indexed model",
+                                   "retrieval_available": True})()
+    window._model_loaded(indexed, "indexed.safetensors")
+    assert window.voice.retrieval.isEnabled()
+    window.voice.retrieval.setValue(0.3)  # made while stopped: applied at start
+    engine.retrieval_available = True
+    _start(qtbot, window)
+    assert engine.last("retrieval") == pytest.approx(0.3)
+    window.voice.retrieval.setValue(0.75)
+    assert engine.last("retrieval") == pytest.approx(0.75)
+    assert window.controller.settings.retrieval == pytest.approx(0.75)
+    window._model_loaded(type("Plain", (), {"singers": ["alto", "tenor"], "description": "plain model"})(), "p")
+    assert not window.voice.retrieval.isEnabled()

@@ -16,6 +16,7 @@ def register(subparsers) -> None:
     from cli.output import add_json_flag
     from core.audio.peak import PEAK_HELP
     from core.features.pitch import PITCH_METHODS, PITCH_SHIFT_HELP
+    from core.features.retrieval import RETRIEVAL_HELP
 
     parser = subparsers.add_parser(
         "convert",
@@ -41,6 +42,7 @@ def register(subparsers) -> None:
     parser.add_argument("--steps", dest="deprecated_steps", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--f0", default=None, choices=PITCH_METHODS, help="pitch method (default: the model's)")
     parser.add_argument("--auto-transpose", action="store_true", help="move the input's key to the singer's range")
+    parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
     parser.add_argument("--rate", type=int, default=None, help="output sample rate in Hz (default 24000)")
     parser.add_argument("--out", default=None, help="output folder (default: each input's folder)")
     add_device_flag(parser)
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from core.convert.voice_model import check_teacher_churn
     from core.errors import UserError
     from core.features.pitch import check_pitch_shift
+    from core.features.retrieval import check_retrieval_ratio, no_index_error
 
     sampler = _sampler(args)
     kind, _ = parse_steps(sampler)
@@ -63,12 +66,15 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--churn sets the teacher's sampler; it needs --sampler teacher-N, not '{sampler}'")
         check_teacher_churn(args.churn)  # before the model loads, not after
     check_pitch_shift(args.pitch)
+    check_retrieval_ratio(args.retrieval)
     if args.rate is not None and not 8000 <= args.rate <= 192000:
         raise UserError(f"--rate must be between 8000 and 192000 Hz, got {args.rate}")
     if args.out is not None:
         check_output_folder(args.out)  # before the model loads, not after the conversion
     model = VoiceModel.load(args.model, args.device)
     model.singers.id(args.singer)
+    if args.retrieval > 0 and model.retrieval is None:
+        raise no_index_error(model.path)
     if args.churn is not None:
         model.set_teacher_churn(args.churn)
     results, failed = [], []
@@ -76,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             target, report = convert_file(
                 model, path, args.singer, args.out, pitch=args.pitch, steps=sampler, f0_method=args.f0,
-                auto_transpose=args.auto_transpose, out_rate=args.rate,
+                auto_transpose=args.auto_transpose, out_rate=args.rate, retrieval=args.retrieval,
             )
         except UserError as exc:  # one bad file must not cost the others their conversion
             reason = str(exc) if str(path) in str(exc) else f"{path}: {exc}"

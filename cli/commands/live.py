@@ -17,6 +17,7 @@ from cli.output import add_json_flag, print_json
 
 def register(subparsers) -> None:
     from core.features.pitch import PITCH_SHIFT_HELP
+    from core.features.retrieval import RETRIEVAL_HELP
 
     parser = subparsers.add_parser(
         "live",
@@ -34,6 +35,7 @@ def register(subparsers) -> None:
     parser.add_argument("--singer", help="target singer name")
     parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
     parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
+    parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
     parser.add_argument("--gate", type=float, help="gate threshold in dBFS")
     parser.add_argument("--bypass", action="store_true", help="start in bypass (dry, latency-aligned)")
     parser.add_argument("--record", metavar="DIR", help="record input.wav and output.wav into DIR")
@@ -55,9 +57,11 @@ def _check_options(args) -> None:
     from core.audio.io import check_output_folder
     from core.errors import UserError
     from core.features.pitch import check_pitch_shift
+    from core.features.retrieval import check_retrieval_ratio
     from realtime.device_query import check_device_block, check_samplerate
 
     check_pitch_shift(args.pitch)
+    check_retrieval_ratio(args.retrieval)
     if args.duration is not None and not args.duration > 0:
         raise UserError(f"--duration must be above 0 seconds, got {args.duration:g}")
     check_device_block(args.device_block)

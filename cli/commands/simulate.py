@@ -11,6 +11,7 @@ from core.errors import UserError
 def register(subparsers) -> None:
     from core.audio.peak import PEAK_HELP
     from core.features.pitch import PITCH_SHIFT_HELP
+    from core.features.retrieval import RETRIEVAL_HELP
 
     parser = subparsers.add_parser(
         "simulate",
@@ -28,6 +29,7 @@ def register(subparsers) -> None:
     parser.add_argument("--singer", help="target singer name")
     parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
     parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
+    parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
     parser.add_argument("--samplerate", type=int, default=48000, help="simulated device rate (default 48000)")
     parser.add_argument("--device-block", type=int, default=256, help="simulated device period in samples")
     parser.add_argument("--jitter", type=float, default=0.0, metavar="MS", help="callback jitter, up to MS late")
@@ -55,6 +57,8 @@ def controls_from_args(args) -> dict:
         controls["singer"] = args.singer
     if getattr(args, "f0_method", None):
         controls["f0_method"] = args.f0_method
+    if args.retrieval:
+        controls["retrieval"] = args.retrieval
     return controls
 
 
@@ -62,6 +66,7 @@ def run(args) -> int:
     from core.audio.io import check_output_file, load_audio, require_min_length, save_audio
     from core.audio.peak import fit_below_full_scale, peak_note
     from core.features.pitch import check_pitch_shift
+    from core.features.retrieval import check_retrieval_ratio
     from realtime.offline import COMPARE_MIN_S, COMPARE_SKIP_S
     from realtime.presets import load_preset
     from realtime.simulate import simulate
@@ -74,6 +79,7 @@ def run(args) -> int:
     if args.jitter < 0:
         raise UserError("--jitter must not be negative")
     check_pitch_shift(args.pitch)
+    check_retrieval_ratio(args.retrieval)
     if args.output:
         check_output_file(args.output, "-o")  # before the run, not after it
     preset = load_preset(args.preset)

@@ -26,6 +26,7 @@ from core.audio.resample import resample
 from core.convert.stream import ConversionStream, exact_lookahead, parse_steps
 from core.errors import UserError
 from core.features.pitch import check_pitch_shift
+from core.features.retrieval import check_retrieval_ratio, no_index_error
 
 
 
@@ -66,11 +67,15 @@ def convert_audio(
     auto_transpose: bool = False,
     out_rate: int | None = None,
     block_seconds: float = 10.0,
+    retrieval: float = 0.0,
 ) -> tuple[np.ndarray, int, ConversionReport]:
     """Convert mono `audio` at `sample_rate` to `singer`; returns (audio, rate, report)."""
     began = time.perf_counter()
     model.singers.id(singer)  # unknown singer: UserError listing the names, before any work
     pitch = check_pitch_shift(pitch)
+    retrieval = check_retrieval_ratio(retrieval)
+    if retrieval > 0 and getattr(model, "retrieval", None) is None:
+        raise no_index_error(model.path)
     kind, n_steps = parse_steps(steps)
     method = f0_method or model.config.features.f0_method
     rate = model.sample_rate
@@ -90,7 +95,8 @@ def convert_audio(
         report.notes.append("the input is silent; the output is silence")
         converted = np.zeros(length, np.float32)
     else:
-        converted = _convert_voiced(model, source, singer, pitch, str(steps), method, auto_transpose, block_seconds, report)
+        converted = _convert_voiced(model, source, singer, pitch, str(steps), method, auto_transpose, block_seconds,
+                                    retrieval, report)
     if out_rate != rate:
         converted = resample(converted, rate, out_rate)
     report.seconds_taken = time.perf_counter() - began
@@ -99,7 +105,8 @@ def convert_audio(
 
 
 def _convert_voiced(model, source: np.ndarray, singer: str, pitch: float, steps: str, method: str,
-                    auto_transpose: bool, block_seconds: float, report: ConversionReport) -> np.ndarray:
+                    auto_transpose: bool, block_seconds: float, retrieval: float,
+                    report: ConversionReport) -> np.ndarray:
     hop = model.hop_length
     length = len(source)
     padded = np.pad(source, (0, (-length) % hop))
@@ -118,6 +125,7 @@ def _convert_voiced(model, source: np.ndarray, singer: str, pitch: float, steps:
     stream = ConversionStream(
         model, singer=singer, pitch=pitch, steps=steps, f0_method=method,
         lookahead_frames=exact_lookahead(model, steps), f0_track=track, max_block_frames=block_frames,
+        retrieval=retrieval,
     )
     latency = stream.latency_samples
     total = length + latency

@@ -40,6 +40,7 @@ import torch
 from core.audio.mel import denormalize
 from core.errors import UserError
 from core.features.loudness import frame_rms
+from core.features.retrieval import check_retrieval_ratio, no_index_error
 from core.features.pitch import PitchTrack, UnvoicedHold, interpolate_unvoiced, shift_f0
 from core.model.conditioning import ConditionInputs
 
@@ -106,6 +107,7 @@ class ConversionStream:
         f0_track: PitchTrack | None = None,
         seed: int = 0,
         max_block_frames: int = 64,
+        retrieval: float = 0.0,
     ) -> None:
         self.model = model
         self.hop = model.hop_length
@@ -122,6 +124,8 @@ class ConversionStream:
         self._semitones = 0.0
         self.set_pitch(pitch)
         self.set_steps(steps)
+        self._retrieval = 0.0
+        self.set_retrieval(retrieval)
         self._extractor = None
         self.set_f0_method(f0_method)
         self._track_cond: np.ndarray | None = None
@@ -147,6 +151,17 @@ class ConversionStream:
         if not math.isfinite(value):
             raise UserError(f"pitch must be a finite number of semitones, got {semitones}")
         self._semitones = value
+
+    def set_retrieval(self, ratio: float) -> None:
+        """Blend the content codes this far toward the singer's own (core.features.retrieval); 0 is off."""
+        ratio = check_retrieval_ratio(ratio)
+        if ratio > 0 and getattr(self.model, "retrieval", None) is None:
+            raise no_index_error(getattr(self.model, "path", None))
+        self._retrieval = ratio
+
+    @property
+    def retrieval(self) -> float:
+        return self._retrieval
 
     def set_steps(self, steps: int | str) -> None:
         kind, n = parse_steps(steps)
@@ -282,6 +297,8 @@ class ConversionStream:
             content = self._content_stream.latest(end - m0)[:m1 - m0]
         else:
             content = self.model.content_encoder.encode(audio, frames)[m0 - start:m1 - start]
+        if self._retrieval > 0:
+            content = self.model.retrieval.blend(content, self._singer_id, self._retrieval)
         loudness = frame_rms(audio, self.hop, frames)[m0 - start:m1 - start]
         f0 = torch.from_numpy(self._f0_cond[m0:m1].copy()).to(self._device)
         inputs = ConditionInputs.single(content, f0, loudness, self._singer_id, 0.0).to(self._device)

@@ -27,6 +27,7 @@ from core.checkpoint import with_prefix
 from core.config import Config
 from core.errors import ModelFileError, UserError
 from core.features.content import CONTENT_PREFIX, ContentEncoder, encoder_from_tensors
+from core.features.retrieval import RETRIEVAL_PART, SingerIndex
 from core.features.pitch import PitchExtractor, pitch_extractor_from_config
 from core.features.singers import SingerTable
 from core.model.acoustic import AcousticModel
@@ -55,6 +56,7 @@ class VoiceModel:
     vocoder: Vocoder
     mel: MelSpectrogram
     singer_f0_median_hz: dict[str, float] = field(default_factory=dict)
+    retrieval: SingerIndex | None = None  # per-singer content codes (older files have none)
     path: str | None = None
     device: torch.device = torch.device("cpu")
     _pitch_extractors: dict[str, PitchExtractor] = field(default_factory=dict, repr=False)
@@ -93,6 +95,10 @@ class VoiceModel:
         medians = meta.get(SINGER_F0_KEY) or {}
         if not isinstance(medians, dict):
             raise ModelFileError(f"{resolved}: '{SINGER_F0_KEY}' must map singer names to Hz")
+        retrieval = None
+        if RETRIEVAL_PART in bundle.extra_parts:
+            retrieval = SingerIndex.from_file_part(bundle.extra_parts[RETRIEVAL_PART], len(bundle.singers.names),
+                                                   content.dim, str(resolved))
         model = cls(
             config=cfg,
             singers=bundle.singers,
@@ -102,6 +108,7 @@ class VoiceModel:
             vocoder=vocoder,
             mel=MelSpectrogram(cfg.audio),
             singer_f0_median_hz={str(k): float(v) for k, v in medians.items()},
+            retrieval=retrieval,
             path=str(resolved),
         )
         return model.to(target)
@@ -113,6 +120,8 @@ class VoiceModel:
             if module is not None:
                 module.to(self.device)
         self.vocoder.to(self.device)
+        if self.retrieval is not None:
+            self.retrieval.to(self.device)
         self._pitch_extractors.clear()  # neural trackers are made again on the new device
         return self
 

@@ -1,4 +1,5 @@
-"""Voice panel: model file, singer, pitch shift (slider + spin box, quick +-12), auto-transpose, F0 method."""
+"""Voice panel: model file, singer, pitch shift (slider + spin box, quick +-12), auto-transpose, feature
+retrieval, F0 method."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ PITCH_STEP = 0.1
 NO_MODEL = "no model found (stand-in converter)"
 STAND_IN = "stand-in converter (no model)"
 PRESET_F0 = "as the preset says"  # the F0 choice that follows the performance preset
+RETRIEVAL_STEP = 0.05
+RETRIEVAL_TIP = ("Feature retrieval: blend the sung content this far toward the content of the singer's own "
+                 "recordings (0 = off); it costs some articulation")
+RETRIEVAL_OFF_TIP = "This model has no retrieval index ('comosvc index MODEL CACHE' adds one)"
 
 
 def find_models() -> tuple[list[Path], Path | None]:
@@ -33,6 +38,7 @@ class VoicePanel(QGroupBox):
     singer_changed = pyqtSignal(str)
     pitch_changed = pyqtSignal(float)
     auto_transpose_changed = pyqtSignal(bool)
+    retrieval_changed = pyqtSignal(float)
     f0_method_changed = pyqtSignal(str)
 
     def __init__(self, settings: GuiSettings, parent: QWidget | None = None) -> None:
@@ -54,6 +60,8 @@ class VoicePanel(QGroupBox):
         self.octave_down.setToolTip("One octave down (Shift+Down)")
         self.octave_up.setToolTip("One octave up (Shift+Up)")
         self.auto_transpose = QCheckBox("Auto-transpose to the singer's range")
+        self.retrieval = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=RETRIEVAL_STEP, decimals=2)
+        self.set_retrieval_available(False)  # until a model with an index is loaded
         self.f0_method = QComboBox()
         self.f0_method.addItem(PRESET_F0, "")
         for method in PITCH_METHODS:
@@ -73,12 +81,14 @@ class VoicePanel(QGroupBox):
         pitch_row.addWidget(self.pitch)
         form.addRow("Pitch", pitch_row)
         form.addRow("", self.auto_transpose)
+        form.addRow("Retrieval", self.retrieval)
         form.addRow("F0 method", self.f0_method)
 
         self._fill_models(settings.model)
         self.set_singers([settings.singer] if settings.singer else [], settings.singer)
         self.set_pitch(settings.pitch)
         self.auto_transpose.setChecked(settings.auto_transpose)
+        self.retrieval.setValue(settings.retrieval)
         index = self.f0_method.findData(settings.f0_method)
         self.f0_method.setCurrentIndex(max(index, 0))
 
@@ -88,6 +98,7 @@ class VoicePanel(QGroupBox):
         self.octave_up.clicked.connect(lambda: self.nudge_pitch(12))
         self.singer.currentTextChanged.connect(lambda name: name and self.singer_changed.emit(name))
         self.auto_transpose.toggled.connect(self.auto_transpose_changed)
+        self.retrieval.valueChanged.connect(lambda v: self.retrieval_changed.emit(round(v, 2)))
         self.f0_method.currentIndexChanged.connect(lambda _i: self.f0_method_changed.emit(self.f0_method.currentData()))
         self.model.activated.connect(lambda _i: self.model_chosen.emit(self.model_path()))
         self.browse.clicked.connect(self._browse)
@@ -124,6 +135,11 @@ class VoicePanel(QGroupBox):
         self.singer.blockSignals(False)
         if self.singer.currentText() and self.singer.currentText() != current:
             self.singer_changed.emit(self.singer.currentText())
+
+    def set_retrieval_available(self, available: bool) -> None:
+        """Only a model with a retrieval index can use the control; the value is kept either way."""
+        self.retrieval.setEnabled(available)
+        self.retrieval.setToolTip(RETRIEVAL_TIP if available else RETRIEVAL_OFF_TIP)
 
     def _pitch_from_spin(self, value: float) -> None:
         self.pitch_slider.blockSignals(True)
