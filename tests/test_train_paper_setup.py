@@ -64,7 +64,8 @@ def test_the_model_file_carries_the_imported_encoder_and_vocoder(trained, parts)
     assert report["stages"]["vocoder"]["imported"] == str(parts / "nsf.safetensors")
     assert not (trained / "vocoder.safetensors").exists()  # no built-in vocoder was trained
     bundle = load_model(trained / "model.safetensors")
-    assert {"teacher", "student", "content", "vocoder"} <= set(bundle.metadata["parts"])
+    assert {"teacher", "student", "content", "vocoder", "retrieval"} <= set(bundle.metadata["parts"])
+    assert all(n > 0 for n in report["stages"]["index"]["codes_per_singer"])  # from the frozen codes in the cache
     assert bundle.metadata["content"]["encoder"] == "hubert" and bundle.metadata["content"]["dim"] == HIDDEN
     assert bundle.metadata["vocoder"]["architecture"] == "nsf-hifigan"
     assert bundle.config.audio.n_fft == 512 and bundle.config.features.content_dim == HIDDEN

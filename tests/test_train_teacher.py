@@ -69,7 +69,7 @@ def test_train_all_end_to_end(tmp_path):
         cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     bundle = load_model(tmp_path / "out" / "model.safetensors")
-    assert {"teacher", "student", "content", "vocoder"} <= set(bundle.metadata["parts"])
+    assert {"teacher", "student", "content", "vocoder", "retrieval"} <= set(bundle.metadata["parts"])
     import json
 
     report = json.loads(result.stdout)

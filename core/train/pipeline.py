@@ -8,7 +8,7 @@ Stage outputs in OUT:
     vocoder.safetensors        the built-in vocoder
     teacher.safetensors        teacher + built-in content encoder
     student.safetensors        teacher + student + encoder
-    model.safetensors          the product: student, teacher, encoder and vocoder in one file
+    model.safetensors          the product: student, teacher, encoder, vocoder and retrieval index in one file
     train_all.json             per-stage wall times and loss curves
 
 With resume=True a stage whose output exists is skipped, and the teacher and
@@ -155,6 +155,14 @@ def train_all(data: str | Path, out: str | Path, cfg: Config, options: RunOption
         return {"model": str(out / "model.safetensors")}
 
     stage("assemble", assemble)
+
+    def index() -> dict[str, Any]:  # the singers' content codes, for conversion's --retrieval
+        from core.train.retrieval_index import add_index
+
+        built = add_index(out / "model.safetensors", cache)
+        return {"codes_per_singer": [len(t) for t in built.tables]}
+
+    stage("index", index)
     report["total_wall_seconds"] = sum(s["wall_seconds"] for s in report["stages"].values())
     report_path.write_text(json.dumps(report, indent=1, default=float))
     return report
