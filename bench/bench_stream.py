@@ -79,7 +79,7 @@ def time_variant(model, block: int, pushes: int, incremental: bool, f0_method: s
             "p95_ms": round(float(np.percentile(times, 95)), 2), "share_of_real_time": round(median / block_ms, 3)}
 
 
-STAGES = ("content", "pitch", "acoustic", "vocoder")
+STAGES = ("content", "pitch", "acoustic", "vocoder", "retrieval")
 
 
 def _timed(record: dict, stage: str, function):
@@ -93,11 +93,12 @@ def _timed(record: dict, stage: str, function):
     return wrapper
 
 
-def time_stages(model, block: int, pushes: int, f0_method: str) -> dict:
+def time_stages(model, block: int, pushes: int, f0_method: str, retrieval: float = 0.0) -> dict:
     """Median and p95 per stage of a push; the stages are timed by wrapping the stream's parts."""
     from core.convert import ConversionStream
 
-    stream = ConversionStream(model, lookahead_frames=2, max_block_frames=block // model.hop_length + 1)
+    stream = ConversionStream(model, lookahead_frames=2, max_block_frames=block // model.hop_length + 1,
+                              retrieval=retrieval)
     stream.set_f0_method(f0_method)
     record = dict.fromkeys(STAGES, 0.0)
     content = stream._content_stream
@@ -107,6 +108,8 @@ def time_stages(model, block: int, pushes: int, f0_method: str) -> dict:
     generator = stream.model.generator
     generator.window = _timed(record, "acoustic", generator.window)
     stream._vocoder_stream.process = _timed(record, "vocoder", stream._vocoder_stream.process)
+    if model.retrieval is not None:
+        model.retrieval.blend = _timed(record, "retrieval", model.retrieval.blend)
     audio = sung_phrase((WARM_PUSHES + pushes) * block / model.sample_rate + 1.0)
     rows = []
     try:
@@ -120,8 +123,11 @@ def time_stages(model, block: int, pushes: int, f0_method: str) -> dict:
                 rows.append({**record, "rest": total - sum(record.values()), "total": total})
     finally:
         del generator.window  # the model object is shared by the other variants: unwrap
+        if model.retrieval is not None:
+            del model.retrieval.blend
     parts = (*STAGES, "rest", "total")
     return {"block_samples": block, "block_ms": round(1000.0 * block / model.sample_rate, 2), "f0_method": f0_method,
+            "retrieval": retrieval,
             "median_ms": {k: round(float(np.median([r[k] for r in rows])), 2) for k in parts},
             "p95_ms": {k: round(float(np.percentile([r[k] for r in rows], 95)), 2) for k in parts}}
 
@@ -135,18 +141,24 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, nargs="+", default=[512, 1024], help="push sizes in 24 kHz samples")
     parser.add_argument("--pushes", type=int, default=150)
     parser.add_argument("--stages", action="store_true", help="split the live layout's push into its stages")
+    parser.add_argument("--retrieval", type=float, default=None,
+                        help="with --stages: time each cell without and then with this feature-retrieval ratio "
+                             "(the model needs an index)")
     add_device_flag(parser)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     model = VoiceModel.load(args.model, device_or_exit(parser, args.device))
     rows = []
     if args.stages:
-        rows = [time_stages(model, block, args.pushes, method) for block in args.blocks for method in ("dio", "fcpe")]
+        ratios = [0.0] if args.retrieval is None else [0.0, args.retrieval]
+        rows = [time_stages(model, block, args.pushes, method, ratio)
+                for block in args.blocks for method in ("dio", "fcpe") for ratio in ratios]
         if args.json:
             print(json.dumps({"model": model.path, "config": model.config.name, "stages": rows}))
         for row in [] if args.json else rows:
             cells = "  ".join(f"{k} {row['median_ms'][k]:5.2f}/{row['p95_ms'][k]:5.2f}" for k in row["median_ms"])
-            print(f"{row['block_samples']:5d} samples ({row['block_ms']:5.1f} ms) {row['f0_method']:4s}  median/p95 ms: {cells}")
+            print(f"{row['block_samples']:5d} samples ({row['block_ms']:5.1f} ms) {row['f0_method']:4s} "
+                  f"retrieval {row['retrieval']:.2f}  median/p95 ms: {cells}")
         return 0
     for block in args.blocks:
         for label, *variant in VARIANTS:

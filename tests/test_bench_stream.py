@@ -28,3 +28,21 @@ def test_stages_add_up_and_a_slow_stage_shows_where_it_is(tmp_path, monkeypatch)
     assert slowed["median_ms"]["vocoder"] >= fast["median_ms"]["vocoder"] + 18.0
     assert slowed["median_ms"]["acoustic"] < fast["median_ms"]["acoustic"] + 10.0
     assert "window" not in vars(model.generator)  # unwrapped: the model is shared
+
+
+def test_retrieval_is_timed_as_its_own_stage_only_when_on(tmp_path):
+    import torch
+
+    from core.convert import VoiceModel
+    from core.features.retrieval import SingerIndex
+    from core.train.retrieval_index import write_index
+
+    bench = load_bench("bench_stream")
+    tiny = build_tiny_model(tmp_path / "tiny.safetensors")
+    write_index(tiny.path, SingerIndex([torch.randn(64, tiny.content_encoder.dim) for _ in range(2)]),
+                tmp_path / "indexed.safetensors")
+    model = VoiceModel.load(tmp_path / "indexed.safetensors")
+    off = bench.time_stages(model, 256, 4, "dio", 0.0)
+    on = bench.time_stages(model, 256, 4, "dio", 1.0)
+    assert off["median_ms"]["retrieval"] == 0.0 and on["median_ms"]["retrieval"] > 0.0
+    assert "blend" not in vars(model.retrieval)  # unwrapped afterwards
