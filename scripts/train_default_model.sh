@@ -29,7 +29,9 @@
 #    these steps pass --set edm.distill_steps=25 (the live config now has 3);
 # 10. that teacher trained on for 40 min more (`--resume` from its training checkpoint, copied so step
 #    9's file stays), and a student distilled from it for 22 min on the live config's 3-point grid
-#    (BENCHMARKS.md "A short distillation grid"); copied to models/default.safetensors.
+#    (BENCHMARKS.md "A short distillation grid");
+# 11. its feature-retrieval index built from the range cache (`comosvc index`, BENCHMARKS.md "Feature
+#    retrieval"); copied to models/default.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"
@@ -76,5 +78,6 @@ for f in teacher-range.safetensors teacher-range.train-state.safetensors; do cp 
     --set edm.sigma_data=0.1 --resume --max-minutes 40 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" train student "$WORK/cache-range" --teacher "$WORK/teacher-range2.safetensors" --out "$WORK/model-range2.safetensors" \
     --set edm.distill_steps=3 --max-minutes 22 --checkpoint-every 200 "${QUIET[@]}"
+"${COMOSVC[@]}" index "$WORK/model-range2.safetensors" "$WORK/cache-range"
 cp "$WORK/model-range2.safetensors" models/default.safetensors
 "${COMOSVC[@]}" models
