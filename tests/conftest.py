@@ -1,4 +1,4 @@
-"""Shared test set-up: few torch threads (2-core machines), headless Qt, seeded RNGs."""
+"""Shared test set-up: few torch threads (2-core machines), headless Qt, seeded RNGs, no stale JACK registry."""
 
 import os
 
@@ -15,3 +15,9 @@ torch.set_num_threads(1)
 def _seed():
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+def pytest_sessionstart(session):
+    from tests.jack_shm import clear_stale_jack_registry
+
+    clear_stale_jack_registry()  # earlier runs' killed test servers must not keep this run's from starting

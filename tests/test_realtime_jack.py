@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -12,6 +13,8 @@ import uuid
 import numpy as np
 import pytest
 from scipy.signal import correlate
+
+from tests.jack_shm import clear_stale_jack_registry
 
 pytestmark = pytest.mark.jack
 
@@ -22,17 +25,30 @@ def _jack(cmd: list[str], env) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=10)
 
 
-def start_dummy_jack(name: str, env: dict) -> subprocess.Popen:
-    """Start a JACK dummy server called `name` and wait until it answers; skip the test if it cannot run."""
-    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if server.poll() is not None:
-            pytest.skip("jackd could not start here")
-        if _jack(["jack_lsp"], env).returncode == 0:
-            break
-        time.sleep(0.05)
-    return server
+def start_dummy_jack(name: str, env: dict, attempts: int = 3) -> subprocess.Popen:
+    """Start a JACK dummy server called `name` and wait until it answers; skip the test if it cannot run.
+
+    A server that exits at once is started again, after clearing a stale registry where no other
+    server runs; the skip names jackd's last words.
+    """
+    said = "(nothing)"
+    for _ in range(attempts):
+        with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: a server's late writes never block
+            server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(RATE), "-p",
+                                       str(PERIOD)], env=env, stdout=subprocess.DEVNULL, stderr=log)
+            for _ in range(100):
+                if server.poll() is not None:
+                    log.seek(0)
+                    said = (log.read().strip().splitlines() or [said])[-1]
+                    break
+                if _jack(["jack_lsp"], env).returncode == 0:
+                    return server
+                time.sleep(0.05)
+            else:
+                return server  # still starting after 5 s: let the test find out
+        clear_stale_jack_registry()
+        time.sleep(0.5)
+    pytest.skip(f"jackd could not start here ({said})")
 
 
 @pytest.fixture(scope="module")
