@@ -66,8 +66,8 @@ def save_model_file(path: str | os.PathLike, tensors: dict[str, torch.Tensor], m
     atomic_write(path, lambda tmp: save_file(plain, tmp, metadata=header))
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON metadata of a model file, without loading its tensors."""
+def read_metadata(path: str | os.PathLike, expect_kind: str | None = None) -> dict[str, Any]:
+    """The JSON metadata of a model file, without loading its tensors; ModelFileError if not of `expect_kind`."""
     path = _existing(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
@@ -80,7 +80,10 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
                 "'comosvc import-vocoder' (NSF-HiFiGAN) or 'comosvc import-content' (ContentVec / HuBERT)"
             ) from None
         raise ModelFileError(f"{path} is not a readable model file (truncated or corrupt): {exc}") from None
-    return _check_metadata(path, header)
+    meta = _check_metadata(path, header)
+    if expect_kind is not None and meta.get("kind") != expect_kind:
+        raise ModelFileError(f"{path} holds a '{meta.get('kind')}', not a '{expect_kind}'")
+    return meta
 
 
 def looks_like_pickle(path: str | os.PathLike) -> bool:
@@ -97,9 +100,7 @@ def load_model_file(
     path: str | os.PathLike, expect_kind: str | None = None
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Load (tensors, metadata) from a model file; clear errors for anything wrong."""
-    meta = read_metadata(path)
-    if expect_kind is not None and meta.get("kind") != expect_kind:
-        raise ModelFileError(f"{path} holds a '{meta.get('kind')}', not a '{expect_kind}'")
+    meta = read_metadata(path, expect_kind)
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

@@ -96,6 +96,20 @@ def save_model(
     save_model_file(path, tensors, metadata)
 
 
+def replace_part(path: str | os.PathLike, out_path: str | os.PathLike, name: str, state: dict[str, torch.Tensor],
+                 part_metadata: dict[str, Any] | None = None) -> None:
+    """Copy the model file at `path` to `out_path` (may be the same path; atomic) with part `name`'s tensors
+    replaced by `state` (unprefixed) and, if given, its metadata entry by `part_metadata`; all else is kept."""
+    tensors, meta = load_model_file(path, expect_kind=MODEL_KIND)
+    kept = {key: t for key, t in tensors.items() if not key.startswith(name + ".")}
+    kept.update(with_prefix(state, name))
+    meta = {key: value for key, value in meta.items() if key != "format_version"}  # save_model_file writes its own
+    meta["parts"] = sorted(set(meta.get("parts", [])) | {name})
+    if part_metadata is not None:
+        meta[name] = part_metadata
+    save_model_file(out_path, kept, meta)
+
+
 def load_model(path: str | os.PathLike, parts: Iterable[str] | None = None) -> ModelBundle:
     """Read a model file; `parts` limits which acoustic models are built (default: all present)."""
     tensors, meta = load_model_file(path, expect_kind=MODEL_KIND)

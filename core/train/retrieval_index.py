@@ -13,10 +13,10 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoint import load_model_file, save_model_file, with_prefix
 from core.data.cache import load_clip, read_manifest
 from core.errors import UserError
 from core.features.retrieval import CODES_PER_SINGER, RETRIEVAL_PART, SingerIndex
+from core.model.model_file import replace_part
 
 _SKIPPED_COPIES = ("key", "volume")
 
@@ -52,13 +52,7 @@ def singer_codes(model, cache_dir: str | os.PathLike) -> list[torch.Tensor]:
 
 def write_index(model_path: str | os.PathLike, index: SingerIndex, out_path: str | os.PathLike) -> None:
     """Copy the model file to `out_path` (may be the same path) with `index` as its retrieval part."""
-    tensors, meta = load_model_file(model_path, expect_kind="model")
-    kept = {name: t for name, t in tensors.items() if not name.startswith(RETRIEVAL_PART + ".")}
-    kept.update(with_prefix(index.file_part(), RETRIEVAL_PART))
-    meta = {key: value for key, value in meta.items() if key != "format_version"}
-    meta["parts"] = sorted(set(meta.get("parts", [])) | {RETRIEVAL_PART})
-    meta[RETRIEVAL_PART] = {"codes_per_singer": max(len(t) for t in index.tables)}
-    save_model_file(out_path, kept, meta)
+    replace_part(model_path, out_path, RETRIEVAL_PART, index.file_part())
 
 
 def add_index(model_path: str | os.PathLike, cache_dir: str | os.PathLike, out_path: str | os.PathLike | None = None,

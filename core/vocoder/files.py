@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from core.checkpoint import load_model_file, save_model_file, split_prefix, with_prefix
+from core.checkpoint import load_model_file, read_metadata, save_model_file, split_prefix
 from core.errors import ModelFileError
 from core.vocoder.base import Vocoder
 
@@ -74,8 +74,9 @@ def replace_model_vocoder(model_path: str | os.PathLike, vocoder: Vocoder, out_p
     sample rate, hop and mel count (a vocoder for another front end would get mels it cannot read).
     """
     from core.config import from_stored_dict
+    from core.model.model_file import replace_part
 
-    tensors, meta = load_model_file(model_path, expect_kind="model")
+    meta = read_metadata(model_path, expect_kind="model")
     if not isinstance(meta.get("vocoder"), dict):
         raise ModelFileError(f"{model_path} holds no vocoder: it is a training stage's file, not a complete model")
     audio = from_stored_dict(meta["config"]).audio
@@ -85,8 +86,4 @@ def replace_model_vocoder(model_path: str | os.PathLike, vocoder: Vocoder, out_p
             f"{model_path} at {audio.sample_rate} / {audio.hop_length} / {audio.n_mels}"
         )
     state, vocoder_meta = vocoder_parts(vocoder)
-    kept = {name: t for name, t in tensors.items() if not name.startswith(PREFIX + ".")}
-    kept.update(with_prefix(state, PREFIX))
-    meta = {k: v for k, v in meta.items() if k != "format_version"}  # save_model_file writes its own
-    meta["vocoder"] = vocoder_meta
-    save_model_file(out_path, kept, meta)
+    replace_part(model_path, out_path, PREFIX, state, vocoder_meta)
