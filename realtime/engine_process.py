@@ -545,6 +545,15 @@ def run_child(control: Connection, snapshots: Connection, parent_pid: int, stder
         handle = os.open(stderr_path, os.O_WRONLY | os.O_APPEND)
         os.dup2(handle, 2)
         os.close(handle)
+    try:
+        _run_child(control, snapshots, parent_pid)
+    finally:
+        if stderr_path and os.getppid() != parent_pid:
+            with contextlib.suppress(OSError):  # the window that would read and remove it is gone
+                os.remove(stderr_path)
+
+
+def _run_child(control: Connection, snapshots: Connection, parent_pid: int) -> None:
     _import_ahead()
     from realtime.engine_spec import build_engine
 

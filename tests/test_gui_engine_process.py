@@ -154,13 +154,18 @@ def test_an_orphaned_child_ends_by_itself(tmp_path):
             print(proxy.pid, flush=True)
             time.sleep(60)
     """))
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=str(REPO))
+    temp = tmp_path / "temp"  # where the child's stderr file goes (tempfile follows TMPDIR)
+    temp.mkdir()
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=str(REPO),
+                              env={**os.environ, "TMPDIR": str(temp)})
     try:
         child = int(parent.stdout.readline())
         assert not _gone(child)
+        assert list(temp.glob("comosvc-engine-*.log")), "the child's stderr file was not made where expected"
         parent.send_signal(signal.SIGKILL)
         parent.wait(5)
         assert _wait_for(lambda: _gone(child), 5), "the engine process outlived its parent"
+        assert not list(temp.glob("comosvc-engine-*.log")), "the orphan left its stderr file behind"
     finally:
         parent.kill()
         parent.wait()
