@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from core.device import DEFAULT_DEVICE
 from core.errors import UserError
+from core.features.pitch import check_pitch_shift
+from core.features.retrieval import check_retrieval_ratio
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,9 @@ class GuiSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> "GuiSettings":
-        """Known keys only, each coerced to its field's type; a bad value keeps the default."""
+        """Known keys only, each coerced to its field's type; a bad value keeps the default. Bad means of
+        the wrong type, a number that is not finite, or outside what the engine accepts (a hand-edited file
+        must not make Start fail on a value the window never shows)."""
         defaults = cls()
         values = {}
         for f in fields(cls):
@@ -50,10 +55,17 @@ class GuiSettings:
                 continue
             kind = type(getattr(defaults, f.name))
             try:
-                values[f.name] = kind(data[f.name])
-            except (TypeError, ValueError):
+                value = kind(data[f.name])
+                if kind is float and not math.isfinite(value):
+                    continue
+                values[f.name] = _RANGE_CHECKS.get(f.name, lambda v: v)(value)
+            except (TypeError, ValueError, OverflowError, UserError):
                 continue
         return replace(defaults, **values)
+
+
+# Fields whose values the engine refuses outside a range: the same checks as the engine's (UserError).
+_RANGE_CHECKS = {"pitch": check_pitch_shift, "retrieval": check_retrieval_ratio}
 
 
 def default_settings_path() -> Path:

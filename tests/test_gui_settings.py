@@ -36,3 +36,21 @@ def test_damaged_file_and_bad_values_fall_back_to_defaults(tmp_path):
     path.write_text('{"last": {"pitch": "high", "gate_db": -20, "unknown": 1}}')
     loaded = SettingsStore(path).load()
     assert loaded.pitch == GuiSettings().pitch and loaded.gate_db == -20.0
+
+
+@pytest.mark.parametrize("field, bad", [("pitch", 99.0), ("pitch", "NaN"), ("retrieval", 5.0), ("retrieval", -0.1),
+                                        ("gate_db", "inf"), ("block_ms", "nan")])
+def test_values_the_engine_would_refuse_fall_back_to_defaults(tmp_path, field, bad):
+    """A hand-edited settings file must not make Start fail on a value the window's controls cannot show."""
+    path = tmp_path / "gui.json"
+    path.write_text('{"last": {"%s": "%s", "singer": "alto"}}' % (field, bad))
+    loaded = SettingsStore(path).load()
+    assert getattr(loaded, field) == getattr(GuiSettings(), field)
+    assert loaded.singer == "alto"
+
+
+def test_values_inside_the_ranges_are_kept(tmp_path):
+    path = tmp_path / "gui.json"
+    path.write_text('{"last": {"pitch": -12, "retrieval": 0.75}}')
+    loaded = SettingsStore(path).load()
+    assert (loaded.pitch, loaded.retrieval) == (-12.0, 0.75)
