@@ -9,7 +9,8 @@ spectral envelope (core/data/timbre_shift.py):
 - at their own pitch (analysis-resynthesis): the ceiling with auto-transpose;
 - at each source's median pitch: what a conversion WITHOUT auto-transpose puts out when it keeps the
   singer's timbre exactly and the source's melody. Resemblyzer hears pitch as part of a voice, so this
-  is the ceiling for top-1 without auto-transpose, whatever the model.
+  is the ceiling for top-1 without auto-transpose, whatever the model. Also per band of semitones
+  moved (<= 5, 5-12, > 12), to set beside bench_quality.py's identity by distance.
 """
 
 from __future__ import annotations
@@ -75,10 +76,11 @@ def evaluate(args) -> dict:
                 semitones = 12.0 * np.log2(hz / _median_f0(t))
                 shifts.append(semitones)
                 sung = resing_with_envelope(audio, rate, hop, t.f0, t.voiced, semitones)
-                at_source.append((singer, embedder.embed(sung, rate)))
+                at_source.append((singer, embedder.embed(sung, rate), semitones))
     return {"targets_dir": str(root), "singers": sorted(files), "source_median_f0_hz": source_f0,
             "own_pitch": listening.singer_identification(own, centroids),
-            "at_source_pitch": listening.singer_identification(at_source, centroids),
+            "at_source_pitch": listening.singer_identification([(s, e) for s, e, _ in at_source], centroids),
+            "at_source_pitch_by_distance": listening.identification_by_distance(at_source, centroids),
             "shift_semitones_abs_mean": float(np.mean(np.abs(shifts)))}
 
 
@@ -101,6 +103,8 @@ def print_summary(result: dict) -> None:
         sid = result[key]
         print(f"{label:22s} top-1 {sid['top1']:.0%} (chance {sid['chance']:.0%}), mean rank {sid['mean_rank']:.2f}, n {sid['n']}")
     print(f"mean |shift| {result['shift_semitones_abs_mean']:.1f} semitones")
+    print("at the sources' pitch, by semitones moved: " + ", ".join(
+        f"{band} {b['top1']:.0%} (n {b['n']})" for band, b in result["at_source_pitch_by_distance"].items()))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ each --steps value, the source is converted (core.convert.convert_audio, the off
 - Singer similarity (Resemblyzer): cosine of the output to the mean embedding of up to 5 of the
   target singer's own recordings, against the cosine of the source to the same target; the gain and
   the share of pairs where the output is closer than the source.
+- Identity by distance: the same top-1 per band of semitones between the pitch the output sings
+  (the source's median, shifted) and the singer's own median (from the model file; files without
+  medians skip it): <= 5, 5-12, > 12. Compare with bench_identity_ceiling.py's bands.
 - Student vs teacher: the figures per --steps value, relative difference to the reference (the first
   teacher-N value, else the last one given).
 - Content leakage: core.train.leakage's linear speaker-ID probe on the model's content code over the
@@ -134,7 +137,9 @@ def evaluate(args) -> dict:
             notes.append(f"source {path} skipped: silent or shorter than one frame")
             continue
         track = _track(extractor, audio, hop)
+        voiced_f0 = track.f0[track.voiced & (track.f0 > 0)]
         sources.append({"path": str(path), "audio": audio, "f0_raw": track.f0, "voiced": track.voiced,
+                        "median_hz": float(np.median(voiced_f0)) if len(voiced_f0) else None,
                         "embedding": embedder.embed(audio, rate),
                         "dnsmos": listening.dnsmos(audio, rate) if args.dnsmos else None})
     if not sources:
@@ -146,7 +151,7 @@ def evaluate(args) -> dict:
         convert_audio(model, warm, rate, singers[0], pitch=args.pitch, steps=steps,
                       auto_transpose=args.auto_transpose, retrieval=args.retrieval)  # warm-up, not timed
         rows, cents, taken, seconds = [], [], 0.0, 0.0
-        identified, outputs_by_source = [], {}
+        identified, outputs_by_source, by_distance = [], {}, []
         for source in sources:
             for singer in singers:
                 out, _, report = convert_audio(model, source["audio"], rate, singer, pitch=args.pitch, steps=steps,
@@ -162,9 +167,13 @@ def evaluate(args) -> dict:
                 out_embedding = embedder.embed(out, rate)
                 out_cos = ev.cosine(out_embedding, target_embedding[singer])
                 identified.append((singer, out_embedding))
+                distance = _range_distance(source["median_hz"], shift, model.singer_median(singer))
+                if distance is not None:
+                    by_distance.append((singer, out_embedding, distance))
                 outputs_by_source.setdefault(source["path"], {})[singer] = out_embedding
                 quality = _dnsmos_or_none(listening, out, rate) if args.dnsmos else None
                 rows.append({"source": source["path"], "singer": singer, "steps": steps, "shift": shift,
+                             "range_distance": distance,
                              "seconds": report.input_seconds,
                              "rtf": report.real_time_factor, **fid, "source_cosine": src_cos,
                              "output_cosine": out_cos, "cosine_gain": out_cos - src_cos,
@@ -185,6 +194,7 @@ def evaluate(args) -> dict:
             "audio_seconds": seconds,
             **_dnsmos_means(rows),
             "singer_id": listening.singer_identification(identified, target_embedding),
+            "singer_id_by_distance": listening.identification_by_distance(by_distance, target_embedding),
             "spread": listening.spread(outputs_by_source, target_embedding),
         }
 
@@ -208,6 +218,13 @@ def evaluate(args) -> dict:
         "student_vs_teacher": {"reference": reference, "relative_difference": relative},
         "leakage": _leakage(model, target_audio, rate),
     }
+
+
+def _range_distance(source_median_hz: float | None, shift: float, singer_median_hz: float | None) -> float | None:
+    """Semitones from the singer's own median pitch to the pitch the output sings (the source's, shifted)."""
+    if not source_median_hz or not singer_median_hz:
+        return None
+    return 12.0 * math.log2(source_median_hz / singer_median_hz) + shift
 
 
 def _dnsmos_or_none(listening, audio: np.ndarray, rate: int) -> dict | None:
@@ -273,6 +290,11 @@ def print_table(result: dict) -> None:
     print(f"  top1: share of outputs whose nearest singer centroid is the asked-for one (chance {_fmt(ident['chance'], '.3f')}, "
           f"chance mean rank {_fmt(ident.get('chance_mean_rank'), '.1f')}); spread: mean cosine between one source's outputs "
           f"for different singers / between the singers' own centroids; /src: output OVRL / source OVRL")
+    for steps, s in result["by_steps"].items():
+        bands = s.get("singer_id_by_distance") or {}
+        if bands:
+            print(f"{steps}: top1 by semitones from the singer's own median pitch: " + ", ".join(
+                f"{band} {_fmt(b['top1'], '.2f')} (n {b['n']})" for band, b in bands.items()))
     svt = result["student_vs_teacher"]
     for steps, rel in svt["relative_difference"].items():
         parts = ", ".join(f"{k} {_fmt(v, '+.1%')}" for k, v in rel.items())

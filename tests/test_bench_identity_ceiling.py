@@ -34,6 +34,9 @@ def test_each_held_back_clip_is_judged_at_its_own_pitch_and_at_each_sources(corp
     assert hz == pytest.approx(220.0, rel=0.03)
     # low (110 Hz) goes up an octave and high (330 Hz) down 7 semitones to sing at 220 Hz
     assert result["shift_semitones_abs_mean"] == pytest.approx((12.0 + 12 * np.log2(330 / 220)) / 2, abs=0.4)
+    bands = result["at_source_pitch_by_distance"]
+    assert "<=5" not in bands and sum(b["n"] for b in bands.values()) == 4
+    assert bands["5-12"]["n"] >= 2  # high's two clips moved 7 semitones
 
 
 def test_fewer_than_two_singers_is_one_line(corpus, capsys):

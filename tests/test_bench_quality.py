@@ -68,6 +68,11 @@ def test_json_fields_and_ranges(setup, capsys):
     svt = result["student_vs_teacher"]
     assert svt["reference"] == "teacher-2" and set(svt["relative_difference"]) == {"1"}
     assert all(_finite(v) for v in svt["relative_difference"]["1"].values())
+    # The alto's median is 330 Hz: the 220 Hz source sings 7 semitones under it, the 262 Hz one 4.
+    distances = sorted(p["range_distance"] for p in result["pairs"] if p["steps"] == "1")
+    assert distances == pytest.approx([12 * math.log2(220 / 330), 12 * math.log2(262 / 330)], abs=0.3)
+    bands = result["by_steps"]["1"]["singer_id_by_distance"]
+    assert list(bands) == ["<=5", "5-12"] and [b["n"] for b in bands.values()] == [1, 1]
     # One evaluated singer: the probe needs two, so it says why instead of a figure.
     assert result["leakage"]["accuracy"] is None and result["leakage"]["note"]
 
@@ -136,3 +141,6 @@ def test_auto_transpose_moves_each_source_toward_the_target(setup, capsys):
     # The alto's median is 330 Hz: the 220 Hz source moves up further than the 262 Hz one.
     assert shifts["src0.wav"] > shifts["src1.wav"] > 0
     assert all(float(s).is_integer() for s in shifts.values())
+    # Moved to the alto's range, both sing within a semitone of its median.
+    assert all(abs(p["range_distance"]) < 1.0 for p in result["pairs"])
+    assert list(result["by_steps"]["1"]["singer_id_by_distance"]) == ["<=5"]

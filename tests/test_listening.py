@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from core.convert.listening import dnsmos, singer_identification, singer_ranks, spread
+from core.convert.listening import (dnsmos, distance_band, identification_by_distance, singer_identification,
+                                   singer_ranks, spread)
 
 RATE = 16000
 
@@ -45,6 +46,23 @@ def test_singer_identification_ranks_and_chance():
     assert result["top1"] == pytest.approx(1 / 3)
     assert result["mean_rank"] == pytest.approx((1 + 2 + 4) / 3)
     assert result["chance"] == 0.25 and result["chance_mean_rank"] == 2.5
+
+
+def test_distance_bands_have_inclusive_upper_edges_and_ignore_sign():
+    assert [distance_band(x) for x in (0.0, -5.0, 5.01, 12.0, -12.5, 30.0)] == \
+        ["<=5", "<=5", "5-12", "5-12", ">12", ">12"]
+
+
+def test_identification_is_broken_down_by_distance_from_the_singers_range():
+    centroids = _centroids()
+    outputs = [("a", centroids["a"], 1.0), ("b", centroids["a"], -3.0),   # near: 1 of 2
+               ("c", centroids["c"], 7.0),                                # middle: 1 of 1
+               ("d", centroids["a"], 15.0), ("a", centroids["b"], -20.0)]  # far: 0 of 2
+    result = identification_by_distance(outputs, centroids)
+    assert list(result) == ["<=5", "5-12", ">12"]
+    assert [result[b]["top1"] for b in result] == [0.5, 1.0, 0.0]
+    assert [result[b]["n"] for b in result] == [2, 1, 2]
+    assert list(identification_by_distance(outputs[2:3], centroids)) == ["5-12"]
 
 
 def test_spread_compares_outputs_with_the_singers_themselves():

@@ -8,6 +8,8 @@ Evaluation only (bench/bench_quality.py and its tests); nothing at run time need
 - Singer identification: each output's Resemblyzer embedding against every singer's centroid
   (the mean embedding of that singer's own recordings); top-1 share, mean rank (1 = best),
   and chance (1 / number of singers).
+- Identification by distance: the same top-1, per band of semitones between the pitch sung and the
+  singer's own median pitch (<= 5, 5-12, > 12).
 - Spread: mean cosine between outputs of the same source sent to DIFFERENT singers, against
   the mean cosine between different singers' own centroids. Outputs more alike than the singers
   themselves means the singer comes through as a pitch range, not a timbre.
@@ -59,6 +61,34 @@ def singer_identification(outputs: Sequence[tuple[str, np.ndarray]], centroids: 
     ranks = [singer_ranks(embedding, centroids).index(asked) + 1 for asked, embedding in outputs]
     return {"top1": float(np.mean([r == 1 for r in ranks])), "mean_rank": float(np.mean(ranks)),
             "chance": 1.0 / len(centroids), "chance_mean_rank": (len(centroids) + 1) / 2.0, "n": len(ranks)}
+
+
+# Semitones between what is sung and the singer's own median pitch: the edges of the bands that
+# identification is broken down by. Range copies (core/data/timbre_shift.py) reach 12.
+DISTANCE_EDGES = (5.0, 12.0)
+
+
+def distance_bands(edges: Sequence[float] = DISTANCE_EDGES) -> list[str]:
+    """The bands' names, nearest first: '<=5', '5-12', '>12' for the default edges."""
+    lows = [0.0, *edges[:-1]]
+    return [f"<={e:g}" if low == 0.0 else f"{low:g}-{e:g}" for low, e in zip(lows, edges)] + [f">{edges[-1]:g}"]
+
+
+def distance_band(semitones: float, edges: Sequence[float] = DISTANCE_EDGES) -> str:
+    """The band of an (absolute) distance in semitones."""
+    names = distance_bands(edges)
+    return names[next((i for i, edge in enumerate(edges) if abs(float(semitones)) <= edge), len(edges))]
+
+
+def identification_by_distance(outputs: Sequence[tuple[str, np.ndarray, float]],
+                               centroids: dict[str, np.ndarray]) -> dict[str, dict]:
+    """outputs: (asked-for singer, embedding, semitones from the singer's own median pitch). Top-1 per band,
+    nearest band first: Resemblyzer hears pitch as part of a voice, so a bass sung at a soprano's pitch
+    is a harder case than one sung in the bass's own range."""
+    bands: dict[str, list] = {}
+    for asked, embedding, semitones in outputs:
+        bands.setdefault(distance_band(semitones), []).append((asked, embedding))
+    return {band: singer_identification(bands[band], centroids) for band in distance_bands() if band in bands}
 
 
 def _mean_pairwise_cosine(vectors: Sequence[np.ndarray]) -> float | None:
