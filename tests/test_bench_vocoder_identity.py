@@ -50,3 +50,32 @@ def test_a_corpus_without_two_usable_singers_is_refused(tmp_path, capsys):
         save_audio(tmp_path / "c" / "only" / f"{i}.wav", sung_tone(0.3), 24000)
     assert load_bench("bench_vocoder_identity").main(["--vocoders", "x.safetensors", "--targets-dir", str(tmp_path / "c"), "--no-dnsmos"]) == 2
     assert "at least 2 singer folders" in capsys.readouterr().err
+
+
+def test_remake_judges_each_recording_re_made_by_the_model_as_its_own_singer(tmp_path, capsys):
+    from tests.convert_fixtures import build_tiny_model
+
+    model = tmp_path / "tiny.safetensors"
+    build_tiny_model(model)
+    for singer, hz in (("alto", 330.0), ("bass", 110.0)):  # the tiny model's singers
+        for i in range(6):
+            save_audio(tmp_path / "c" / singer / f"{i}.wav", sung_tone(0.5, hz=hz * (1 + 0.02 * i)), 24000)
+    bench = load_bench("bench_vocoder_identity")
+    code = bench.main(["--remake", str(model), "--targets-dir", str(tmp_path / "c"), "--clips-per-singer", "1",
+                       "--no-dnsmos", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["vocoders"] == {} and list(result["remakes"]) == [str(model)]
+    sid = result["remakes"][str(model)]["singer_id"]
+    assert sid["n"] == 2 and sid["chance"] == 0.5
+    # A folder that is not one of the model's singers cannot be re-made as itself: one line, exit 2.
+    for i in range(6):
+        save_audio(tmp_path / "c" / "tenor" / f"{i}.wav", sung_tone(0.5, hz=200.0), 24000)
+    assert bench.main(["--remake", str(model), "--targets-dir", str(tmp_path / "c"), "--no-dnsmos"]) == 2
+    assert "no singer tenor" in capsys.readouterr().err
+
+
+def test_nothing_to_judge_is_a_usage_error(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        load_bench("bench_vocoder_identity").main(["--targets-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
