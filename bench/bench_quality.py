@@ -2,7 +2,7 @@
 content leakage and end-to-end speed.
 
     .venv/bin/python bench/bench_quality.py --model M --sources FILE [FILE ...] --targets-dir CORPUS
-        [--pitch 0] [--auto-transpose] [--steps 1 teacher-50] [--churn S] [--max-seconds 6] [--json]
+        [--pitch 0] [--auto-transpose | --auto-octave] [--steps 1 teacher-50] [--churn S] [--max-seconds 6] [--json]
 
 For each held-out source file, each singer of the model with a folder CORPUS/<singer>/*.wav, and
 each --steps value, the source is converted (core.convert.convert_audio, the offline path) and:
@@ -10,7 +10,7 @@ each --steps value, the source is converted (core.convert.convert_audio, the off
   real voices, e.g. 3 % of the ALSA sample's frames, which cost its FPC 0.2 though the conversion follows
   the melody; CREPE is neither the conversion's own tracker nor DIO, and its full model costs ~25 s
   per 6 s clip on one core, tiny ~1.5 s): intended F0 = source F0 shifted by
-  --pitch (plus, with --auto-transpose, the whole semitones toward the target singer's median F0 that
+  --pitch (plus, with --auto-transpose, the whole semitones or octaves toward the target singer's median F0 that
   the conversion chose); on frames voiced in both: FPC = Pearson correlation of F0 in Hz (the paper's; not log),
   signed and absolute median error in cents, share of frames off by > 50 cents. Aggregates: FPC is
   the mean over pairs, the cents figures are pooled over all pairs' frames.
@@ -42,6 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cli.commands.convert import add_auto_transpose_flags  # noqa: E402
 from cli.device_flag import add_device_flag, device_or_exit  # noqa: E402
 from cli.output import run_report  # noqa: E402
 from core.errors import UserError  # noqa: E402
@@ -208,7 +209,8 @@ def evaluate(args) -> dict:
 
     return {
         "model": model.path, "sources": [s["path"] for s in sources], "targets_dir": str(targets_dir),
-        "pitch": float(args.pitch), "auto_transpose": bool(args.auto_transpose), "steps": list(args.steps), "max_seconds": args.max_seconds,
+        "pitch": float(args.pitch), "auto_transpose": bool(args.auto_transpose),
+        "auto_transpose_mode": args.auto_transpose, "steps": list(args.steps), "max_seconds": args.max_seconds,
         "threads": int(args.threads), "f0_method": args.eval_f0, "fpc_scale": "hz",
         "teacher_churn": model.teacher.schedule.teacher_churn if model.teacher is not None else None,
         "singers": singers, "missing_singers": missing, "notes": notes,
@@ -256,7 +258,7 @@ def _fmt(value, spec: str = ".3f") -> str:
 
 
 def print_table(result: dict) -> None:
-    auto = " + auto-transpose" if result.get("auto_transpose") else ""
+    auto = f" + auto-transpose by {result.get('auto_transpose_mode') or 'semitones'}" if result.get("auto_transpose") else ""
     print(f"model {result['model']}  pitch {result['pitch']:+g} st{auto}  F0 by {result['f0_method']} (FPC on Hz)  "
           f"max {result['max_seconds']:g} s per file")
     for note in result["notes"]:
@@ -313,8 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", nargs="+", required=True, help="held-out source recordings")
     parser.add_argument("--targets-dir", required=True, help="corpus folder with <singer>/*.wav")
     parser.add_argument("--pitch", type=float, default=0.0, help="transpose in semitones")
-    parser.add_argument("--auto-transpose", action="store_true",
-                        help="shift each conversion toward the target singer's median F0 (as `convert --auto-transpose`)")
+    add_auto_transpose_flags(parser)  # as `comosvc convert`
     parser.add_argument("--steps", nargs="+", default=["1", "teacher-50"])
     parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
     parser.add_argument("--churn", type=float, default=None,

@@ -87,3 +87,24 @@ def test_unreadable_input_and_corrupt_model(model_path: Path, tmp_path: Path, ca
     assert main(["convert", str(good), "--model", str(corrupt), "--singer", "alto"]) != 0
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0 and "Traceback" not in err
+
+
+def test_auto_octave_moves_by_whole_octaves_and_auto_transpose_by_semitones(model_path: Path, tmp_path: Path,
+                                                                            capsys) -> None:
+    source = tmp_path / "in.wav"
+    sf.write(source, sung_tone(0.5, hz=150.0), 24000)  # the alto's median is 330 Hz: 13.6 semitones up
+    shifts = {}
+    for flag in ("--auto-transpose", "--auto-octave"):
+        assert main(["convert", str(source), "--model", str(model_path), "--singer", "alto", "--out",
+                     str(tmp_path / flag), flag, "--json"]) == 0
+        shifts[flag] = json.loads(capsys.readouterr().out)["files"][0]["auto_transpose_semitones"]
+    assert shifts == {"--auto-transpose": 14.0, "--auto-octave": 12.0}
+
+
+def test_auto_transpose_and_auto_octave_together_are_refused(model_path: Path, tmp_path: Path, capsys) -> None:
+    source = tmp_path / "in.wav"
+    sf.write(source, sung_tone(0.3), 24000)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["convert", str(source), "--model", str(model_path), "--singer", "alto", "--auto-transpose",
+              "--auto-octave"])
+    assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err

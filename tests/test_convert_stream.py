@@ -208,3 +208,11 @@ def test_live_controls_change_mid_stream(model: VoiceModel, tone: np.ndarray) ->
     assert all(len(o) == 6 * HOP and np.isfinite(o).all() for o in outputs)
     with pytest.raises(UserError, match="alto, bass"):
         stream.set_singer("tenor")
+
+
+def test_auto_transpose_by_octaves_keeps_the_key(model: VoiceModel, tone: np.ndarray) -> None:
+    _, _, report = convert_audio(model, tone, 24000, "bass", auto_transpose="octaves")
+    expected = 12 * round(np.log2(MEDIANS["bass"] / report.source_f0_median_hz))
+    assert report.auto_transpose_semitones == expected != 0 and expected % 12 == 0
+    with pytest.raises(UserError, match="auto-transpose must be one of semitones, octaves"):
+        convert_audio(model, tone, 24000, "bass", auto_transpose="fifths")

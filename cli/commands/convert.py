@@ -25,8 +25,8 @@ def register(subparsers) -> None:
             "Convert each IN to the voice of --singer and write DIR/<stem>_<singer>.wav. "
             "--sampler: 1, 2 or 4 consistency steps (1 is the paper's one-step student) or teacher-N, N >= 1 "
             "(the diffusion teacher with N steps of its sampler, slow; --churn sets that sampler's EDM churn). "
-            "--auto-transpose shifts by the whole "
-            f"semitones between the input's median F0 and the singer's. The {PEAK_HELP}. Every input that can "
+            "--auto-transpose moves the input's median F0 nearest the singer's by whole semitones (the key "
+            f"changes); --auto-octave by whole octaves (the key stays). The {PEAK_HELP}. Every input that can "
             "be converted is; each one that cannot gets its own error line, and the exit code is then 2."
         ),
     )
@@ -41,7 +41,7 @@ def register(subparsers) -> None:
     # The old name: 'steps' means training steps in 'comosvc train'; kept working, with a notice.
     parser.add_argument("--steps", dest="deprecated_steps", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--f0", default=None, choices=PITCH_METHODS, help="pitch method (default: the model's)")
-    parser.add_argument("--auto-transpose", action="store_true", help="move the input's key to the singer's range")
+    add_auto_transpose_flags(parser)
     parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
     parser.add_argument("--rate", type=int, default=None, help="output sample rate in Hz (default 24000)")
     parser.add_argument("--out", default=None, help="output folder (default: each input's folder)")
@@ -109,3 +109,13 @@ def _sampler(args: argparse.Namespace) -> str:
         raise UserError("give --sampler only (--steps is its old name)")
     print("comosvc convert: warning: --steps is deprecated, use --sampler", file=sys.stderr, flush=True)
     return args.deprecated_steps
+
+
+def add_auto_transpose_flags(parser: argparse.ArgumentParser) -> None:
+    """--auto-transpose (whole semitones) or --auto-octave (whole octaves); both set args.auto_transpose to
+    the mode (core.features.pitch.AUTO_TRANSPOSE_MODES), or None when neither is given."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--auto-transpose", dest="auto_transpose", action="store_const", const="semitones",
+                       help="move the input toward the singer's range by whole semitones (the song's key changes)")
+    group.add_argument("--auto-octave", dest="auto_transpose", action="store_const", const="octaves",
+                       help="move the input toward the singer's range by whole octaves (the song's key stays)")

@@ -25,7 +25,7 @@ from core.audio.peak import SILENCE_PEAK
 from core.audio.resample import resample
 from core.convert.stream import ConversionStream, exact_lookahead, parse_steps
 from core.errors import UserError
-from core.features.pitch import check_pitch_shift
+from core.features.pitch import AUTO_TRANSPOSE_MODES, check_pitch_shift
 from core.features.retrieval import check_retrieval_ratio, no_index_error
 
 
@@ -49,11 +49,25 @@ class ConversionReport:
         return asdict(self)
 
 
-def auto_transpose_semitones(source_median_hz: float | None, target_median_hz: float | None) -> float | None:
-    """Whole semitones that move the source's median F0 to the target's, or None if either is unknown."""
+def auto_transpose_semitones(source_median_hz: float | None, target_median_hz: float | None,
+                             mode: str = "semitones") -> float | None:
+    """The shift (semitones) that moves the source's median F0 nearest the target's in whole semitones or
+    whole octaves (`mode`), or None if either median is unknown."""
     if not source_median_hz or not target_median_hz or source_median_hz <= 0 or target_median_hz <= 0:
         return None
-    return float(round(12.0 * math.log2(target_median_hz / source_median_hz)))
+    octaves = math.log2(target_median_hz / source_median_hz)
+    return 12.0 * round(octaves) if mode == "octaves" else float(round(12.0 * octaves))
+
+
+def auto_transpose_mode(value: bool | str | None) -> str | None:
+    """None (off), or one of AUTO_TRANSPOSE_MODES; True means 'semitones'. Anything else: UserError."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return AUTO_TRANSPOSE_MODES[0]
+    if value not in AUTO_TRANSPOSE_MODES:
+        raise UserError(f"auto-transpose must be one of {', '.join(AUTO_TRANSPOSE_MODES)}, got '{value}'")
+    return str(value)
 
 
 def convert_audio(
@@ -64,15 +78,17 @@ def convert_audio(
     pitch: float = 0.0,
     steps: str | int = "1",
     f0_method: str | None = None,
-    auto_transpose: bool = False,
+    auto_transpose: bool | str = False,
     out_rate: int | None = None,
     block_seconds: float = 10.0,
     retrieval: float = 0.0,
 ) -> tuple[np.ndarray, int, ConversionReport]:
-    """Convert mono `audio` at `sample_rate` to `singer`; returns (audio, rate, report)."""
+    """Convert mono `audio` at `sample_rate` to `singer`; returns (audio, rate, report). `auto_transpose`:
+    False, True (= 'semitones') or 'octaves' (AUTO_TRANSPOSE_MODES)."""
     began = time.perf_counter()
     model.singers.id(singer)  # unknown singer: UserError listing the names, before any work
     pitch = check_pitch_shift(pitch)
+    auto_transpose = auto_transpose_mode(auto_transpose)
     retrieval = check_retrieval_ratio(retrieval)
     if retrieval > 0 and getattr(model, "retrieval", None) is None:
         raise no_index_error(model.path)
@@ -105,7 +121,7 @@ def convert_audio(
 
 
 def _convert_voiced(model, source: np.ndarray, singer: str, pitch: float, steps: str, method: str,
-                    auto_transpose: bool, block_seconds: float, retrieval: float,
+                    auto_transpose: str | None, block_seconds: float, retrieval: float,
                     report: ConversionReport) -> np.ndarray:
     hop = model.hop_length
     length = len(source)
@@ -114,7 +130,7 @@ def _convert_voiced(model, source: np.ndarray, singer: str, pitch: float, steps:
     voiced_f0 = track.f0[track.voiced & (track.f0 > 0)]
     report.source_f0_median_hz = float(np.median(voiced_f0)) if len(voiced_f0) else None
     if auto_transpose:
-        shift = auto_transpose_semitones(report.source_f0_median_hz, model.singer_median(singer))
+        shift = auto_transpose_semitones(report.source_f0_median_hz, model.singer_median(singer), auto_transpose)
         if shift is None:
             report.notes.append("auto-transpose skipped: no voiced frames or no F0 median for this singer")
         else:

@@ -19,6 +19,9 @@ PITCH_METHODS = ("dio", "harvest", "crepe", "crepe-full", "fcpe")
 # The user's transpose control, either way: two octaves move any sung note into (or out of) the
 # trackers' 50-1100 Hz; beyond that the model only ever sees out-of-range F0 (noise or near silence).
 PITCH_SHIFT_LIMIT = 24.0
+# How offline auto-transpose moves the input toward the singer's median F0: by whole semitones, as near
+# as can be (the song's key changes), or by whole octaves (the key stays, as live auto-transpose does).
+AUTO_TRANSPOSE_MODES = ("semitones", "octaves")
 PITCH_SHIFT_HELP = f"pitch shift in semitones, -{PITCH_SHIFT_LIMIT:g} to +{PITCH_SHIFT_LIMIT:g}, fractional allowed"
 
 __all__ = [
