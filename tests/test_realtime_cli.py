@@ -40,3 +40,23 @@ def test_simulate_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 4 and all(line.startswith("comosvc simulate: error:") for line in err)
     assert "Traceback" not in "".join(err)
+
+
+def test_auto_octave_reaches_the_engine_in_simulate_and_live(tmp_path, capsys, monkeypatch):
+    from cli.commands.simulate import controls_from_args
+    from convert_fixtures import build_tiny_model
+    from realtime.engine import Engine
+
+    model, src = tmp_path / "tiny.safetensors", tmp_path / "in.wav"
+    build_tiny_model(model)
+    _tone(src, 1.0)
+    applied = []
+    original = Engine.set_auto_transpose
+    monkeypatch.setattr(Engine, "set_auto_transpose", lambda self, on: (applied.append(on), original(self, on)))
+    assert main(["simulate", str(src), "--model", str(model), "--singer", "alto", "--auto-octave", "--json"]) == 0
+    assert applied == [True]
+    capsys.readouterr()
+    # live builds its controls with the same function
+    import argparse
+    parsed = argparse.Namespace(pitch=0.0, singer=None, f0_method=None, retrieval=0.0, auto_octave=False)
+    assert "auto_transpose" not in controls_from_args(parsed)

@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
     parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
     parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
+    parser.add_argument("--auto-octave", action="store_true",
+                        help="move the voice toward the singer's range by whole octaves, following the singing "
+                             "(the key stays; the window's Auto-transpose)")
     parser.add_argument("--gate", type=float, help="gate threshold in dBFS")
     parser.add_argument("--bypass", action="store_true", help="start in bypass (dry, latency-aligned)")
     parser.add_argument("--record", metavar="DIR", help="record input.wav and output.wav into DIR")

@@ -30,6 +30,9 @@ def register(subparsers) -> None:
     parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
     parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
     parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
+    parser.add_argument("--auto-octave", action="store_true",
+                        help="move the voice toward the singer's range by whole octaves, following the singing "
+                             "(the key stays; the window's Auto-transpose)")
     parser.add_argument("--samplerate", type=int, default=48000, help="simulated device rate (default 48000)")
     parser.add_argument("--device-block", type=int, default=256, help="simulated device period in samples")
     parser.add_argument("--jitter", type=float, default=0.0, metavar="MS", help="callback jitter, up to MS late")
@@ -59,6 +62,8 @@ def controls_from_args(args) -> dict:
         controls["f0_method"] = args.f0_method
     if args.retrieval:
         controls["retrieval"] = args.retrieval
+    if getattr(args, "auto_octave", False):
+        controls["auto_transpose"] = True
     return controls
 
 
