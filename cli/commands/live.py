@@ -16,7 +16,7 @@ from cli.output import add_json_flag, print_json
 
 
 def register(subparsers) -> None:
-    from core.features.pitch import PITCH_SHIFT_HELP
+    from core.features.pitch import LIVE_AUTO_OCTAVE_HELP, PITCH_SHIFT_HELP
     from core.features.retrieval import RETRIEVAL_HELP
 
     parser = subparsers.add_parser(
@@ -36,9 +36,7 @@ def register(subparsers) -> None:
     parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
     parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
     parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
-    parser.add_argument("--auto-octave", action="store_true",
-                        help="move the voice toward the singer's range by whole octaves, following the singing "
-                             "(the key stays; the window's Auto-transpose)")
+    parser.add_argument("--auto-octave", action="store_true", help=LIVE_AUTO_OCTAVE_HELP)
     parser.add_argument("--gate", type=float, help="gate threshold in dBFS")
     parser.add_argument("--bypass", action="store_true", help="start in bypass (dry, latency-aligned)")
     parser.add_argument("--record", metavar="DIR", help="record input.wav and output.wav into DIR")

@@ -10,7 +10,7 @@ from core.errors import UserError
 
 def register(subparsers) -> None:
     from core.audio.peak import PEAK_HELP
-    from core.features.pitch import PITCH_SHIFT_HELP
+    from core.features.pitch import LIVE_AUTO_OCTAVE_HELP, PITCH_SHIFT_HELP
     from core.features.retrieval import RETRIEVAL_HELP
 
     parser = subparsers.add_parser(
@@ -30,9 +30,7 @@ def register(subparsers) -> None:
     parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
     parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
     parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
-    parser.add_argument("--auto-octave", action="store_true",
-                        help="move the voice toward the singer's range by whole octaves, following the singing "
-                             "(the key stays; the window's Auto-transpose)")
+    parser.add_argument("--auto-octave", action="store_true", help=LIVE_AUTO_OCTAVE_HELP)
     parser.add_argument("--samplerate", type=int, default=48000, help="simulated device rate (default 48000)")
     parser.add_argument("--device-block", type=int, default=256, help="simulated device period in samples")
     parser.add_argument("--jitter", type=float, default=0.0, metavar="MS", help="callback jitter, up to MS late")

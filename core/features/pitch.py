@@ -22,6 +22,8 @@ PITCH_SHIFT_LIMIT = 24.0
 # How offline auto-transpose moves the input toward the singer's median F0: by whole semitones, as near
 # as can be (the song's key changes), or by whole octaves (the key stays, as live auto-transpose does).
 AUTO_TRANSPOSE_MODES = ("semitones", "octaves")
+LIVE_AUTO_OCTAVE_HELP = ("move the voice toward the singer's range by whole octaves, following the singing "
+                         "(the key stays; the window's Auto-transpose)")
 PITCH_SHIFT_HELP = f"pitch shift in semitones, -{PITCH_SHIFT_LIMIT:g} to +{PITCH_SHIFT_LIMIT:g}, fractional allowed"
 
 __all__ = [
