@@ -282,8 +282,8 @@ def test_a_jack_server_that_goes_away_is_one_line_and_leaves_nothing(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("comosvc latency: error: "), lines
     # PortAudio calls the stream inactive, or the stall watch notices first: either names the device. The server
     # may also go before the probe's own stream opens, or the engine's PortAudio may assert first while closing
-    # its stream on the dead server: each of those lines says so. Now and then (2 of 13 runs on 2026-12-02, old
-    # and new code alike) the engine's process aborts without a word on its stderr to say where: then the line
+    # its stream on the dead server: each of those lines says so. Now and then (2 of 7 runs on 2026-12-02; the old
+    # code failed this file once in 6 too) the engine's process aborts without a word on its stderr to say where: the line
     # can only say how it ended.
     line = lines[0]
     assert ("'system'" in line and any(words in line for words in ("stopped delivering audio", "delivered no audio",
