@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 from core.convert import ConversionStream, VoiceModel, convert_audio
+from core.convert.offline import auto_transpose_semitones
 from core.models import default_model_path
 from realtime.converter import ConverterControls, ConvertResult
 
@@ -115,10 +116,11 @@ class ModelConverter:
 
     def _auto_transpose(self) -> float:
         """Whole octaves that move the singer's running pitch toward the target singer's median."""
-        target = self.model.singer_median(self.stream.singer)
-        if target is None or self._source_log_f0 is None:
+        if self._source_log_f0 is None:
             return 0.0
-        return 12.0 * round((math.log2(target) - self._source_log_f0))
+        shift = auto_transpose_semitones(2.0 ** self._source_log_f0, self.model.singer_median(self.stream.singer),
+                                         "octaves")
+        return 0.0 if shift is None else shift
 
     def _track_source(self, f0_in: np.ndarray) -> None:
         voiced = f0_in[f0_in > 0]

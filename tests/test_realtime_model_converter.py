@@ -121,3 +121,11 @@ def test_the_first_block_applies_every_control_even_the_default_f0_method(model)
     window = np.concatenate([np.zeros(4800, np.float32), sung_tone(0.2)[: 768 + 384]])
     converter.convert(window, 4800, 768, ConverterControls(singer="alto", pitch=0.0, f0_method="dio"))
     assert converter.stream._extractor is model.pitch_extractor("dio")
+
+
+@pytest.mark.parametrize("singer, octaves", [("bass", -1), ("alto", 1)])  # medians 110 and 330 Hz
+def test_live_auto_transpose_moves_a_220_hz_voice_by_whole_octaves(model, singer, octaves):
+    converter = ModelConverter(model)
+    simulate(converter, _exact_preset(model, 40.0), sung_tone(1.5, hz=220.0), RATE, 256, compute_ms=1.0,
+             controls={"pitch": 0.5, "singer": singer, "f0_method": "dio", "auto_transpose": True})
+    assert converter.stream.pitch == 0.5 + 12.0 * octaves
