@@ -7,7 +7,8 @@
 A variant is KIND:STEPS[:key=value ...], KIND `teacher` (the teacher's sampler, `--sampler teacher-N`) or
 `student` (consistency sampler, N = 1, 2 or 4). Keys, teacher only, each defaulting to the model's own:
   floor=F   the teacher's floor (`edm.teacher_floor`);
-  churn=S   EDM's stochastic churn (`edm.teacher_churn`, core/model/samplers.py); churn=0 is the ODE.
+  churn=S   EDM's stochastic churn (`edm.teacher_churn`, core/model/samplers.py); churn=0 is the ODE;
+  rho=R     the Karras spacing of the levels (`edm.rho`, > 0; it also places the distillation grid's points).
 Every source x singer pair is converted without transposition (`convert_audio`, the offline path).
 Reported per variant: DNSMOS OVRL mean and its ratio to the sources' mean; against the FIRST
 variant, the matched-pair mean difference, how many pairs scored lower, and the paired t.
@@ -35,30 +36,31 @@ class Variant(NamedTuple):
     steps: int
     floor: float | None = None  # None: the model's own
     churn: float | None = None
+    rho: float | None = None
 
     @property
     def label(self) -> str:
-        extra = (f":floor={self.floor:g}" if self.floor is not None else "") + (
-            f":churn={self.churn:g}" if self.churn is not None else "")
+        extra = "".join(f":{key}={value:g}" for key, value in
+                        (("floor", self.floor), ("churn", self.churn), ("rho", self.rho)) if value is not None)
         return f"{self.kind}:{self.steps}{extra}"
 
 
 def parse_variant(text: str) -> Variant:
     parts = text.split(":")
     if len(parts) < 2 or parts[0] not in ("teacher", "student") or not parts[1].isdigit() or int(parts[1]) < 1:
-        raise UserError(f"variant '{text}': expected teacher:N or student:N, then optional :floor=F or :churn=S")
+        raise UserError(f"variant '{text}': expected teacher:N or student:N, then optional :floor=F, :churn=S or :rho=R")
     values: dict[str, float] = {}
     for item in parts[2:]:
         key, _, value = item.partition("=")
-        if key not in ("floor", "churn") or parts[0] != "teacher":
-            raise UserError(f"variant '{text}': '{item}' is not a teacher's floor=F or churn=S")
+        if key not in ("floor", "churn", "rho") or parts[0] != "teacher":
+            raise UserError(f"variant '{text}': '{item}' is not a teacher's floor=F, churn=S or rho=R")
         try:
             values[key] = float(value)
         except ValueError:
             raise UserError(f"variant '{text}': '{value}' is not a number") from None
-        if values[key] < 0:
-            raise UserError(f"variant '{text}': {key} must be >= 0")
-    return Variant(parts[0], int(parts[1]), values.get("floor"), values.get("churn"))
+        if values[key] < 0 or (key == "rho" and values[key] == 0):
+            raise UserError(f"variant '{text}': {key} must be {'> 0' if key == 'rho' else '>= 0'}")
+    return Variant(parts[0], int(parts[1]), values.get("floor"), values.get("churn"), values.get("rho"))
 
 
 def paired(scores: list[float], reference: list[float]) -> dict:
@@ -89,7 +91,8 @@ def evaluate(args) -> dict:
         if variant.kind == "teacher":
             floor = base.teacher_floor if variant.floor is None else variant.floor
             churn = base.teacher_churn if variant.churn is None else variant.churn
-            teacher.denoiser.schedule = replace(base, teacher_floor=floor, teacher_churn=churn)
+            rho = base.rho if variant.rho is None else variant.rho
+            teacher.denoiser.schedule = replace(base, teacher_floor=floor, teacher_churn=churn, rho=rho)
         try:
             steps = f"teacher-{variant.steps}" if variant.kind == "teacher" else str(variant.steps)
             scores = [listening.dnsmos(convert_audio(model, audio, rate, singer, steps=steps)[0], rate)["ovrl"]
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="", help="model file (default: the default model)")
     parser.add_argument("--sources", nargs="+", required=True, help="voices the model never saw")
     parser.add_argument("--singers", nargs="+", required=True, help="target singers of the model")
-    parser.add_argument("--variants", nargs="+", required=True, help="KIND:STEPS[:floor=F][:churn=S]")
+    parser.add_argument("--variants", nargs="+", required=True, help="KIND:STEPS[:floor=F][:churn=S][:rho=R]")
     parser.add_argument("--max-seconds", type=float, default=6.0, help="seconds of each source (default 6)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -21,8 +21,10 @@ def test_variants_parse_and_refuse(sweep):
     assert sweep.parse_variant("student:4") == sweep.Variant("student", 4)
     assert sweep.parse_variant("teacher:4:churn=0").churn == 0.0  # the ODE, not "the model's own"
     assert sweep.parse_variant("teacher:8:floor=0.4").label == "teacher:8:floor=0.4"
+    assert sweep.parse_variant("teacher:3:churn=0:rho=20") == sweep.Variant("teacher", 3, None, 0.0, 20.0)
+    assert sweep.parse_variant("teacher:3:rho=20").label == "teacher:3:rho=20"
     for bad in ("teacher", "teacher:0", "heun:4", "student:2:floor=1", "teacher:4:churn=x", "teacher:4:floor=-1",
-                "teacher:4:rho=3"):
+                "teacher:4:rho=0", "teacher:4:rho=-7", "student:1:rho=3", "teacher:4:sigma=3"):
         with pytest.raises(UserError):
             sweep.parse_variant(bad)
 
@@ -34,16 +36,17 @@ def test_a_run_reports_every_variant_against_the_first_and_restores_the_teacher(
     save_audio(source, sung_tone(1.0, hz=220.0), 24000)
     singer = VoiceModel.load(model_path, "cpu").singers.names[0]
     code = sweep.main(["--model", str(model_path), "--sources", str(source), "--singers", singer,
-                       "--variants", "teacher:2", "teacher:2:floor=1.5", "teacher:2:churn=0", "teacher:2", "student:1",
+                       "--variants", "teacher:3", "teacher:3:floor=1.5", "teacher:3:churn=0", "teacher:3:rho=2", "teacher:3",
+                       "student:1",
                        "--max-seconds", "1", "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     rows = {i: row for i, row in enumerate(result["variants"])}
     assert result["pairs"] == 1 and "against_first" not in rows[0]
-    assert rows[1]["scores"] != rows[0]["scores"] and rows[2]["scores"] != rows[0]["scores"]
-    # the plain sampler again, after the floor and churn variants: they were undone
-    assert rows[3]["scores"] == rows[0]["scores"]
-    assert rows[3]["against_first"]["mean_difference"] == 0.0
+    assert all(rows[i]["scores"] != rows[0]["scores"] for i in (1, 2, 3))
+    # the plain sampler again, after the floor, churn and rho variants: they were undone
+    assert rows[4]["scores"] == rows[0]["scores"]
+    assert rows[4]["against_first"]["mean_difference"] == 0.0
     assert all(1.0 <= s <= 5.0 for row in rows.values() for s in row["scores"])
 
 
