@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce models/default.safetensors in one command (about 8.5 h on a 2-core CPU):
+# Reproduce models/default.safetensors in one command (about 9.5 h on a 2-core CPU):
 #   bash scripts/train_default_model.sh [WORK_DIR]
 # 1. the synthetic corpus (16 singers x 20 clips, seed 0);
 # 2. two voices held out of training for evaluation (HELD_OUT below);
@@ -35,7 +35,12 @@
 # 12. a third feature cache, the range cache's clips with 4 perturbed copies of each for the content
 #    encoder instead of 1 (`preprocess --perturb-copies 4`), that model's teacher fine-tuned on it for
 #    40 min, a student distilled from it for 22 min on the 3-point grid, and its index built from that
-#    cache (BENCHMARKS.md "Four perturbed copies"); copied to models/default.safetensors.
+#    cache (BENCHMARKS.md "Four perturbed copies");
+# 13. that teacher trained on for 45 min more (`--resume`, copied so step 12's file stays; --init again,
+#    which is where a resumed run takes its vocoder from), a student distilled from it for 35 min on a
+#    4-point grid, and its index built from the third cache (BENCHMARKS.md "The teacher trained on, and
+#    a 4-point student");
+#    copied to models/default.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"
@@ -89,5 +94,11 @@ for f in teacher-range.safetensors teacher-range.train-state.safetensors; do cp 
 "${COMOSVC[@]}" train student "$WORK/cache-p4" --teacher "$WORK/teacher-p4.safetensors" --out "$WORK/model-p4.safetensors" \
     --set edm.distill_steps=3 --max-minutes 22 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" index "$WORK/model-p4.safetensors" "$WORK/cache-p4"
-cp "$WORK/model-p4.safetensors" models/default.safetensors
+for f in teacher-p4.safetensors teacher-p4.train-state.safetensors; do cp "$WORK/$f" "$WORK/${f/p4/p4b}"; done
+"${COMOSVC[@]}" train teacher "$WORK/cache-p4" --out "$WORK/teacher-p4b.safetensors" --init "$WORK/model-range2.safetensors" \
+    --set edm.sigma_data=0.1 --resume --max-minutes 45 --checkpoint-every 200 "${QUIET[@]}"
+"${COMOSVC[@]}" train student "$WORK/cache-p4" --teacher "$WORK/teacher-p4b.safetensors" --out "$WORK/model-p4b.safetensors" \
+    --set edm.distill_steps=4 --max-minutes 35 --checkpoint-every 200 "${QUIET[@]}"
+"${COMOSVC[@]}" index "$WORK/model-p4b.safetensors" "$WORK/cache-p4"
+cp "$WORK/model-p4b.safetensors" models/default.safetensors
 "${COMOSVC[@]}" models
