@@ -36,11 +36,9 @@
 #    encoder instead of 1 (`preprocess --perturb-copies 4`), that model's teacher fine-tuned on it for
 #    40 min, a student distilled from it for 22 min on the 3-point grid, and its index built from that
 #    cache (BENCHMARKS.md "Four perturbed copies");
-# 13. that teacher trained on for 45 min more (`--resume`, copied so step 12's file stays; --init again,
-#    which is where a resumed run takes its vocoder from), a student distilled from it for 35 min on a
-#    4-point grid, and its index built from the third cache (BENCHMARKS.md "The teacher trained on, and
-#    a 4-point student");
-#    copied to models/default.safetensors.
+# 13. that teacher trained on for 45 min more (`--resume`, copied so step 12's file stays), a student
+#    distilled from it for 35 min on a 4-point grid, and its index built from the third cache
+#    (BENCHMARKS.md "The teacher trained on, and a 4-point student"); copied to models/default.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"

@@ -76,7 +76,7 @@ def test_stored_configs_from_before_an_added_key_still_load():
 
 
 def test_init_from_a_complete_model_keeps_its_vocoder_through_the_student(cache, tmp_path):
-    from core.convert.voice_model import VoiceModel, save_voice_model
+    from core.convert.voice_model import SINGER_F0_KEY, VoiceModel, save_voice_model
     from core.train.student import train_student
     from core.vocoder.builtin import BuiltinVocoder
 
@@ -96,6 +96,14 @@ def test_init_from_a_complete_model_keeps_its_vocoder_through_the_student(cache,
     train_student(cache, teacher, model, RunOptions(steps=1, progress=False, tensorboard=False), log=lambda m: None)
     loaded = VoiceModel.load(model)  # complete: content, vocoder, teacher and student
     assert loaded.singer_f0_median_hz == medians and loaded.teacher is not None
+    # Resumed without --init, the teacher keeps the vocoder and medians its own file took from --init.
+    state = teacher.with_name("teacher.train-state.safetensors")
+    assert state.exists()
+    train_teacher(cache, teacher, cfg, RunOptions(steps=2, resume=True, progress=False, tensorboard=False),
+                  log=lambda m: None)
+    resumed = load_model(teacher)
+    assert "vocoder" in resumed.extra_parts and resumed.metadata["training"]["steps"] == 2
+    assert resumed.metadata[SINGER_F0_KEY] == medians
     # Without --init the teacher file has no vocoder, so its student is no complete model.
     plain = tmp_path / "plain.safetensors"
     train_student(cache, first, plain, RunOptions(steps=1, progress=False, tensorboard=False), log=lambda m: None)

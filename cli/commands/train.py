@@ -15,7 +15,8 @@ _ACOUSTIC = ("config", "device", "batch", "log", "progress", "tensorboard")
 _USES = {"teacher": _ACOUSTIC, "student": _ACOUSTIC[1:], "vocoder": ("config",), "all": _ACOUSTIC}
 
 _RESUME_HELP = {
-    "teacher": "continue exactly from OUT's training checkpoint (default: start afresh)",
+    "teacher": "continue exactly from OUT's training checkpoint; OUT's vocoder and singer F0 medians are kept "
+               "unless --init gives them (default: start afresh)",
     "student": "continue exactly from OUT's training checkpoint (default: start afresh)",
     "vocoder": "continue training the vocoder file at --out (default: start afresh)",
     "all": "skip the stages OUT/train_all.json lists as done; the teacher and student continue from their "

@@ -157,7 +157,6 @@ def init_from_model_file(system: TeacherSystem, path: str | Path, cfg: Config,
     Returns the parts and metadata the new file keeps from it: its vocoder and the singers' F0
     medians, so that a teacher and student trained on from a complete model are complete again.
     """
-    from core.convert.voice_model import SINGER_F0_KEY
     from core.model.model_file import load_model
 
     bundle = load_model(path, parts=["teacher"])
@@ -172,6 +171,13 @@ def init_from_model_file(system: TeacherSystem, path: str | Path, cfg: Config,
         if "content" not in bundle.extra_parts:
             raise UserError(f"--init {path} holds no built-in content encoder")
         system.encoder.network.load_state_dict(bundle.extra_parts["content"])
+    return parts_to_keep(bundle)
+
+
+def parts_to_keep(bundle) -> tuple[dict[str, dict], dict[str, Any]]:
+    """The parts and metadata a teacher file takes over unchanged: the vocoder and the singers' F0 medians."""
+    from core.convert.voice_model import SINGER_F0_KEY
+
     kept_parts, kept_meta = {}, {}
     if "vocoder" in bundle.extra_parts:
         kept_parts["vocoder"], kept_meta["vocoder"] = bundle.extra_parts["vocoder"], bundle.metadata["vocoder"]
@@ -194,6 +200,10 @@ def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunO
         if init is not None:
             # On --resume the checkpoint's weights then replace these; the file still gives its vocoder.
             kept_parts, kept_meta = init_from_model_file(system, init, cfg, train.singers.names)
+        elif options.resume and Path(out).exists():
+            # Resumed without --init: keep what this run's own last file took over from its --init.
+            from core.model.model_file import load_model
+            kept_parts, kept_meta = parts_to_keep(load_model(out, parts=["teacher"]))
         system = system.to(runtime.device)
         # The EMA of the teacher's weights is what is validated, saved and sampled.
         teacher_ema = (copy.deepcopy(system.acoustic).requires_grad_(False).eval()
