@@ -48,7 +48,8 @@ class Variant(NamedTuple):
 def parse_variant(text: str) -> Variant:
     parts = text.split(":")
     if len(parts) < 2 or parts[0] not in ("teacher", "student") or not parts[1].isdigit() or int(parts[1]) < 1:
-        raise UserError(f"variant '{text}': expected teacher:N or student:N, then optional :floor=F, :churn=S or :rho=R")
+        raise UserError(f"variant '{text}': expected teacher:N or student:N, "
+                        "then optional :floor=F, :churn=S or :rho=R")
     values: dict[str, float] = {}
     for item in parts[2:]:
         key, _, value = item.partition("=")

@@ -36,8 +36,8 @@ def test_a_run_reports_every_variant_against_the_first_and_restores_the_teacher(
     save_audio(source, sung_tone(1.0, hz=220.0), 24000)
     singer = VoiceModel.load(model_path, "cpu").singers.names[0]
     code = sweep.main(["--model", str(model_path), "--sources", str(source), "--singers", singer,
-                       "--variants", "teacher:3", "teacher:3:floor=1.5", "teacher:3:churn=0", "teacher:3:rho=2", "teacher:3",
-                       "student:1",
+                       "--variants", "teacher:3", "teacher:3:floor=1.5", "teacher:3:churn=0", "teacher:3:rho=2",
+                       "teacher:3", "student:1",
                        "--max-seconds", "1", "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
