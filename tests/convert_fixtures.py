@@ -14,6 +14,9 @@ from core.model.acoustic import AcousticModel
 from core.vocoder.builtin import BuiltinVocoder
 
 SINGERS = ("alto", "bass")
+# speechmos doubles a clip until it fills DNSMOS's 9.01 s window and then scores every 1 s hop of the
+# result: a 1.0 s clip becomes 16 s and 7 windows, a 1.2 s clip 9.6 s and one window, 7 times cheaper.
+DNSMOS_ONE_WINDOW_SECONDS = 1.2
 MEDIANS = {"alto": 330.0, "bass": 110.0}
 
 

@@ -9,13 +9,13 @@ import pytest
 
 from core.audio.io import save_audio
 from tests.bench_scripts import load_bench
-from tests.convert_fixtures import build_tiny_model, sung_tone
+from tests.convert_fixtures import DNSMOS_ONE_WINDOW_SECONDS, build_tiny_model, sung_tone
 
 
 def test_each_pair_is_played_by_simulate_and_scored(tmp_path, monkeypatch, capsys):
     model = build_tiny_model(tmp_path / "tiny.safetensors")
     source = tmp_path / "voice.wav"
-    save_audio(source, sung_tone(1.5), 24000)
+    save_audio(source, sung_tone(DNSMOS_ONE_WINDOW_SECONDS), 24000)
     monkeypatch.setattr(sys, "argv", ["bench_live_quality.py", "--sources", str(source), "--singers", "alto", "bass",
                                       "--presets", "safe", "--model", model.path, "--keep", str(tmp_path / "out"),
                                       "--json"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convert_fixtures import build_tiny_model, sung_tone
+from convert_fixtures import DNSMOS_ONE_WINDOW_SECONDS, build_tiny_model, sung_tone
 from core.audio.io import save_audio
 from core.convert.evaluate import f0_fidelity, relative_difference
 from tests.bench_scripts import load_bench
@@ -19,7 +19,7 @@ def setup(tmp_path_factory):
     sources = []
     for i, hz in enumerate((220.0, 262.0)):
         path = root / f"src{i}.wav"
-        save_audio(path, sung_tone(1.0, hz=hz), 24000)
+        save_audio(path, sung_tone(DNSMOS_ONE_WINDOW_SECONDS, hz=hz), 24000)
         sources.append(str(path))
     targets = root / "targets"
     (targets / "alto").mkdir(parents=True)  # no "bass" folder: reported as missing
@@ -37,7 +37,7 @@ def _finite(value):
 def test_json_fields_and_ranges(setup, capsys):
     root, sources, targets = setup
     code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
-                          "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "teacher-2", "--max-seconds", "1", "--json"])
+                          "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "teacher-2", "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS), "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["singers"] == ["alto"]
@@ -81,7 +81,7 @@ def test_churn_sets_the_teacher_sampler_and_a_bad_one_is_one_line(setup, capsys)
     root, sources, targets = setup
     bench = load_bench("bench_quality")
     common = ["--model", str(root / "tiny.safetensors"), "--sources", sources[0], "--targets-dir", str(targets),
-              "--eval-f0", "dio", "--steps", "teacher-3", "--max-seconds", "1", "--no-dnsmos", "--json"]
+              "--eval-f0", "dio", "--steps", "teacher-3", "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS), "--no-dnsmos", "--json"]
     assert bench.main([*common, "--churn", "0"]) == 0
     ode = json.loads(capsys.readouterr().out)
     assert bench.main(common) == 0
@@ -99,7 +99,7 @@ def test_table_and_leakage_with_two_singers(setup, capsys):
     save_audio(bass / "b0.wav", sung_tone(1.0, hz=110.0), 24000)
     try:
         code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", sources[0],
-                              "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "--max-seconds", "1"])
+                              "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS)])
         out = capsys.readouterr().out
     finally:
         (bass / "b0.wav").unlink()
@@ -132,7 +132,7 @@ def test_f0_fidelity_figures():
 def test_auto_transpose_moves_each_source_toward_the_target(setup, capsys):
     root, sources, targets = setup
     code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
-                          "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "--max-seconds", "1",
+                          "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS),
                           "--auto-transpose", "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from convert_fixtures import build_tiny_model, sung_tone
+from convert_fixtures import DNSMOS_ONE_WINDOW_SECONDS, build_tiny_model, sung_tone
 from core.audio.io import save_audio
 from core.convert import VoiceModel
 from core.errors import UserError
@@ -33,12 +33,12 @@ def test_a_run_reports_every_variant_against_the_first_and_restores_the_teacher(
     model_path = tmp_path / "tiny.safetensors"
     build_tiny_model(model_path)
     source = tmp_path / "src.wav"
-    save_audio(source, sung_tone(1.0, hz=220.0), 24000)
+    save_audio(source, sung_tone(DNSMOS_ONE_WINDOW_SECONDS, hz=220.0), 24000)
     singer = VoiceModel.load(model_path, "cpu").singers.names[0]
     code = sweep.main(["--model", str(model_path), "--sources", str(source), "--singers", singer,
                        "--variants", "teacher:3", "teacher:3:floor=1.5", "teacher:3:churn=0", "teacher:3:rho=2",
                        "teacher:3", "student:1",
-                       "--max-seconds", "1", "--json"])
+                       "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS), "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     rows = {i: row for i, row in enumerate(result["variants"])}

@@ -101,6 +101,10 @@ def test_screenshot_of_the_running_window(qtbot, tmp_path):
 
 def test_output_f0_curve_follows_the_target(qtbot, sim_window):
     window = sim_window
+    # The safe preset (100 ms blocks) keeps up on a loaded 2-core machine. With balanced, a CI run that was
+    # ~15 % slower than usual saw too few voiced output frames in 20 s: an engine that drops blocks plays
+    # broken notes, and the curve rightly shows little pitch.
+    window.performance.preset.setCurrentText("safe")
     window.transport.start_button.click()
     qtbot.waitUntil(lambda: window.controller.running, timeout=10000)
 
@@ -110,9 +114,10 @@ def test_output_f0_curve_follows_the_target(qtbot, sim_window):
 
     from realtime.presets import load_preset
 
-    # Fresh settings: the engine runs the pitch tracker the preset names.
-    assert window.controller.engine._f0_method == load_preset(window.controller.settings.preset).f0_method
-    qtbot.waitUntil(voiced_output, timeout=20000)
+    # No pitch tracker chosen: the engine runs the one the preset names.
+    assert window.controller.settings.preset == "safe"
+    assert window.controller.engine._f0_method == load_preset("safe").f0_method
+    qtbot.waitUntil(voiced_output, timeout=30000)
     snap = window.controller.engine.snapshot()
     _, out = window.live.f0_out_curve.getOriginalDataset()
     target = np.asarray(snap.f0_target_hz, dtype=np.float64)

@@ -57,12 +57,7 @@ def _check_figures(result: dict, sola_search_ms: float) -> None:
         _skip_too_busy(result)
     # JACK hands a port's output to an input one cycle later, PortAudio adds its own output buffer
     assert result["loopback_round_trip_samples"] % PERIOD == 0
-    # Bypass is an exact delay: measured = the engine's stated latency + the one period PortAudio's stream
-    # adds on JACK (a stream that only copies its input to its output adds exactly that), to the sample.
-    # An xrun of the probe's own stream can shift its recording by a period: the report says so.
-    if result["bypass_take_probe_xruns"] and result["bypass_error_ms"] != pytest.approx(PERIOD_MS, abs=0.05):
-        pytest.skip(f"the probe's stream had {result['bypass_take_probe_xruns']} xruns in the bypass take: {result}")
-    assert result["bypass_error_ms"] == pytest.approx(PERIOD_MS, abs=2 * 1000.0 / RATE)
+    _check_bypass_is_exact(result)
     # The converted voice: SOLA may take its chunk up to its search window early, and the silence follower
     # opens FADE_IN_MS before the aligned onset, so a note may start that much before the dry path; a model's
     # note may take one frame to build up its loudness. Seen: the default model -1.3 to +5.2 ms, the stand-in
@@ -77,6 +72,15 @@ def _check_figures(result: dict, sola_search_ms: float) -> None:
     assert result["round_trip_ms"] == result["loopback_round_trip_ms"]
     assert result["engine_latency_ms"] == result["engine_reported_latency_ms"]
     assert result["total_ms"] == result["mic_to_ear_ms"]
+
+
+def _check_bypass_is_exact(result: dict) -> None:
+    """Bypass is an exact delay: measured = the engine's stated latency + the one period PortAudio's stream
+    adds on JACK (a stream that only copies its input to its output adds exactly that), to the sample.
+    An xrun of the probe's own stream can shift its recording by a period: the report says so."""
+    if result["bypass_take_probe_xruns"] and result["bypass_error_ms"] != pytest.approx(PERIOD_MS, abs=0.05):
+        pytest.skip(f"the probe's stream had {result['bypass_take_probe_xruns']} xruns in the bypass take: {result}")
+    assert result["bypass_error_ms"] == pytest.approx(PERIOD_MS, abs=2 * 1000.0 / RATE)
 
 
 def _spy_on_engines(patch, started: list, after_start=None) -> None:
@@ -177,11 +181,14 @@ def test_default_model_through_the_engine(jack_server, capsys, tmp_path, monkeyp
     # uses, doubled the live compute (low-latency: p50 12.7 -> 20 ms of a 20 ms block) and the engine dropped
     # most blocks, with no clean take in 6 tries
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    # The safe preset (100 ms blocks): on 2 cores with one thread the model keeps up and the first take is
+    # clean (~14 s, also with another core busy). With low-latency (20 ms) or balanced (40 ms, FCPE) it
+    # dropped blocks in all 6 takes and the test could only skip after ~45 s.
     start = time.monotonic()
-    result = _measure(capsys, device, _preset_file(tmp_path))
+    result = _measure(capsys, device, _preset_file(tmp_path, "safe"))
     assert result["converter"].startswith("model default")
-    _check_figures(result, load_preset("low-latency").sola_search_ms)
-    assert time.monotonic() - start < 40  # ~13 s on a busy 2-core machine
+    _check_figures(result, load_preset("safe").sola_search_ms)
+    assert time.monotonic() - start < 40
 
 
 @pytest.mark.jack
@@ -361,8 +368,9 @@ def test_cabled_rig_subtracts_the_loopback_it_is_given(jack_server, capsys, tmp_
     assert not result["jack"] and not result["loopback_measured"]
     assert result["loopback_round_trip_ms"] == pytest.approx(2 * PERIOD_MS)
     assert result["hardware_latency_ms"] == 0.0 and result["mic_to_ear_ms"] == result["measured_converted_latency_ms"]
-    # the same graph as the JACK-wired test: the same exact bypass figure
-    assert result["bypass_error_ms"] == pytest.approx(PERIOD_MS, abs=2 * 1000.0 / RATE)
+    # the same graph as the JACK-wired test: the same exact bypass figure (seen once on a loaded machine: two
+    # periods, a slip of the probe's own stream, which the JACK-wired test also allows for)
+    _check_bypass_is_exact(result)
 
 
 # --- no device needed -------------------------------------------------------------------------------------
