@@ -37,7 +37,8 @@ def _finite(value):
 def test_json_fields_and_ranges(setup, capsys):
     root, sources, targets = setup
     code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
-                          "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "teacher-2", "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS), "--json"])
+                          "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "teacher-2",
+                          "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS), "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["singers"] == ["alto"]
@@ -81,7 +82,7 @@ def test_churn_sets_the_teacher_sampler_and_a_bad_one_is_one_line(setup, capsys)
     root, sources, targets = setup
     bench = load_bench("bench_quality")
     common = ["--model", str(root / "tiny.safetensors"), "--sources", sources[0], "--targets-dir", str(targets),
-              "--eval-f0", "dio", "--steps", "teacher-3", "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS), "--no-dnsmos", "--json"]
+              "--eval-f0", "dio", "--steps", "teacher-3", "--max-seconds", "1", "--no-dnsmos", "--json"]
     assert bench.main([*common, "--churn", "0"]) == 0
     ode = json.loads(capsys.readouterr().out)
     assert bench.main(common) == 0
@@ -99,7 +100,8 @@ def test_table_and_leakage_with_two_singers(setup, capsys):
     save_audio(bass / "b0.wav", sung_tone(1.0, hz=110.0), 24000)
     try:
         code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", sources[0],
-                              "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS)])
+                              "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1",
+                              "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS)])
         out = capsys.readouterr().out
     finally:
         (bass / "b0.wav").unlink()
@@ -132,8 +134,8 @@ def test_f0_fidelity_figures():
 def test_auto_transpose_moves_each_source_toward_the_target(setup, capsys):
     root, sources, targets = setup
     code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", *sources,
-                          "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1", "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS),
-                          "--auto-transpose", "--json"])
+                          "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1",
+                          "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS), "--auto-transpose", "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["auto_transpose"] is True
