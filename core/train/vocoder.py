@@ -7,6 +7,13 @@ the recording: multi-resolution STFT loss plus log10-mel L1. Half the crops get
 gap-filled f0 (no zeros) because the live path holds f0 through unvoiced
 frames; the network must then read voicing from the mel. AdamW, cosine decay
 to a tenth of the learning rate, atomic checkpoints via `core.checkpoint`.
+
+With `train.range_shift_max` > 0, each training file also gets two copies re-sung
+by WORLD outside its range with its own envelope (core.data.timbre_shift): a
+conversion without transposition hands the vocoder a singer's envelope at a pitch
+it never heard them sing. The copies teach that envelope through the mel loss
+only; their fine structure between harmonics is WORLD's, not the singer's, so the
+STFT loss takes the recordings alone.
 """
 
 from __future__ import annotations
@@ -113,12 +120,42 @@ def aligned_analyses(model_path: str | os.PathLike, files: list[Path], data: lis
 
 
 @dataclass
+class RangeCopy(Analysis):
+    """A recording re-sung outside its range: a target for the mel loss only (see the module note)."""
+
+
+def range_copies(data: list[Analysis], config: Config, rng: np.random.Generator,
+                 log: Callable[[str], None] | None = print) -> list[Analysis]:
+    """Two envelope-keeping copies of each analysis, |U(key_shift_max, range_shift_max)| semitones up and down;
+    a copy whose F0 would leave the config's F0 range is skipped."""
+    from core.data.timbre_shift import range_shifts, resing_with_envelope
+
+    a, f, t = config.audio, config.features, config.train
+    mel = MelSpectrogram(a)
+    pitch = pitch_extractor_from_config(f, a, "dio")
+    copies = []
+    for d in data:
+        voiced = d.f0 > 0
+        for semitones in range_shifts(rng, t.key_shift_max, t.range_shift_max):
+            sung_f0 = d.f0[voiced] * 2.0 ** (semitones / 12.0)
+            if sung_f0.size == 0 or sung_f0.max() > f.f0_ceil or sung_f0.min() < f.f0_floor:
+                continue
+            sung = resing_with_envelope(d.audio, a.sample_rate, a.hop_length, d.f0, voiced, semitones)
+            copy = analyse(sung, mel, pitch, a.hop_length)
+            copies.append(RangeCopy(copy.audio, copy.log_mel, copy.f0))
+    if log:
+        log(f"{len(copies)} range copies of {len(data)} files (mel loss only), up to {t.range_shift_max:g} semitones")
+    return copies
+
+
+@dataclass
 class Batch:
     log_mel: torch.Tensor  # (B, n_mels, warmup + crop), the vocoder's input
     f0: torch.Tensor       # (B, warmup + crop)
     audio: torch.Tensor    # (B, crop * hop), the target
     offset: torch.Tensor   # (B,) int64 noise index of the first sample
     target_mel: torch.Tensor  # (B, n_mels, crop): the target audio's own mel (the input's, except for re-made mels)
+    fine: torch.Tensor        # (B,) bool: the STFT loss takes this crop (False for range copies)
 
 
 @dataclass
@@ -135,7 +172,7 @@ def sample_batch(data: list[Analysis], batch: int, crop: int, warmup: int, hop: 
         raise UserError(f"every training file is shorter than {crop * hop} samples")
     lengths = np.array([d.log_mel.shape[1] for d in usable], dtype=np.float64)
     picks = rng.choice(len(usable), size=batch, p=lengths / lengths.sum())
-    mels, f0s, audios, targets = [], [], [], []
+    mels, f0s, audios, targets, fine = [], [], [], [], []
     for i in picks:
         d = usable[i]
         start = int(rng.integers(0, d.log_mel.shape[1] - crop + 1))
@@ -152,8 +189,10 @@ def sample_batch(data: list[Analysis], batch: int, crop: int, warmup: int, hop: 
         targets.append(real[:, start : start + crop])
         f0s.append(torch.from_numpy(np.ascontiguousarray(f0, dtype=np.float32)))
         audios.append(torch.from_numpy(d.audio[start * hop : (start + crop) * hop]))
+        fine.append(not isinstance(d, RangeCopy))
     offset = torch.from_numpy(rng.integers(0, 2**31, size=batch)).to(torch.int64)
-    return Batch(torch.stack(mels), torch.stack(f0s), torch.stack(audios), offset, torch.stack(targets))
+    return Batch(torch.stack(mels), torch.stack(f0s), torch.stack(audios), offset, torch.stack(targets),
+                 torch.tensor(fine))
 
 
 def vocoder_loss(model: BuiltinVocoderModel, batch: Batch, warmup: int, stft_loss: MultiResolutionSTFTLoss,
@@ -162,7 +201,8 @@ def vocoder_loss(model: BuiltinVocoderModel, batch: Batch, warmup: int, stft_los
     state = model.initial_state(batch.f0.shape[0], batch.offset)
     audio, _ = model(batch.log_mel, batch.f0, state)
     predicted = audio[:, warmup * hop :]
-    stft = stft_loss(predicted, batch.audio)
+    fine = batch.fine
+    stft = stft_loss(predicted[fine], batch.audio[fine]) if bool(fine.any()) else predicted.new_zeros(())
     mel_l1 = (mel(predicted) - batch.target_mel).abs().mean()
     return stft + mel_l1, {"stft": stft.item(), "mel_l1": mel_l1.item()}
 
@@ -200,6 +240,8 @@ def train_vocoder(
     train_data = prepare(train_files, config)
     if aligned_to is not None:
         train_data += aligned_analyses(aligned_to, train_files, train_data, config, log)
+    if config.train.range_shift_max > 0:
+        train_data += range_copies(train_data[: len(train_files)], config, rng, log)
     start_from = out_path if resume and Path(out_path).exists() else init
     if start_from is not None:
         vocoder = load_vocoder_file(start_from)
