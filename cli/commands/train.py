@@ -99,7 +99,10 @@ def register(subparsers) -> None:
 
     p = stages.add_parser("vocoder", help="the built-in harmonic-plus-noise vocoder from audio files or a folder",
                           description="Train the built-in vocoder on the CPU. Its batch settings are the config's "
-                                      "vocoder.train_* values (change them with --set).")
+                                      "vocoder.train_* values (change them with --set). --set "
+                                      "train.range_shift_max=N adds two copies of each file re-sung by WORLD "
+                                      "5..N semitones up and down with its own envelope, learnt through the "
+                                      "mel loss only.")
     p.add_argument("data", help="audio folder (searched recursively) or file")
     p.add_argument("--out", required=True, help="vocoder file to write")
     p.add_argument("--steps", type=int, default=20000, help="training steps (default %(default)s)")
