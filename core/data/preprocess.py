@@ -128,11 +128,10 @@ class FeatureExtractor:
 
     def range_copy(self, audio: np.ndarray, clip: ClipFeatures, semitones: float) -> ClipFeatures | None:
         """The clip re-sung `semitones` away with its own envelope (timbre_shift.py); None if out of F0 range."""
-        from core.data.timbre_shift import resing_with_envelope
+        from core.data.timbre_shift import fits_f0_range, resing_with_envelope
 
         a, f = self.cfg.audio, self.cfg.features
-        sung_f0 = clip.f0[clip.voiced] * 2.0 ** (semitones / 12.0)
-        if sung_f0.size == 0 or sung_f0.max() > f.f0_ceil or sung_f0.min() < f.f0_floor:
+        if not fits_f0_range(clip.f0[clip.voiced], semitones, f.f0_floor, f.f0_ceil):
             return None
         sung = resing_with_envelope(audio, a.sample_rate, a.hop_length, clip.f0, clip.voiced, semitones)
         frames = clip.frames

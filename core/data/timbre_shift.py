@@ -36,6 +36,12 @@ def resing_with_envelope(audio: np.ndarray, rate: int, hop: int, f0: np.ndarray,
     return (sung * (peak_in / peak_out if peak_out > 0 else 0.0)).astype(np.float32)
 
 
+def fits_f0_range(voiced_f0: np.ndarray, semitones: float, f0_floor: float, f0_ceil: float) -> bool:
+    """Whether the voiced F0, moved by `semitones`, stays within [f0_floor, f0_ceil] (and there is some)."""
+    sung = np.asarray(voiced_f0) * 2.0 ** (semitones / 12.0)
+    return sung.size > 0 and sung.max() <= f0_ceil and sung.min() >= f0_floor
+
+
 def range_shifts(rng: np.random.Generator, key_shift_max: float, range_shift_max: float) -> tuple[float, float]:
     """One shift up and one down, each beyond the key-shift copies' reach: |k| in U(key_max, range_max)."""
     low = min(key_shift_max, range_shift_max)

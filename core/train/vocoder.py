@@ -128,7 +128,7 @@ def range_copies(data: list[Analysis], config: Config, rng: np.random.Generator,
                  log: Callable[[str], None] | None = print) -> list[Analysis]:
     """Two envelope-keeping copies of each analysis, |U(key_shift_max, range_shift_max)| semitones up and down;
     a copy whose F0 would leave the config's F0 range is skipped."""
-    from core.data.timbre_shift import range_shifts, resing_with_envelope
+    from core.data.timbre_shift import fits_f0_range, range_shifts, resing_with_envelope
 
     a, f, t = config.audio, config.features, config.train
     mel = MelSpectrogram(a)
@@ -137,8 +137,7 @@ def range_copies(data: list[Analysis], config: Config, rng: np.random.Generator,
     for d in data:
         voiced = d.f0 > 0
         for semitones in range_shifts(rng, t.key_shift_max, t.range_shift_max):
-            sung_f0 = d.f0[voiced] * 2.0 ** (semitones / 12.0)
-            if sung_f0.size == 0 or sung_f0.max() > f.f0_ceil or sung_f0.min() < f.f0_floor:
+            if not fits_f0_range(d.f0[voiced], semitones, f.f0_floor, f.f0_ceil):
                 continue
             sung = resing_with_envelope(d.audio, a.sample_rate, a.hop_length, d.f0, voiced, semitones)
             copy = analyse(sung, mel, pitch, a.hop_length)
