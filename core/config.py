@@ -116,6 +116,7 @@ class VocoderConfig:
     train_batch_size: int
     train_crop_frames: int
     train_warmup_frames: int
+    train_range_shift_max: float  # > 0: `train vocoder` adds range copies of each file (core/train/vocoder.py)
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ def from_dict(data: dict[str, Any]) -> Config:
 ADDED_KEYS: dict[str, Any] = {
     "train.teacher_ema_decay": 0.0,
     "train.range_shift_max": 0.0,
+    "vocoder.train_range_shift_max": 0.0,
     "edm.teacher_floor": 0.0,
     "edm.teacher_churn": 0.0,
 }

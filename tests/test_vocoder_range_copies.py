@@ -11,7 +11,7 @@ def _data(tmp_path, **overrides):
     from core.train.vocoder import find_audio_files, prepare
 
     _tone_files(tmp_path, count=2)
-    cfg = load_config("paper", {**SMALL, "train.range_shift_max": 12.0, **overrides})
+    cfg = load_config("paper", {**SMALL, "vocoder.train_range_shift_max": 12.0, **overrides})
     return cfg, prepare(find_audio_files(tmp_path), cfg)
 
 
@@ -68,3 +68,17 @@ def test_range_copies_reach_the_mel_loss_but_not_the_stft_loss(tmp_path):
         everything = float(stft(audio[:, 4 * 128 :], mixed.audio))
     assert abs(parts["stft"] - own) < 1e-5 and abs(own - everything) > 1e-4
     assert isinstance(copies[0], RangeCopy)
+
+
+def test_the_vocoder_makes_range_copies_by_its_own_key_not_the_caches(tmp_path):
+    from core.train.vocoder import train_vocoder
+
+    # `train all --set train.range_shift_max=12` gives the teacher's cache range copies; its vocoder stage
+    # trains from scratch on real mels, where copies cost DNSMOS, so that key alone must not reach it.
+    cfg, _ = _data(tmp_path, **{"vocoder.train_range_shift_max": 0.0, "train.range_shift_max": 12.0})
+    lines = []
+    train_vocoder(tmp_path, tmp_path / "v.safetensors", steps=1, config=cfg, log=lines.append, held_out_every=1000)
+    assert not any("range copies" in line for line in lines)
+    cfg = cfg.replace({"vocoder.train_range_shift_max": 12.0, "train.range_shift_max": 0.0})
+    train_vocoder(tmp_path, tmp_path / "v.safetensors", steps=1, config=cfg, log=lines.append, held_out_every=1000)
+    assert any(line.startswith("2 range copies of 1 files") for line in lines), lines  # one file is held out

@@ -100,7 +100,7 @@ def register(subparsers) -> None:
     p = stages.add_parser("vocoder", help="the built-in harmonic-plus-noise vocoder from audio files or a folder",
                           description="Train the built-in vocoder on the CPU. Its batch settings are the config's "
                                       "vocoder.train_* values (change them with --set). --set "
-                                      "train.range_shift_max=N adds two copies of each file re-sung by WORLD "
+                                      "vocoder.train_range_shift_max=N adds two copies of each file re-sung by WORLD "
                                       "5..N semitones up and down with its own envelope, learnt through the "
                                       "mel loss only.")
     p.add_argument("data", help="audio folder (searched recursively) or file")
@@ -113,7 +113,8 @@ def register(subparsers) -> None:
                         "a model with 'comosvc set-vocoder' (default: random weights)")
     p.add_argument("--aligned-to", default=None, metavar="MODEL",
                    help="also learn from the mels this model makes of each training file in a folder named after "
-                        "one of its singers: the mels the vocoder gets in conversion (default: real mels only)")
+                        "one of its singers, and of each range copy: the mels the vocoder gets in conversion "
+                        "(default: real mels only)")
     _common(p, "vocoder")
     p.set_defaults(func=run_vocoder)
 

@@ -8,7 +8,7 @@ gap-filled f0 (no zeros) because the live path holds f0 through unvoiced
 frames; the network must then read voicing from the mel. AdamW, cosine decay
 to a tenth of the learning rate, atomic checkpoints via `core.checkpoint`.
 
-With `train.range_shift_max` > 0, each training file also gets two copies re-sung
+With `vocoder.train_range_shift_max` > 0, each training file also gets two copies re-sung
 by WORLD outside its range with its own envelope (core.data.timbre_shift): a
 conversion without transposition hands the vocoder a singer's envelope at a pitch
 it never heard them sing. The copies teach that envelope through the mel loss
@@ -99,7 +99,10 @@ def prepare(files: list[Path], config: Config, f0_method: str = "dio") -> list[A
 
 def aligned_analyses(model_path: str | os.PathLike, files: list[Path], data: list[Analysis], config: Config,
                      log: Callable[[str], None] | None = print) -> list[Analysis]:
-    """The model's re-made mel of each file whose folder names one of its singers, with the file's audio and f0."""
+    """The model's re-made mel of each analysis whose file's folder names one of its singers, with its audio and f0.
+
+    A range copy is re-made from its re-sung audio, so the vocoder also learns the model's mels far from the
+    singer's range, the ones a conversion without transposition hands it; it stays a mel-loss-only target."""
     from core.convert import VoiceModel
     from core.convert.reconstruction import reconstruct_log_mel
 
@@ -109,19 +112,24 @@ def aligned_analyses(model_path: str | os.PathLike, files: list[Path], data: lis
         raise UserError(f"{model_path} works at {model.sample_rate} Hz / hop {model.hop_length}, the vocoder's config "
                         f"at {a.sample_rate} / {a.hop_length}")
     singers = set(model.singers.names)
-    aligned = [AlignedAnalysis(d.audio, reconstruct_log_mel(model, d.audio, f.parent.name, seed=i), d.f0, d.log_mel)
+    aligned = [remade(d, reconstruct_log_mel(model, d.audio, f.parent.name, seed=i))
                for i, (f, d) in enumerate(zip(files, data)) if f.parent.name in singers]
     if not aligned:
         raise UserError(f"no training file is in a folder named after a singer of {model_path} "
                         f"({', '.join(sorted(singers))})")
     if log:
-        log(f"{len(aligned)} of {len(files)} files also re-made by {Path(model_path).name} (its singers' folders)")
+        log(f"{len(aligned)} of {len(files)} recordings and range copies also re-made by {Path(model_path).name} "
+            "(its singers' folders)")
     return aligned
 
 
 @dataclass
 class RangeCopy(Analysis):
-    """A recording re-sung outside its range: a target for the mel loss only (see the module note)."""
+    """A recording re-sung outside its range: a target for the mel loss only (see the module note).
+
+    `source`: the index of the recording it was made from, in the list given to `range_copies`."""
+
+    source: int = -1
 
 
 def range_copies(data: list[Analysis], config: Config, rng: np.random.Generator,
@@ -130,20 +138,20 @@ def range_copies(data: list[Analysis], config: Config, rng: np.random.Generator,
     a copy whose F0 would leave the config's F0 range is skipped."""
     from core.data.timbre_shift import fits_f0_range, range_shifts, resing_with_envelope
 
-    a, f, t = config.audio, config.features, config.train
+    a, f, top = config.audio, config.features, config.vocoder.train_range_shift_max
     mel = MelSpectrogram(a)
     pitch = pitch_extractor_from_config(f, a, "dio")
     copies = []
-    for d in data:
+    for index, d in enumerate(data):
         voiced = d.f0 > 0
-        for semitones in range_shifts(rng, t.key_shift_max, t.range_shift_max):
+        for semitones in range_shifts(rng, config.train.key_shift_max, top):
             if not fits_f0_range(d.f0[voiced], semitones, f.f0_floor, f.f0_ceil):
                 continue
             sung = resing_with_envelope(d.audio, a.sample_rate, a.hop_length, d.f0, voiced, semitones)
             copy = analyse(sung, mel, pitch, a.hop_length)
-            copies.append(RangeCopy(copy.audio, copy.log_mel, copy.f0))
+            copies.append(RangeCopy(copy.audio, copy.log_mel, copy.f0, index))
     if log:
-        log(f"{len(copies)} range copies of {len(data)} files (mel loss only), up to {t.range_shift_max:g} semitones")
+        log(f"{len(copies)} range copies of {len(data)} files (mel loss only), up to {top:g} semitones")
     return copies
 
 
@@ -162,6 +170,18 @@ class AlignedAnalysis(Analysis):
     """A recording with the model's re-made mel as `log_mel`; `real_mel` is the recording's own, the mel loss's target."""
 
     real_mel: torch.Tensor | None = None
+
+
+@dataclass
+class AlignedRangeCopy(AlignedAnalysis, RangeCopy):
+    """A range copy with the model's re-made mel as `log_mel`: still a target for the mel loss only."""
+
+
+def remade(analysis: Analysis, model_mel: torch.Tensor) -> AlignedAnalysis:
+    """`analysis` with the model's mel as the vocoder's input; a range copy stays one."""
+    if isinstance(analysis, RangeCopy):
+        return AlignedRangeCopy(analysis.audio, model_mel, analysis.f0, source=analysis.source, real_mel=analysis.log_mel)
+    return AlignedAnalysis(analysis.audio, model_mel, analysis.f0, real_mel=analysis.log_mel)
 
 
 def sample_batch(data: list[Analysis], batch: int, crop: int, warmup: int, hop: int,
@@ -226,7 +246,8 @@ def train_vocoder(
     model's vocoder further, then `comosvc set-vocoder`); `resume` from --out takes precedence.
     `aligned_to`: a complete model file; each training file in a folder named after one of its
     singers is also learnt from the mel that model makes of it (core.convert.reconstruction),
-    so the vocoder learns the mels it will get in conversion, half the data real, half re-made.
+    so the vocoder learns the mels it will get in conversion, half the data real, half re-made;
+    range copies too, each re-made from its re-sung audio.
 
     Stops after `steps` or `max_minutes`, whichever comes first, and always
     leaves a complete model file at `out_path`.
@@ -237,10 +258,13 @@ def train_vocoder(
     rng = np.random.default_rng(seed)
     train_files, held_files = split_held_out(drop_oversized(find_audio_files(data), log), held_out_every)
     train_data = prepare(train_files, config)
+    train_sources = list(train_files)  # the file each analysis came from (its folder names the singer)
+    if config.vocoder.train_range_shift_max > 0:
+        copies = range_copies(train_data, config, rng, log)
+        train_data += copies
+        train_sources += [train_files[c.source] for c in copies]
     if aligned_to is not None:
-        train_data += aligned_analyses(aligned_to, train_files, train_data, config, log)
-    if config.train.range_shift_max > 0:
-        train_data += range_copies(train_data[: len(train_files)], config, rng, log)
+        train_data += aligned_analyses(aligned_to, train_sources, train_data, config, log)
     start_from = out_path if resume and Path(out_path).exists() else init
     if start_from is not None:
         vocoder = load_vocoder_file(start_from)
