@@ -11,6 +11,8 @@ spectral envelope (core/data/timbre_shift.py):
   singer's timbre exactly and the source's melody. Resemblyzer hears pitch as part of a voice, so this
   is the ceiling for top-1 without auto-transpose, whatever the model. Also per band of semitones
   moved (<= 5, 5-12, > 12), to set beside bench_quality.py's identity by distance.
+With --vocoder FILE, each re-sung clip is also judged after that vocoder (its own log-mel and F0 in):
+how much of the ceiling a vocoder keeps, far from a singer's range most of all.
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ def _median_f0(track) -> float:
 
 def evaluate(args) -> dict:
     from core.audio.io import load_audio
-    from core.audio.mel import mel_frame_count
+    import torch
+
+    from core.audio.mel import MelSpectrogram, mel_frame_count
     from core.config import load_config
     from core.convert import evaluate as ev
     from core.convert import listening
     from core.data.timbre_shift import resing_with_envelope
     from core.features.pitch import pitch_extractor_from_config
+    from core.vocoder.files import load_vocoder_file
 
     config = load_config(args.config)
     rate, hop = config.audio.sample_rate, config.audio.hop_length
@@ -66,21 +71,48 @@ def evaluate(args) -> dict:
     embedder = ev.SpeakerEmbedder()
     centroids = {s: ev.SpeakerEmbedder.mean_embedding([embedder.embed(clip(p), rate) for p in fs[:CENTROID_FILES]])
                  for s, fs in files.items()}
+    vocoders = {str(p): load_vocoder_file(p) for p in args.vocoder}
+    for path, vocoder in vocoders.items():
+        if not vocoder.fits(config.audio):
+            raise UserError(f"{path}'s vocoder works at {vocoder.sample_rate} Hz / hop {vocoder.hop_length}, "
+                            f"the config at {rate} / {hop}")
+    mel = MelSpectrogram(config.audio)
+
+    def heard(sung: np.ndarray) -> dict[str, np.ndarray]:
+        """The re-sung clip's embedding as WORLD made it ("") and through each vocoder (its own mel and F0 in)."""
+        embeddings = {"": embedder.embed(sung, rate)}
+        if vocoders:
+            log_mel = mel(torch.from_numpy(np.ascontiguousarray(sung, dtype=np.float32)))
+            f0 = torch.from_numpy(pitch.extract(sung, log_mel.shape[1]).f0.astype(np.float32))
+            for path, vocoder in vocoders.items():
+                embeddings[path] = embedder.embed(vocoder.synthesize(log_mel, f0).numpy(), rate)
+        return embeddings
+
     own, at_source, shifts = [], [], []
     for singer, fs in files.items():
         for path in fs[CENTROID_FILES:CENTROID_FILES + args.clips_per_singer]:
             audio = clip(path)
             t = track(audio)
-            own.append((singer, embedder.embed(resing_with_envelope(audio, rate, hop, t.f0, t.voiced, 0.0), rate)))
+            own.append((singer, heard(resing_with_envelope(audio, rate, hop, t.f0, t.voiced, 0.0))))
             for hz in source_f0.values():
                 semitones = 12.0 * np.log2(hz / _median_f0(t))
                 shifts.append(semitones)
                 sung = resing_with_envelope(audio, rate, hop, t.f0, t.voiced, semitones)
-                at_source.append((singer, embedder.embed(sung, rate), semitones))
-    return {"targets_dir": str(root), "singers": sorted(files), "source_median_f0_hz": source_f0,
-            "own_pitch": listening.singer_identification(own, centroids),
-            "at_source_pitch": listening.singer_identification([(s, e) for s, e, _ in at_source], centroids),
-            "at_source_pitch_by_distance": listening.identification_by_distance(at_source, centroids),
+                at_source.append((singer, heard(sung), semitones))
+
+    def cosine(singer: str, embedding: np.ndarray) -> float:
+        centroid = centroids[singer]
+        return float(np.dot(embedding, centroid) / (np.linalg.norm(embedding) * np.linalg.norm(centroid)))
+
+    def judged(key: str) -> dict:
+        return {"cosine_to_own_centroid_mean": float(np.mean([cosine(s, e[key]) for s, e, _ in at_source])),
+                "own_pitch": listening.singer_identification([(s, e[key]) for s, e in own], centroids),
+                "at_source_pitch": listening.singer_identification([(s, e[key]) for s, e, _ in at_source], centroids),
+                "at_source_pitch_by_distance": listening.identification_by_distance(
+                    [(s, e[key], d) for s, e, d in at_source], centroids)}
+
+    return {"targets_dir": str(root), "singers": sorted(files), "source_median_f0_hz": source_f0, **judged(""),
+            "through_vocoder": {path: judged(path) for path in vocoders},
             "shift_semitones_abs_mean": float(np.mean(np.abs(shifts)))}
 
 
@@ -93,18 +125,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--f0", default=None, help="pitch tracker (default: the config's)")
     parser.add_argument("--clips-per-singer", type=int, default=2, help="recordings re-sung per singer (default 2)")
     parser.add_argument("--max-seconds", type=float, default=6.0, help="cut every file to this length (0: no cut)")
+    parser.add_argument("--vocoder", action="append", default=[], metavar="FILE",
+                        help="also judge every re-sung clip after this vocoder (a vocoder or model file; its own "
+                             "mel and F0 in): how much of the ceiling survives it (repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     args = parser.parse_args(argv)
     return run_report(evaluate, args, print_summary)
 
 
 def print_summary(result: dict) -> None:
-    for key, label in (("own_pitch", "at its own pitch"), ("at_source_pitch", "at the sources' pitch")):
-        sid = result[key]
-        print(f"{label:22s} top-1 {sid['top1']:.0%} (chance {sid['chance']:.0%}), mean rank {sid['mean_rank']:.2f}, n {sid['n']}")
     print(f"mean |shift| {result['shift_semitones_abs_mean']:.1f} semitones")
-    print("at the sources' pitch, by semitones moved: " + ", ".join(
-        f"{band} {b['top1']:.0%} (n {b['n']})" for band, b in result["at_source_pitch_by_distance"].items()))
+    for name, judged in (("as WORLD re-sang it", result), *result["through_vocoder"].items()):
+        print(name)
+        for key, label in (("own_pitch", "at its own pitch"), ("at_source_pitch", "at the sources' pitch")):
+            sid = judged[key]
+            print(f"  {label:22s} top-1 {sid['top1']:.0%} (chance {sid['chance']:.0%}), "
+                  f"mean rank {sid['mean_rank']:.2f}, n {sid['n']}")
+        print("  at the sources' pitch, by semitones moved: " + ", ".join(
+            f"{band} {b['top1']:.0%} (n {b['n']})" for band, b in judged["at_source_pitch_by_distance"].items()))
 
 
 if __name__ == "__main__":

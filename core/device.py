@@ -9,9 +9,12 @@ always pays). Anything torch cannot reach here is a UserError with one line.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from core.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported where a device is resolved: the CLI's help must not wait for it
+    import torch
 
 DEFAULT_DEVICE = "cpu"   # conversion, live, GUI, simulate, vocode, benches
 TRAIN_DEVICE = "auto"    # training
@@ -20,6 +23,8 @@ DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N"
 
 def resolve_device(name: str | torch.device | None = None) -> torch.device:
     """The torch.device `name` stands for (None: DEFAULT_DEVICE), or a UserError saying why not."""
+    import torch
+
     if isinstance(name, torch.device):
         name = str(name)
     text = (DEFAULT_DEVICE if name is None else str(name)).strip().lower()
@@ -43,6 +48,8 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
 
 def device_choices() -> list[str]:
     """The names worth offering in a menu on this machine (the GUI's list)."""
+    import torch
+
     names = ["cpu", "auto"]
     if torch.cuda.is_available():
         names += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]

@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.checkpoint import read_metadata
 from core.errors import ModelFileError, UserError
 
 SHIPPED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -59,6 +58,8 @@ def resolve_model(path: str | os.PathLike | None) -> Path:
 
 
 def describe_model(path: Path) -> ModelInfo:
+    from core.checkpoint import read_metadata  # torch: not needed to list the search folders in --help
+
     meta = read_metadata(path)
     if meta.get("kind") != "model":
         raise ModelFileError(f"{path} holds a '{meta.get('kind')}', not a conversion model")

@@ -43,3 +43,42 @@ def test_fewer_than_two_singers_is_one_line(corpus, capsys):
     code = load_bench("bench_identity_ceiling").main([
         "--sources", str(corpus / "src.wav"), "--targets-dir", str(corpus / "corpus"), "--singers", "low"])
     assert code == 2 and "at least 2 singer folders" in capsys.readouterr().err
+
+
+def test_each_vocoder_judges_the_same_re_sung_clips(corpus, capsys):
+    import torch
+
+    from core.config import load_config
+    from core.vocoder.builtin import BuiltinVocoder
+    from core.vocoder.files import save_vocoder
+    from tests.convert_fixtures import tiny_config
+
+    torch.manual_seed(0)
+    path = corpus / "v.safetensors"
+    save_vocoder(path, BuiltinVocoder.from_config(load_config("live").audio, tiny_config().vocoder))
+    code = load_bench("bench_identity_ceiling").main([
+        "--sources", str(corpus / "src.wav"), "--targets-dir", str(corpus / "corpus"), "--singers", "low", "high",
+        "--f0", "dio", "--vocoder", str(path), "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    through = result["through_vocoder"][str(path)]
+    assert through["own_pitch"]["n"] == result["own_pitch"]["n"] == 4
+    assert through["at_source_pitch"]["n"] == 4
+    assert sum(b["n"] for b in through["at_source_pitch_by_distance"].values()) == 4
+    # an untrained vocoder's noise is not the re-sung clip: it is further from the singers' own voices
+    assert through["cosine_to_own_centroid_mean"] < result["cosine_to_own_centroid_mean"] - 0.01
+
+
+def test_a_vocoder_of_another_front_end_is_refused(corpus, capsys):
+    from core.config import load_config
+    from core.vocoder.builtin import BuiltinVocoder
+    from core.vocoder.files import save_vocoder
+    from tests.convert_fixtures import tiny_config
+
+    audio = load_config("live").audio
+    other = BuiltinVocoder.from_config(type(audio)(**{**audio.__dict__, "hop_length": 256}), tiny_config().vocoder)
+    save_vocoder(corpus / "v.safetensors", other)
+    code = load_bench("bench_identity_ceiling").main([
+        "--sources", str(corpus / "src.wav"), "--targets-dir", str(corpus / "corpus"), "--singers", "low", "high",
+        "--vocoder", str(corpus / "v.safetensors")])
+    assert code != 0 and "vocoder works at" in capsys.readouterr().err

@@ -15,8 +15,8 @@ def register(subparsers) -> None:
     from cli.device_flag import add_device_flag
     from cli.output import add_json_flag
     from core.audio.peak import PEAK_HELP
-    from core.features.pitch import PITCH_METHODS, PITCH_SHIFT_HELP
-    from core.features.retrieval import RETRIEVAL_HELP
+    from core.features.pitch_settings import PITCH_METHODS, PITCH_SHIFT_HELP
+    from core.features.retrieval_settings import RETRIEVAL_HELP
 
     parser = subparsers.add_parser(
         "convert",
@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from core.convert import VoiceModel, convert_file, parse_steps
     from core.convert.voice_model import check_teacher_churn
     from core.errors import UserError
-    from core.features.pitch import check_pitch_shift
-    from core.features.retrieval import check_retrieval_ratio, no_index_error
+    from core.features.pitch_settings import check_pitch_shift
+    from core.features.retrieval_settings import check_retrieval_ratio, no_index_error
 
     sampler = _sampler(args)
     kind, _ = parse_steps(sampler)

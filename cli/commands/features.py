@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cli.device_flag import add_device_flag
 from cli.output import add_json_flag, print_json
-from core.audio.io import check_output_folder, load_audio, require_min_length
-from core.checkpoint import atomic_write
 from core.config import available_configs, load_config
-from core.device import resolve_device
 from core.errors import UserError
-from core.features.loudness import frame_rms
-from core.features.pitch import PITCH_METHODS, PitchTrack, pitch_extractor_from_config
+from core.features.pitch_settings import PITCH_METHODS
+
+if TYPE_CHECKING:
+    from core.features.pitch import PitchTrack
 
 PLOT_FORMATS = {".png": "PNG", ".jpg": "JPG", ".jpeg": "JPG"}
 SILENCE_DB = -120.0  # loudness floor in reports and plots
@@ -40,6 +40,12 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    # Imported here, not at the top: every command's parser is built for `comosvc --help`, and torch takes seconds.
+    from core.audio.io import check_output_folder, load_audio, require_min_length
+    from core.device import resolve_device
+    from core.features.loudness import frame_rms
+    from core.features.pitch import pitch_extractor_from_config
+
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
         raise UserError(f"--plot needs a .png or .jpg file name, got '{args.plot}'")
     if args.plot:
@@ -111,6 +117,8 @@ def note_name(freq_hz: float) -> str:
 
 def draw_plot(path: Path, track: PitchTrack, loudness: np.ndarray, frame_rate: float, title: str) -> None:
     """F0 (voiced frames) above loudness in dBFS, written atomically; matplotlib if present, else pyqtgraph."""
+    from core.checkpoint import atomic_write
+
     times = np.arange(len(track)) / frame_rate
     f0 = np.where(track.voiced, track.f0, np.nan)
     loudness_db = to_db(loudness)

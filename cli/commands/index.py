@@ -12,7 +12,7 @@ import argparse
 
 
 def register(subparsers) -> None:
-    from core.features.retrieval import CODES_PER_SINGER
+    from core.features.retrieval_settings import CODES_PER_SINGER
 
     parser = subparsers.add_parser(
         "index",

@@ -16,8 +16,8 @@ from cli.output import add_json_flag, print_json
 
 
 def register(subparsers) -> None:
-    from core.features.pitch import LIVE_AUTO_OCTAVE_HELP, PITCH_SHIFT_HELP
-    from core.features.retrieval import RETRIEVAL_HELP
+    from core.features.pitch_settings import LIVE_AUTO_OCTAVE_HELP, PITCH_SHIFT_HELP
+    from core.features.retrieval_settings import RETRIEVAL_HELP
 
     parser = subparsers.add_parser(
         "live",
@@ -57,8 +57,8 @@ def _check_options(args) -> None:
     """The options that need no device or model, each refused in one line before either is touched."""
     from core.audio.io import check_output_folder
     from core.errors import UserError
-    from core.features.pitch import check_pitch_shift
-    from core.features.retrieval import check_retrieval_ratio
+    from core.features.pitch_settings import check_pitch_shift
+    from core.features.retrieval_settings import check_retrieval_ratio
     from realtime.device_query import check_device_block, check_samplerate
 
     check_pitch_shift(args.pitch)

@@ -10,8 +10,8 @@ from core.errors import UserError
 
 def register(subparsers) -> None:
     from core.audio.peak import PEAK_HELP
-    from core.features.pitch import LIVE_AUTO_OCTAVE_HELP, PITCH_SHIFT_HELP
-    from core.features.retrieval import RETRIEVAL_HELP
+    from core.features.pitch_settings import LIVE_AUTO_OCTAVE_HELP, PITCH_SHIFT_HELP
+    from core.features.retrieval_settings import RETRIEVAL_HELP
 
     parser = subparsers.add_parser(
         "simulate",
@@ -68,8 +68,8 @@ def controls_from_args(args) -> dict:
 def run(args) -> int:
     from core.audio.io import check_output_file, load_audio, require_min_length, save_audio
     from core.audio.peak import fit_below_full_scale, peak_note
-    from core.features.pitch import check_pitch_shift
-    from core.features.retrieval import check_retrieval_ratio
+    from core.features.pitch_settings import check_pitch_shift
+    from core.features.retrieval_settings import check_retrieval_ratio
     from realtime.offline import COMPARE_MIN_S, COMPARE_SKIP_S
     from realtime.presets import load_preset
     from realtime.simulate import simulate

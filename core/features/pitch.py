@@ -14,17 +14,11 @@ import torch
 from core.config import AudioConfig, FeatureConfig
 from core.errors import UserError
 from core.features.pitch_base import PitchExtractor, PitchTrack
-
-PITCH_METHODS = ("dio", "harvest", "crepe", "crepe-full", "fcpe")
-# The user's transpose control, either way: two octaves move any sung note into (or out of) the
-# trackers' 50-1100 Hz; beyond that the model only ever sees out-of-range F0 (noise or near silence).
-PITCH_SHIFT_LIMIT = 24.0
-# How offline auto-transpose moves the input toward the singer's median F0: by whole semitones, as near
-# as can be (the song's key changes), or by whole octaves (the key stays, as live auto-transpose does).
-AUTO_TRANSPOSE_MODES = ("semitones", "octaves")
-LIVE_AUTO_OCTAVE_HELP = ("move the voice toward the singer's range by whole octaves, following the singing "
-                         "(the key stays; the window's Auto-transpose)")
-PITCH_SHIFT_HELP = f"pitch shift in semitones, -{PITCH_SHIFT_LIMIT:g} to +{PITCH_SHIFT_LIMIT:g}, fractional allowed"
+# The user-facing pitch settings live in a torch-free module, so that the CLI's help is quick.
+from core.features.pitch_settings import (  # noqa: F401  (re-exported)
+    AUTO_TRANSPOSE_MODES, LIVE_AUTO_OCTAVE_HELP, PITCH_METHODS, PITCH_SHIFT_HELP, PITCH_SHIFT_LIMIT,
+    check_pitch_shift,
+)
 
 __all__ = [
     "PITCH_METHODS", "PITCH_SHIFT_HELP", "PITCH_SHIFT_LIMIT", "PitchExtractor", "PitchTrack", "UnvoicedHold",
@@ -88,19 +82,6 @@ def interpolate_unvoiced(f0: np.ndarray, voiced: np.ndarray) -> np.ndarray:
     index = np.arange(len(f0))
     # np.interp holds the end values beyond the first and last voiced frame.
     return np.interp(index, index[mask], f0[mask]).astype(np.float32)
-
-
-def check_pitch_shift(semitones: float) -> float:
-    """The user's pitch shift as a float; UserError outside +-PITCH_SHIFT_LIMIT (one message everywhere)."""
-    try:
-        value = float(semitones)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not np.isfinite(value) or abs(value) > PITCH_SHIFT_LIMIT:
-        shown = f"{value:g}" if np.isfinite(value) else str(semitones)
-        raise UserError(f"pitch shift must be between -{PITCH_SHIFT_LIMIT:g} and +{PITCH_SHIFT_LIMIT:g} semitones, "
-                        f"got {shown}")
-    return value
 
 
 def shift_f0(f0: np.ndarray, semitones: float) -> np.ndarray:

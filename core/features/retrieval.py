@@ -23,28 +23,15 @@ from typing import Iterable
 import torch
 
 from core.errors import ModelFileError, UserError
+# What the user sets lives in a torch-free module, so that the CLI's help is quick.
+from core.features.retrieval_settings import (  # noqa: F401  (re-exported)
+    CODES_PER_SINGER, RETRIEVAL_HELP, check_retrieval_ratio, no_index_error,
+)
 
 RETRIEVAL_PART = "retrieval"  # model-file part: tensor "<singer index>" = (codes, dim)
-CODES_PER_SINGER = 512  # k-means centroids kept per singer
 NEIGHBOURS = 8  # codes blended per frame
 KMEANS_ITERATIONS = 12
 _DISTANCE_FLOOR = 1e-6
-RETRIEVAL_HELP = ("0..1: blend each frame's content this far toward the singer's own codes (needs a model with a "
-                  "retrieval index, see 'comosvc index'; default 0, off)")
-
-
-def check_retrieval_ratio(ratio: float) -> float:
-    """A ratio in [0, 1] (UserError otherwise)."""
-    value = float(ratio)
-    if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise UserError(f"retrieval ratio must be between 0 and 1, got {ratio}")
-    return value
-
-
-def no_index_error(model_path: str | None) -> UserError:
-    """The one message for a retrieval ratio asked of a model file without an index."""
-    return UserError(f"{model_path or 'this model'} holds no retrieval index; 'comosvc index MODEL CACHE' adds one "
-                     "from the preprocess cache of its training data")
 
 
 def kmeans(codes: torch.Tensor, count: int, iterations: int = KMEANS_ITERATIONS, seed: int = 0) -> torch.Tensor:

@@ -13,11 +13,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.config import AudioConfig
 from core.errors import UserError
 from core.models import model_dirs
-from core.vocoder.base import Vocoder
+
+if TYPE_CHECKING:  # torch: the CLI's parsers read VOCODER_NAMES, and --help must not wait for it
+    from core.vocoder.base import Vocoder
 
 # One file name per imported layout, so importing one never replaces the other.
 NSF_FILES = {"m4singer": "vocoder_nsf_hifigan_m4singer.safetensors",
