@@ -39,9 +39,9 @@ def _median_f0(track) -> float:
 
 
 def evaluate(args) -> dict:
-    from core.audio.io import load_audio
     import torch
 
+    from core.audio.io import load_audio
     from core.audio.mel import MelSpectrogram, mel_frame_count
     from core.config import load_config
     from core.convert import evaluate as ev
@@ -100,12 +100,9 @@ def evaluate(args) -> dict:
                 sung = resing_with_envelope(audio, rate, hop, t.f0, t.voiced, semitones)
                 at_source.append((singer, heard(sung), semitones))
 
-    def cosine(singer: str, embedding: np.ndarray) -> float:
-        centroid = centroids[singer]
-        return float(np.dot(embedding, centroid) / (np.linalg.norm(embedding) * np.linalg.norm(centroid)))
-
     def judged(key: str) -> dict:
-        return {"cosine_to_own_centroid_mean": float(np.mean([cosine(s, e[key]) for s, e, _ in at_source])),
+        own_cosines = [ev.cosine(e[key], centroids[s]) for s, e, _ in at_source]
+        return {"cosine_to_own_centroid_mean": float(np.mean(own_cosines)),
                 "own_pitch": listening.singer_identification([(s, e[key]) for s, e in own], centroids),
                 "at_source_pitch": listening.singer_identification([(s, e[key]) for s, e, _ in at_source], centroids),
                 "at_source_pitch_by_distance": listening.identification_by_distance(

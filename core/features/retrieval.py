@@ -22,7 +22,7 @@ from typing import Iterable
 
 import torch
 
-from core.errors import ModelFileError, UserError
+from core.errors import ModelFileError
 # What the user sets lives in a torch-free module, so that the CLI's help is quick.
 from core.features.retrieval_settings import (  # noqa: F401  (re-exported)
     CODES_PER_SINGER, RETRIEVAL_HELP, check_retrieval_ratio, no_index_error,
