@@ -112,6 +112,7 @@ class VocoderConfig:
     builtin_harmonics: int
     builtin_noise_bands: int
     builtin_noise_filter_half: int
+    builtin_envelope_prior: bool  # the log-mel read at each harmonic, gated into the logits (vocoder/envelope_prior.py)
     train_lr: float
     train_batch_size: int
     train_crop_frames: int
@@ -220,6 +221,7 @@ ADDED_KEYS: dict[str, Any] = {
     "train.teacher_ema_decay": 0.0,
     "train.range_shift_max": 0.0,
     "vocoder.train_range_shift_max": 0.0,
+    "vocoder.builtin_envelope_prior": False,
     "edm.teacher_floor": 0.0,
     "edm.teacher_churn": 0.0,
 }

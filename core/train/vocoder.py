@@ -274,6 +274,8 @@ def train_vocoder(
             raise UserError(f"{start_from}'s vocoder works at {vocoder.sample_rate} Hz / hop {vocoder.hop_length} / "
                             f"{vocoder.n_mels} mels, the config at {a.sample_rate} / {a.hop_length} / {a.n_mels}")
         model = vocoder.model
+        if v.builtin_envelope_prior:  # a vocoder trained without it gets it, gated shut
+            model = model.with_envelope_prior(a)
     else:
         model = BuiltinVocoderModel(BuiltinShape.from_config(a, v))
     model.train()

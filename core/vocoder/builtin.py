@@ -8,12 +8,16 @@ carries each conv's last inputs, the oscillator phase and the previous frame's
 controls produces exactly what whole-utterance synthesis produces, with no
 lookahead and no added latency. Pitch follows the f0 given, so transposing is
 just passing a shifted f0 (and a mel made for it).
+
+Optional (`vocoder.builtin_envelope_prior`): the log-mel read at each harmonic's
+frequency (`envelope_prior`) is added to the logits through learnt per-band
+gates, so the network need not learn that pitch-dependent resampling itself.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from typing import Any
 
 import torch
@@ -23,10 +27,14 @@ import torch.nn.functional as F
 from core.config import AudioConfig, VocoderConfig
 from core.errors import ModelFileError
 from core.vocoder.base import Vocoder, VocoderStream
+from core.vocoder.envelope_prior import EnvelopePrior
 from core.vocoder.hn_synth import SynthState, noise_filter_bank, synthesize_block
 
 KIND = "vocoder"
 ARCHITECTURE = "builtin-hn"
+# Adam moves each parameter by about the learning rate per step; scaled up, the gates can open
+# within a fine-tune of a few thousand steps at the fine-tuning rate (2e-4).
+PRIOR_GATE_SCALE = 10.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,11 @@ class BuiltinShape:
     n_harmonics: int
     noise_bands: int
     noise_filter_half: int
+    # Added later, so files written before them read the defaults: no envelope prior.
+    envelope_prior: bool = False
+    n_fft: int = 0
+    fmin: float = 0.0
+    fmax: float = 0.0
 
     @staticmethod
     def from_config(audio: AudioConfig, vocoder: VocoderConfig) -> "BuiltinShape":
@@ -53,15 +66,19 @@ class BuiltinShape:
             layers=vocoder.builtin_layers, kernel_size=vocoder.builtin_kernel_size,
             n_harmonics=vocoder.builtin_harmonics, noise_bands=vocoder.builtin_noise_bands,
             noise_filter_half=vocoder.builtin_noise_filter_half,
+            envelope_prior=bool(vocoder.builtin_envelope_prior), n_fft=audio.n_fft, fmin=audio.fmin, fmax=audio.fmax,
         )
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> "BuiltinShape":
-        names = {f.name for f in fields(BuiltinShape)}
-        missing = names - set(data)
+        required = {f.name for f in fields(BuiltinShape) if f.default is MISSING}
+        missing = required - set(data)
         if missing:
             raise ModelFileError(f"built-in vocoder metadata lacks: {', '.join(sorted(missing))}")
-        return BuiltinShape(**{name: data[name] for name in names})
+        shape = BuiltinShape(**{f.name: data[f.name] for f in fields(BuiltinShape) if f.name in data})
+        if shape.envelope_prior and shape.n_fft <= 0:
+            raise ModelFileError("built-in vocoder metadata asks for the envelope prior but gives no n_fft")
+        return shape
 
 
 class CausalConv(nn.Conv1d):
@@ -98,11 +115,18 @@ class ControlNetwork(nn.Module):
         with torch.no_grad():
             # Start quiet: exp_sigmoid(-4) is about 1e-4.
             self.conv_out.bias.fill_(-4.0)
+        if shape.envelope_prior:
+            # How much of the envelope prior enters the logits: one gate per mel band (read at each
+            # harmonic's frequency), then one per noise band. 0 at first, so a vocoder trained
+            # without the prior starts out as it was; training opens them where the prior helps.
+            self.prior_gates = nn.Parameter(torch.zeros(shape.n_mels + shape.noise_bands))
 
     def convs(self) -> list[CausalConv]:
         return [self.conv_in, *self.dilated]
 
-    def forward(self, feats: torch.Tensor, pasts: list[torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor, list]:
+    def forward(self, feats: torch.Tensor, pasts: list[torch.Tensor | None],
+                prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, list]:
+        """`prior`: (B, F, K + bands) gated log10 envelope prior, added to the logits when given."""
         new_pasts = []
         x, past = self.conv_in.step(feats, pasts[0])
         new_pasts.append(past)
@@ -111,6 +135,10 @@ class ControlNetwork(nn.Module):
             new_pasts.append(past)
             x = x + mix(F.leaky_relu(h, 0.1))
         out = self.conv_out(F.leaky_relu(x, 0.1)).transpose(1, 2)       # (B, F, K + bands)
+        if prior is not None:
+            # For logits well below 0, exp_sigmoid(x) is about 2 * 10**x: a log10 prior added
+            # to a logit multiplies the amplitude.
+            out = out + prior
         amps = _exp_sigmoid(out[..., : self.shape.n_harmonics])
         gains = _exp_sigmoid(out[..., self.shape.n_harmonics:])
         return amps, gains, new_pasts
@@ -131,6 +159,28 @@ class BuiltinVocoderModel(nn.Module):
         self.net = ControlNetwork(shape)
         self.register_buffer("bank", noise_filter_bank(shape.noise_bands, shape.sample_rate, shape.noise_filter_half),
                              persistent=False)
+        self.prior = (EnvelopePrior(shape.sample_rate, shape.n_fft, shape.n_mels, shape.fmin, shape.fmax,
+                                    shape.n_harmonics, shape.noise_bands) if shape.envelope_prior else None)
+
+    def envelope_prior(self, log_mel: torch.Tensor, f0: torch.Tensor) -> torch.Tensor | None:
+        """(B, F, K + bands) zero-mean log10 prior times its gates, or None without one."""
+        if self.prior is None:
+            return None
+        gates = PRIOR_GATE_SCALE * self.net.prior_gates
+        n_mels = self.shape.n_mels
+        return torch.cat([self.prior.harmonics(log_mel, f0, gates[:n_mels]),
+                          self.prior.noise(log_mel, gates[n_mels:])], dim=-1)
+
+    def with_envelope_prior(self, audio: AudioConfig) -> "BuiltinVocoderModel":
+        """This network with an envelope prior added, gated shut: the same output until trained."""
+        if self.shape.envelope_prior:
+            return self
+        shape = replace(self.shape, envelope_prior=True, n_fft=audio.n_fft, fmin=audio.fmin, fmax=audio.fmax)
+        model = BuiltinVocoderModel(shape).to(self.bank.device)
+        missing, unexpected = model.load_state_dict(self.state_dict(), strict=False)
+        if unexpected or set(missing) != {"net.prior_gates"}:
+            raise ModelFileError(f"cannot add the envelope prior: missing {missing}, unexpected {unexpected}")
+        return model
 
     def features(self, log_mel: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
         """(B, n_mels, F), (B, F) -> (B, n_mels + 2, F)."""
@@ -150,7 +200,7 @@ class BuiltinVocoderModel(nn.Module):
         """(B, n_mels, F), (B, F) -> (B, F * hop) audio and the state after the last frame."""
         if state is None:
             state = self.initial_state(log_mel.shape[0])
-        amps, gains, pasts = self.net(self.features(log_mel, f0), state.pasts)
+        amps, gains, pasts = self.net(self.features(log_mel, f0), state.pasts, self.envelope_prior(log_mel, f0))
         audio, synth = synthesize_block(amps, gains, f0, state.synth, self.bank, self.shape.sample_rate,
                                         self.shape.hop_length)
         return audio, BuiltinState([p.detach() for p in pasts], synth)
