@@ -22,10 +22,10 @@ The network adds its own logits to the prior, through gates it learns
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torchaudio.functional as AF
+
+from core.vocoder.hn_synth import noise_band_edges
 
 # Offsets that make both priors zero-mean over the corpus's voiced frames (measured session 28):
 # opening a gate then adds the envelope's shape, not a jump in level the network would first have
@@ -35,14 +35,6 @@ NOISE_OFFSET = 2.9
 # The width one harmonic is read over when the mel bands are narrower than it: 2 FFT bins, the
 # value that reads equal-amplitude harmonic tones (f0 80-700 Hz) flat to about +-0.15 log10.
 _MAIN_LOBE_BINS = 2.0
-
-
-def _hz_to_mel(f: float) -> float:
-    return 2595.0 * math.log10(1.0 + f / 700.0)
-
-
-def _mel_to_hz(m: float) -> float:
-    return 700.0 * (10 ** (m / 2595.0) - 1.0)
 
 
 class EnvelopePrior(torch.nn.Module):
@@ -56,22 +48,23 @@ class EnvelopePrior(torch.nn.Module):
                                    mel_scale="slaney").T.to(torch.float64)           # (n_mels, bins)
         weight = basis.sum(1).clamp(min=1e-12)
         centres = (basis * freqs).sum(1) / weight
-        # Width over which one band spreads: half its support, never under the window's main lobe.
-        support = (basis > 0).to(torch.float64)
-        low = torch.where(support > 0, freqs, torch.full_like(freqs, float("inf"))).amin(1)
-        high = torch.where(support > 0, freqs, torch.zeros_like(freqs)).amax(1)
-        lobe = _MAIN_LOBE_BINS * sample_rate / n_fft
-        widths = torch.clamp((high - low) / 2.0, min=lobe)
-        # Noise bands of hn_synth.noise_filter_bank: mel-spaced from 0 to Nyquist.
-        edges = [_mel_to_hz(float(m)) for m in torch.linspace(0.0, _hz_to_mel(sample_rate / 2.0), noise_bands + 1)]
-        noise_centres = torch.tensor([(a + b) / 2.0 for a, b in zip(edges[:-1], edges[1:])], dtype=torch.float64)
+        # Width over which one band spreads: half its support, never under the window's resolution.
+        inside = basis > 0
+        low = torch.where(inside, freqs, torch.full_like(freqs, float("inf"))).amin(1)
+        high = torch.where(inside, freqs, torch.zeros_like(freqs)).amax(1)
+        widths = torch.clamp((high - low) / 2.0, min=_MAIN_LOBE_BINS * sample_rate / n_fft)
+        edges = noise_band_edges(noise_bands, sample_rate)  # the vocoder's own noise bands
         self.n_harmonics = n_harmonics
         self.register_buffer("centres", centres.to(torch.float32), persistent=False)
         self.register_buffer("log_widths", torch.log10(widths).to(torch.float32), persistent=False)
-        self.register_buffer("noise_centres", noise_centres.to(torch.float32), persistent=False)
+        # The noise bands sit still, so where they fall between the mel bands is found once.
+        lower, upper, u = self._positions(((edges[:-1] + edges[1:]) / 2.0).to(torch.float32))
+        self.register_buffer("noise_lower", lower, persistent=False)
+        self.register_buffer("noise_upper", upper, persistent=False)
+        self.register_buffer("noise_fraction", u, persistent=False)
 
     def _positions(self, hz: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Where each frequency (B, F, N) falls between the band centres: lower, upper index, fraction."""
+        """Where each frequency (any shape) falls between the band centres: lower, upper index, fraction."""
         centres = self.centres
         clamped = hz.clamp(min=float(centres[0]), max=float(centres[-1]))
         upper = torch.searchsorted(centres, clamped.contiguous()).clamp(1, len(centres) - 1)
@@ -101,6 +94,6 @@ class EnvelopePrior(torch.nn.Module):
     def noise(self, log_mel: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
         """(B, F, bands) log10 gain prior, zero-mean: the mel read at each noise band's centre, times
         `gates` (one per noise band)."""
-        batch, _, frames = log_mel.shape
-        at = self._positions(self.noise_centres.expand(batch, frames, -1))
-        return (self._read(log_mel.transpose(1, 2), at) + NOISE_OFFSET) * gates
+        u = self.noise_fraction
+        level = log_mel[:, self.noise_lower] * (1 - u)[:, None] + log_mel[:, self.noise_upper] * u[:, None]
+        return (level.transpose(1, 2) + NOISE_OFFSET) * gates

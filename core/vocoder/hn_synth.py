@@ -34,11 +34,15 @@ def _mel_to_hz(m: float) -> float:
     return 700.0 * (10 ** (m / 2595.0) - 1.0)
 
 
+def noise_band_edges(n_bands: int, sample_rate: int) -> torch.Tensor:
+    """(n_bands + 1,) float64 band edges in Hz: mel-spaced from 0 to Nyquist."""
+    edges_mel = torch.linspace(0.0, _hz_to_mel(sample_rate / 2.0), n_bands + 1)
+    return torch.tensor([_mel_to_hz(float(m)) for m in edges_mel], dtype=torch.float64)
+
+
 def noise_filter_bank(n_bands: int, sample_rate: int, half_length: int) -> torch.Tensor:
     """(n_bands, 1, 2*half_length+1) Hann-windowed sinc band-passes, mel-spaced, covering 0..Nyquist."""
-    nyquist = sample_rate / 2.0
-    edges_mel = torch.linspace(0.0, _hz_to_mel(nyquist), n_bands + 1)
-    edges = torch.tensor([_mel_to_hz(float(m)) for m in edges_mel], dtype=torch.float64) / sample_rate
+    edges = noise_band_edges(n_bands, sample_rate) / sample_rate
     n = torch.arange(-half_length, half_length + 1, dtype=torch.float64)
     window = torch.hann_window(2 * half_length + 3, periodic=False, dtype=torch.float64)[1:-1]
     lows, highs = edges[:-1, None], edges[1:, None]
