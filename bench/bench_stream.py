@@ -14,6 +14,8 @@ block's duration (1.0 = as slow as real time).
 --stages instead splits each push of the live layout (incremental content; DIO and FCPE as
 shipped) into its parts: the content encoder's push and read, the pitch tracker (with its hold),
 the acoustic model's window, the vocoder's stream, and the rest (buffers, loudness, conditions).
+With --against OTHER.safetensors it times both models that way, alternating them --rounds times on
+each cell, and prints each stage's median for both and their ratio (OTHER / --model).
 """
 
 from __future__ import annotations
@@ -132,6 +134,21 @@ def time_stages(model, block: int, pushes: int, f0_method: str, retrieval: float
             "p95_ms": {k: round(float(np.percentile([r[k] for r in rows], 95)), 2) for k in parts}}
 
 
+def compare_stages(model, other, block: int, pushes: int, f0_method: str, rounds: int) -> dict:
+    """Two models' per-stage medians, timed alternately (model, other, model, ...) so that a machine
+    that slows down or speeds up during the run weighs on both alike; each figure is the median over
+    the rounds of each round's median, and `ratio` is other / model."""
+    timed = {"model": [], "against": []}
+    for _ in range(rounds):
+        timed["model"].append(time_stages(model, block, pushes, f0_method)["median_ms"])
+        timed["against"].append(time_stages(other, block, pushes, f0_method)["median_ms"])
+    medians = {side: {k: float(np.median([r[k] for r in runs])) for k in runs[0]} for side, runs in timed.items()}
+    return {"block_samples": block, "block_ms": round(1000.0 * block / model.sample_rate, 2), "f0_method": f0_method,
+            "rounds": rounds, "model_ms": {k: round(v, 3) for k, v in medians["model"].items()},
+            "against_ms": {k: round(v, 3) for k, v in medians["against"].items()},
+            "ratio": {k: round(medians["against"][k] / max(medians["model"][k], 1e-9), 3) for k in medians["model"]}}
+
+
 def main() -> int:
     from cli.device_flag import add_device_flag, device_or_exit
     from core.convert import VoiceModel
@@ -141,6 +158,10 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, nargs="+", default=[512, 1024], help="push sizes in 24 kHz samples")
     parser.add_argument("--pushes", type=int, default=150)
     parser.add_argument("--stages", action="store_true", help="split the live layout's push into its stages")
+    parser.add_argument("--against", default=None, metavar="MODEL",
+                        help="with --stages: also time this model, alternating with --model over --rounds rounds, "
+                             "and report its per-stage medians as a ratio to --model's")
+    parser.add_argument("--rounds", type=int, default=3, help="with --against: alternations per cell")
     parser.add_argument("--retrieval", type=float, default=None,
                         help="with --stages: time each cell without and then with this feature-retrieval ratio "
                              "(the model needs an index)")
@@ -149,6 +170,17 @@ def main() -> int:
     args = parser.parse_args()
     model = VoiceModel.load(args.model, device_or_exit(parser, args.device))
     rows = []
+    if args.stages and args.against:
+        other = VoiceModel.load(args.against, device_or_exit(parser, args.device))
+        rows = [compare_stages(model, other, block, args.pushes, method, args.rounds)
+                for block in args.blocks for method in ("dio", "fcpe")]
+        if args.json:
+            print(json.dumps({"model": model.path, "against": other.path, "comparison": rows}))
+        for row in [] if args.json else rows:
+            cells = "  ".join(f"{k} {row['model_ms'][k]:5.2f}->{row['against_ms'][k]:5.2f} (x{row['ratio'][k]:.3f})"
+                              for k in row["ratio"])
+            print(f"{row['block_samples']:5d} samples {row['f0_method']:4s} median ms, --model -> --against: {cells}")
+        return 0
     if args.stages:
         ratios = [0.0] if args.retrieval is None else [0.0, args.retrieval]
         rows = [time_stages(model, block, args.pushes, method, ratio)

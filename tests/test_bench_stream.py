@@ -46,3 +46,31 @@ def test_retrieval_is_timed_as_its_own_stage_only_when_on(tmp_path):
     on = bench.time_stages(model, 256, 4, "dio", 1.0)
     assert off["median_ms"]["retrieval"] == 0.0 and on["median_ms"]["retrieval"] > 0.0
     assert "blend" not in vars(model.retrieval)  # unwrapped afterwards
+
+
+def test_against_reports_the_slower_model_as_a_ratio_above_one(tmp_path):
+    """--against: two models timed alternately; a vocoder 20 ms slower a push shows in its stage's ratio only."""
+    from core.convert import VoiceModel
+
+    bench = load_bench("bench_stream")
+    model = build_tiny_model(tmp_path / "tiny.safetensors")
+    other = VoiceModel.load(tmp_path / "tiny.safetensors")
+    make_stream = other.vocoder.stream
+
+    def slow_stream(*args, **kwargs):
+        stream = make_stream(*args, **kwargs)
+        process = stream.process
+
+        def slow(*a, **k):
+            time.sleep(0.02)
+            return process(*a, **k)
+
+        stream.process = slow
+        return stream
+
+    other.vocoder.stream = slow_stream
+    row = bench.compare_stages(model, other, 256, 4, "dio", rounds=2)
+    assert row["rounds"] == 2 and set(row["ratio"]) == {*bench.STAGES, "rest", "total"}
+    assert row["against_ms"]["vocoder"] >= row["model_ms"]["vocoder"] + 18.0
+    assert row["ratio"]["vocoder"] > 1.5 and row["ratio"]["total"] > 1.0
+    assert abs(row["ratio"]["vocoder"] - row["against_ms"]["vocoder"] / row["model_ms"]["vocoder"]) < 0.01
