@@ -15,6 +15,7 @@ from tests.test_realtime_jack import PERIOD, RATE, jack_server  # noqa: F401 - t
 
 PERIOD_MS = 1000.0 * PERIOD / RATE
 MODEL_FRAME_MS = 1000.0 * 128 / 24000  # one hop of the models' mel frames
+MODEL_BUILD_UP_MS = 2 * MODEL_FRAME_MS  # how long after the dry onset a model's note may reach its loudness
 RISES_ERROR_MS = 3.0  # how far the match of the loudness rises may sit from the true delay (1 ms steps, soft onsets)
 
 
@@ -59,11 +60,13 @@ def _check_figures(result: dict, sola_search_ms: float) -> None:
     assert result["loopback_round_trip_samples"] % PERIOD == 0
     _check_bypass_is_exact(result)
     # The converted voice: SOLA may take its chunk up to its search window early, and the silence follower
-    # opens FADE_IN_MS before the aligned onset, so a note may start that much before the dry path; a model's
-    # note may take one frame to build up its loudness. Seen: the default model -1.3 to +5.2 ms, the stand-in
-    # -11.3 to 0 ms (low-latency, busy machine).
+    # opens FADE_IN_MS before the aligned onset, so a note may start that much before the dry path; a model
+    # redraws each onset, and its notes may take up to two frames to build up their loudness (one frame was
+    # too tight for the default model itself). Seen, 13 takes each on one machine (safe preset):
+    # the default model (S54) -5.8 to +10.2 ms, twice over one frame + the match's error; the same model
+    # with the envelope-prior vocoder -7.3 to +3.5 ms; the stand-in -11.3 to 0 ms (low-latency, busy machine).
     earliest = -sola_search_ms - FADE_IN_MS - RISES_ERROR_MS
-    assert earliest <= result["converted_minus_bypass_ms"] <= MODEL_FRAME_MS + RISES_ERROR_MS
+    assert earliest <= result["converted_minus_bypass_ms"] <= MODEL_BUILD_UP_MS + RISES_ERROR_MS
     assert result["rises_correlation"] > RISES_MATCH
     assert result["silent_before_onset"]  # the gate and the silence follower: exact zeros before the voice
     assert result["mic_to_ear_ms"] == pytest.approx(result["measured_converted_latency_ms"]
