@@ -98,5 +98,10 @@ for f in teacher-p4.safetensors teacher-p4.train-state.safetensors; do cp "$WORK
 "${COMOSVC[@]}" train student "$WORK/cache-p4" --teacher "$WORK/teacher-p4b.safetensors" --out "$WORK/model-p4b.safetensors" \
     --set edm.distill_steps=4 --max-minutes 35 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" index "$WORK/model-p4b.safetensors" "$WORK/cache-p4"
-cp "$WORK/model-p4b.safetensors" models/default.safetensors
+# The vocoder with the envelope prior, fine-tuned on the model's own mels and range copies (session 28).
+"${COMOSVC[@]}" train vocoder "$WORK/train-corpus" --init "$WORK/model-p4b.safetensors" --out "$WORK/vocoder-prior.safetensors" \
+    --aligned-to "$WORK/model-p4b.safetensors" --steps 8000 --set vocoder.train_lr=0.0002 \
+    --set vocoder.train_range_shift_max=12 --set vocoder.builtin_envelope_prior=true --seed 3 --threads 1
+"${COMOSVC[@]}" set-vocoder "$WORK/model-p4b.safetensors" "$WORK/vocoder-prior.safetensors" --out "$WORK/model-prior.safetensors" --force
+cp "$WORK/model-prior.safetensors" models/default.safetensors
 "${COMOSVC[@]}" models
