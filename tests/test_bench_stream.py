@@ -73,4 +73,5 @@ def test_against_reports_the_slower_model_as_a_ratio_above_one(tmp_path):
     assert row["rounds"] == 2 and set(row["ratio"]) == {*bench.STAGES, "rest", "total"}
     assert row["against_ms"]["vocoder"] >= row["model_ms"]["vocoder"] + 18.0
     assert row["ratio"]["vocoder"] > 1.5 and row["ratio"]["total"] > 1.0
+    assert row["against_ms"]["acoustic"] < row["model_ms"]["acoustic"] + 10.0  # not put on another stage
     assert abs(row["ratio"]["vocoder"] - row["against_ms"]["vocoder"] / row["model_ms"]["vocoder"]) < 0.01
