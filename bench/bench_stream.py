@@ -152,6 +152,7 @@ def compare_stages(model, other, block: int, pushes: int, f0_method: str, rounds
 def main() -> int:
     from cli.device_flag import add_device_flag, device_or_exit
     from core.convert import VoiceModel
+    from core.errors import UserError
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model file (default: the default model)")
@@ -168,10 +169,15 @@ def main() -> int:
     add_device_flag(parser)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    model = VoiceModel.load(args.model, device_or_exit(parser, args.device))
+    if args.against and not args.stages:
+        parser.error("--against compares the stages of a push: add --stages")
+    try:
+        model = VoiceModel.load(args.model, device_or_exit(parser, args.device))
+        other = VoiceModel.load(args.against, device_or_exit(parser, args.device)) if args.against else None
+    except UserError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     rows = []
-    if args.stages and args.against:
-        other = VoiceModel.load(args.against, device_or_exit(parser, args.device))
+    if other is not None:
         rows = [compare_stages(model, other, block, args.pushes, method, args.rounds)
                 for block in args.blocks for method in ("dio", "fcpe")]
         if args.json:

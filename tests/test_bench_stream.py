@@ -75,3 +75,19 @@ def test_against_reports_the_slower_model_as_a_ratio_above_one(tmp_path):
     assert row["ratio"]["vocoder"] > 1.5 and row["ratio"]["total"] > 1.0
     assert row["against_ms"]["acoustic"] < row["model_ms"]["acoustic"] + 10.0  # not put on another stage
     assert abs(row["ratio"]["vocoder"] - row["against_ms"]["vocoder"] / row["model_ms"]["vocoder"]) < 0.01
+
+
+def test_against_without_stages_or_with_a_missing_file_is_one_error_line(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    bench = load_bench("bench_stream")
+    model = tmp_path / "tiny.safetensors"
+    build_tiny_model(model)
+    for argv, message in ((["--model", str(model), "--against", str(model)], "add --stages"),
+                          (["--model", str(model), "--stages", "--against", str(tmp_path / "gone.safetensors")],
+                           "model file not found")):
+        monkeypatch.setattr("sys.argv", ["bench_stream.py", *argv])
+        with pytest.raises(SystemExit) as exit_info:
+            bench.main()
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err.strip().splitlines()[-1]
