@@ -29,21 +29,19 @@ def mel_frame_count(n_samples: int, hop_length: int) -> int:
     return max(int(n_samples) // int(hop_length), 0)
 
 
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> torch.Tensor:
+    """(n_mels, n_fft // 2 + 1) float32 Slaney mel filterbank: the one every mel of this project is made with."""
+    return AF.melscale_fbanks(n_freqs=n_fft // 2 + 1, f_min=fmin, f_max=fmax, n_mels=n_mels,
+                              sample_rate=sample_rate, norm="slaney", mel_scale="slaney").T.contiguous()
+
+
 class MelSpectrogram(torch.nn.Module):
     """Audio (T,) or (B, T) -> log10 mel (n_mels, T//hop) or (B, n_mels, T//hop)."""
 
     def __init__(self, audio_cfg: AudioConfig) -> None:
         super().__init__()
         self.cfg = audio_cfg
-        basis = AF.melscale_fbanks(
-            n_freqs=audio_cfg.n_fft // 2 + 1,
-            f_min=audio_cfg.fmin,
-            f_max=audio_cfg.fmax,
-            n_mels=audio_cfg.n_mels,
-            sample_rate=audio_cfg.sample_rate,
-            norm="slaney",
-            mel_scale="slaney",
-        ).T.contiguous()
+        basis = mel_filterbank(audio_cfg.sample_rate, audio_cfg.n_fft, audio_cfg.n_mels, audio_cfg.fmin, audio_cfg.fmax)
         # Not persistent: it is derived from the config, never stored in model files.
         self.register_buffer("mel_basis", basis, persistent=False)
         # (win_length, device, dtype) -> Hann window; built once, reused every call.

@@ -23,8 +23,8 @@ The network adds its own logits to the prior, through gates it learns
 from __future__ import annotations
 
 import torch
-import torchaudio.functional as AF
 
+from core.audio.mel import mel_filterbank
 from core.vocoder.hn_synth import noise_band_edges
 
 # Offsets that make both priors zero-mean over the corpus's voiced frames (measured session 28):
@@ -44,8 +44,7 @@ class EnvelopePrior(torch.nn.Module):
                  n_harmonics: int, noise_bands: int) -> None:
         super().__init__()
         freqs = torch.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1, dtype=torch.float64)
-        basis = AF.melscale_fbanks(n_fft // 2 + 1, fmin, fmax, n_mels, sample_rate, norm="slaney",
-                                   mel_scale="slaney").T.to(torch.float64)           # (n_mels, bins)
+        basis = mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax).to(torch.float64)  # (n_mels, bins)
         weight = basis.sum(1).clamp(min=1e-12)
         centres = (basis * freqs).sum(1) / weight
         # Width over which one band spreads: half its support, never under the window's resolution.
