@@ -101,6 +101,8 @@ class TrainConfig:
     checkpoint_every: int
     log_every: int
     teacher_ema_decay: float  # EMA of the teacher's weights, the weights saved and sampled; 0 = none
+    student_singer_weight: float  # > 0: the cross-singer classifier loss in distillation (train/singer_loss.py)
+    singer_classifier_steps: int  # steps of that loss's classifier, trained before distillation starts
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,8 @@ def _coerce(kind: type, value: Any, where: str) -> Any:
 AT_LEAST: dict[str, float] = {
     "edm.teacher_floor": 0.0,
     "edm.teacher_churn": 0.0,
+    "train.student_singer_weight": 0.0,
+    "train.singer_classifier_steps": 0,
 }
 
 
@@ -224,6 +228,8 @@ ADDED_KEYS: dict[str, Any] = {
     "vocoder.builtin_envelope_prior": False,
     "edm.teacher_floor": 0.0,
     "edm.teacher_churn": 0.0,
+    "train.student_singer_weight": 0.0,
+    "train.singer_classifier_steps": 2000,
 }
 
 

@@ -94,6 +94,9 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, default=10000, help="training steps (default %(default)s)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop (with a complete file) after this long (default: no time limit)")
+    p.add_argument("--init", default=None, metavar="MODEL",
+                   help="start the student from the student of this model file (same singers and size; default: "
+                        "a copy of the teacher)")
     _common(p, "student")
     p.set_defaults(func=run_student)
 
@@ -241,7 +244,7 @@ def run_student(args: argparse.Namespace) -> int:
 
     # The student keeps the teacher file's config; --set overrides apply on top of it (--config is unused).
     summary = train_student(args.cache, args.teacher, args.out, _options(args, args.steps),
-                            overrides=config_overrides(args.set), log=_log(args))
+                            overrides=config_overrides(args.set), log=_log(args), init=args.init)
     return _report(args, summary, f"student -> {args.out}")
 
 

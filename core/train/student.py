@@ -36,8 +36,10 @@ from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
 from core.model.edm import NoiseSchedule, distillation_low_end
 from core.model.losses import consistency_distillation_loss, ema_update, make_student
+from core.model.singer_classifier import SingerClassifier
 from core.train.distributed import setup_runtime, teardown, weight_divergence
 from core.train.loop import LoopSettings, default_dirs, run_loop, try_resume
+from core.train.singer_loss import CrossSingerCheck, cross_singer_loss, train_singer_classifier
 from core.train.state import TrainState
 from core.train.teacher import RunOptions, crop_frames, load_training_data, validate_acoustic
 
@@ -50,8 +52,15 @@ class StudentSystem(nn.Module):
         self.student = student
 
     def forward(self, target: torch.Tensor, inputs: ConditionInputs, mask: torch.Tensor, ema: AcousticModel,
-                teacher: AcousticModel, n_points: int, noise: torch.Generator) -> torch.Tensor:
-        return consistency_distillation_loss(self.student, ema, teacher, target, inputs, n_points, mask, noise)
+                teacher: AcousticModel, n_points: int, noise: torch.Generator,
+                classifier: SingerClassifier | None = None, singer_draw: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None, float | None]:
+        """(distillation loss, singer loss, share heard as the asked-for singer); the last two with a classifier."""
+        distillation = consistency_distillation_loss(self.student, ema, teacher, target, inputs, n_points, mask, noise)
+        if classifier is None:
+            return distillation, None, None
+        singer_ce, heard = cross_singer_loss(self.student, classifier, inputs, mask, singer_draw, noise)
+        return distillation, singer_ce, heard
 
 
 def distilled_teacher_steps(cfg: Config) -> int:
@@ -170,8 +179,24 @@ def load_teacher_file(path: str | Path):
     return bundle, encoder
 
 
+def start_from_student(student: AcousticModel, ema: AcousticModel, path: str | Path, singers: list[str]) -> None:
+    """--init: the student and its EMA start from the student of a model file with the same singers."""
+    from core.model.model_file import load_model
+
+    bundle = load_model(path, parts=["student"])
+    if bundle.singers.names != list(singers):
+        raise UserError(f"--init {path} was trained for singers {', '.join(bundle.singers.names)}; "
+                        f"the teacher has {', '.join(singers)}")
+    try:
+        student.load_state_dict(bundle.student.state_dict())
+    except RuntimeError as exc:
+        raise UserError(f"--init {path}: its student is not the teacher's size ({str(exc).splitlines()[0]})") from None
+    ema.load_state_dict(student.state_dict())
+
+
 def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, options: RunOptions,
-                  overrides: dict[str, Any] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+                  overrides: dict[str, Any] | None = None, log: Callable[[str], None] = print,
+                  init: str | Path | None = None) -> dict[str, Any]:
     from core.model.model_file import save_model
 
     bundle, encoder = load_teacher_file(teacher_path)
@@ -189,19 +214,38 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
         if encoder is not None:
             encoder = encoder.to(runtime.device).eval()
         student, ema = make_student(teacher)
+        if init is not None:
+            start_from_student(student, ema, init, bundle.singers.names)
         system = StudentSystem(student)
         wrapped = runtime.wrap(system)
         optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.train.student_lr, weight_decay=cfg.train.weight_decay)
         data_gen = torch.Generator().manual_seed(options.seed * 1009 + runtime.rank)
         noise_gen = torch.Generator(runtime.device).manual_seed(options.seed * 1009 + runtime.rank + 1000)
-        state = TrainState(0, {"student": student, "ema": ema}, {"adamw": optimizer},
-                           {"data": data_gen, "noise": noise_gen})
+        singer_weight = cfg.train.student_singer_weight
+        modules: dict[str, nn.Module] = {"student": student, "ema": ema}
+        generators = {"data": data_gen, "noise": noise_gen}
+        if singer_weight > 0:
+            # Trained after a fresh start (below) or restored with the rest of the state on --resume.
+            with torch.random.fork_rng(devices=[]):
+                modules["singer_classifier"] = SingerClassifier(cfg.audio.n_mels, len(train.singers.names)).to(runtime.device)
+            generators["singer"] = torch.Generator().manual_seed(options.seed * 1009 + runtime.rank + 2000)
+        state = TrainState(0, modules, {"adamw": optimizer}, generators)
         ckpt, logs = default_dirs(out)
         grid = distillation_grid_record(cfg)
         state.extra = {"distillation_grid": grid}
-        if try_resume(state, ckpt, options.resume, log if runtime.is_main else (lambda m: None)):
+        resumed = try_resume(state, ckpt, options.resume, log if runtime.is_main else (lambda m: None))
+        if resumed:
             check_resumed_grid(ckpt, state.extra.get("distillation_grid"), grid)
             state.extra = {**state.extra, "distillation_grid": grid}
+        classifier = modules.get("singer_classifier")
+        if classifier is not None:
+            if not resumed:
+                with torch.random.fork_rng(devices=[]):
+                    trained, _ = train_singer_classifier(train, val, cfg, crop_frames(cfg),
+                                                         cfg.train.singer_classifier_steps, options.seed,
+                                                         runtime.device, log if runtime.is_main else (lambda m: None))
+                classifier.load_state_dict(trained.state_dict())
+            classifier.requires_grad_(False).eval()
         if runtime.rank > 0:
             data_gen.manual_seed(options.seed * 1009 + runtime.rank + state.step * 7)
         batch_size, crop = options.batch_size or cfg.train.batch_size, crop_frames(cfg)
@@ -210,15 +254,20 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
             batch = train.batch(batch_size, crop, data_gen).to(runtime.device)
             inputs = ConditionInputs(content_of(encoder, batch), batch.f0, batch.loudness, batch.singer, batch.key_shift)
             student.train()
+            figures: dict[str, float] = {}
             with runtime.autocast():
-                loss = wrapped(normalize(batch.mel, cfg.audio), inputs, batch.mask, ema, teacher,
-                               cfg.edm.distill_steps, noise_gen)
+                loss, singer_ce, heard = wrapped(normalize(batch.mel, cfg.audio), inputs, batch.mask, ema, teacher,
+                                                 cfg.edm.distill_steps, noise_gen, classifier, generators.get("singer"))
+                if singer_ce is not None:
+                    figures = {"distillation": float(loss.detach()), "singer_ce": float(singer_ce.detach()),
+                               "singer_heard": heard}
+                    loss = loss + singer_weight * singer_ce
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
             optimizer.step()
             ema_update(ema, student, cfg.edm.ema_decay)
-            return {"loss": float(loss.detach())}
+            return {"loss": float(loss.detach()), **figures}
 
         def content_fn(batch: Batch) -> torch.Tensor:
             return content_of(encoder, batch)
@@ -226,12 +275,15 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
         held_out = val if val.clips else train
         gap = TeacherGap(teacher, held_out, cfg, content_fn, runtime.device) if runtime.is_main else None
         consistency = ValidationConsistency(held_out, cfg, content_fn, runtime.device) if runtime.is_main else None
+        singer_check = (CrossSingerCheck(classifier, held_out, cfg, content_fn, runtime.device)
+                        if runtime.is_main and classifier is not None else None)
 
         def validate(writer, step: int) -> dict[str, float]:
             result = validate_acoustic(student, None, val, cfg, writer, step, "student", runtime.device,
                                        content_fn=content_fn, steps=1)
             extra = {"val_consistency": consistency(student, ema, teacher) if consistency is not None else None,
-                     "val_to_teacher_l1": gap(student) if gap is not None else None}
+                     "val_to_teacher_l1": gap(student) if gap is not None else None,
+                     "val_singer_heard": singer_check(student) if singer_check is not None else None}
             for name, value in extra.items():
                 if value is not None:
                     result[name] = value

@@ -1,0 +1,128 @@
+"""The cross-singer classifier loss of student distillation (core/train/singer_loss.py) and `train student --init`."""
+
+import pytest
+import torch
+
+from core.data.preprocess import preprocess
+from core.data.dataset import CachedDataset
+from core.errors import UserError
+from core.model.acoustic import AcousticModel
+from core.model.conditioning import ConditionInputs
+from core.model.model_file import load_model
+from core.model.singer_classifier import SingerClassifier
+from core.train.singer_loss import classifier_accuracy, cross_singer_loss, other_singers, train_singer_classifier
+from core.train.student import train_student
+from core.train.teacher import RunOptions, train_teacher
+from tests.test_data_fixtures import make_corpus, micro_config
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    root = make_corpus(tmp_path_factory.mktemp("data"), singers=2, files=4)
+    out = tmp_path_factory.mktemp("cache")
+    preprocess(root, out, micro_config(), progress=False, log=lambda m: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def teacher(cache, tmp_path_factory):
+    path = tmp_path_factory.mktemp("teacher") / "teacher.safetensors"
+    train_teacher(cache, path, micro_config(), _options(2), log=lambda m: None)
+    return path
+
+
+def _options(steps: int, **kw) -> RunOptions:
+    return RunOptions(steps=steps, checkpoint_every=kw.pop("every", 2), log_every=1, progress=False,
+                      tensorboard=False, **kw)
+
+
+def test_other_singers_never_repeats_the_singer_and_reaches_every_other():
+    singer = torch.arange(5).repeat(200)
+    other = other_singers(singer, 5, torch.Generator().manual_seed(0))
+    assert not torch.any(other == singer)
+    for s in range(5):
+        assert set(other[singer == s].tolist()) == set(range(5)) - {s}
+
+
+def test_classifier_ignores_level_and_padding():
+    torch.manual_seed(0)
+    classifier = SingerClassifier(8, 3).eval()
+    mel = torch.randn(1, 8, 40)
+    mask = torch.ones(1, 40)
+    louder = classifier(mel + 0.7, mask)
+    assert torch.allclose(classifier(mel, mask), louder, atol=1e-5)
+    padded = torch.cat([mel, torch.full((1, 8, 10), 3.0)], -1)
+    pad_mask = torch.cat([mask, torch.zeros(1, 10)], -1)
+    # Frames past the mask change the result only through the convolutions' edge (they are zeroed first).
+    assert torch.allclose(classifier(padded, pad_mask), classifier(torch.cat([mel, torch.zeros(1, 8, 10)], -1), pad_mask))
+
+
+def test_classifier_learns_the_cache_singers(cache):
+    cfg = micro_config()
+    train, val = CachedDataset(cache, "train"), CachedDataset(cache, "val", originals_only=True)
+    untrained = SingerClassifier(cfg.audio.n_mels, 2).eval()
+    classifier, accuracy = train_singer_classifier(train, train, cfg, 32, 60, 0, torch.device("cpu"), log=lambda m: None)
+    assert not any(p.requires_grad for p in classifier.parameters())
+    # The micro corpus's two singers differ in timbre; a trained classifier tells every clip apart.
+    assert accuracy == 1.0
+    assert classifier_accuracy(untrained, train, cfg, torch.device("cpu")) <= 0.75
+    assert classifier_accuracy(classifier, CachedDataset(cache, "val", originals_only=True), cfg,
+                               torch.device("cpu")) in (None, 1.0) or val.clips == []
+
+
+def test_cross_singer_loss_gradient_moves_output_toward_the_asked_singer():
+    torch.manual_seed(0)
+    cfg = micro_config()
+    model = AcousticModel.from_config(cfg, 2)
+    torch.nn.init.normal_(model.network.output_projection.weight, std=0.1)  # zero at init; a trained one is not
+    classifier = SingerClassifier(cfg.audio.n_mels, 2).requires_grad_(False).eval()
+    classifier.head.weight.mul_(10.0)  # a classifier that tells mels apart (a random one barely does)
+    frames = 24
+    inputs = ConditionInputs(torch.randn(4, frames, cfg.features.content_dim), torch.full((4, frames), 200.0),
+                             torch.full((4, frames), 0.1), torch.tensor([0, 1, 0, 1]), torch.zeros(4))
+    mask = torch.ones(4, frames)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(40):
+        loss, heard = cross_singer_loss(model, classifier, inputs, mask, torch.Generator().manual_seed(1),
+                                        torch.Generator().manual_seed(2))
+        assert 0.0 <= heard <= 1.0
+        losses.append(float(loss.detach()))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    assert losses[-1] < losses[0] * 0.8
+    assert heard == 1.0
+    assert next(iter(classifier.parameters())).grad is None  # the classifier stays frozen
+
+
+def test_student_with_singer_loss_resumes_exactly_and_logs_its_figures(cache, teacher, tmp_path):
+    overrides = {"train.student_singer_weight": 0.5, "train.singer_classifier_steps": 5}
+    lines: list[str] = []
+    a = train_student(cache, teacher, tmp_path / "a.safetensors", _options(4), overrides=overrides, log=lines.append)
+    assert any("singer classifier: 5 steps" in line for line in lines)
+    assert "val_singer_heard" in a["validation"]
+    train_student(cache, teacher, tmp_path / "b.safetensors", _options(2), overrides=overrides, log=lambda m: None)
+    train_student(cache, teacher, tmp_path / "b.safetensors", _options(4, resume=True), overrides=overrides,
+                  log=lambda m: None)
+    x, y = load_model(tmp_path / "a.safetensors"), load_model(tmp_path / "b.safetensors")
+    for (key, p), q in zip(x.student.state_dict().items(), y.student.state_dict().values()):
+        assert torch.equal(p, q), key
+    plain = train_student(cache, teacher, tmp_path / "c.safetensors", _options(4), log=lambda m: None)
+    assert "val_singer_heard" not in plain["validation"]
+    z = load_model(tmp_path / "c.safetensors")
+    assert any(not torch.equal(p, q) for p, q in zip(x.student.state_dict().values(), z.student.state_dict().values()))
+
+
+def test_init_starts_the_student_from_a_model_files_student(cache, teacher, tmp_path):
+    first = tmp_path / "first.safetensors"
+    train_student(cache, teacher, first, _options(3), log=lambda m: None)
+    again = tmp_path / "again.safetensors"
+    train_student(cache, teacher, again, _options(0), log=lambda m: None, init=first)
+    a, b = load_model(first), load_model(again)
+    for (key, p), q in zip(a.student.state_dict().items(), b.student.state_dict().values()):
+        assert torch.equal(p, q), key
+    fresh = load_model(teacher)
+    assert any(not torch.equal(p, q) for p, q in zip(a.student.state_dict().values(), fresh.teacher.state_dict().values()))
+    with pytest.raises(UserError, match="holds no student|no student"):
+        train_student(cache, teacher, tmp_path / "bad.safetensors", _options(0), log=lambda m: None, init=teacher)
