@@ -87,6 +87,34 @@ def _leakage(model, target_audio: dict[str, list[np.ndarray]], rate: int) -> dic
     return result
 
 
+def _mel_judge(cache: str, cfg, steps: int):
+    """audio -> the singer a mel classifier trained on the model's cache names (core/train/singer_loss.py).
+
+    A second judge beside Resemblyzer: it learnt each singer from their own clips AND their range copies
+    (re-sung up to 12 semitones away), so it hears timbre across pitch, where Resemblyzer hears a voice far
+    from its range as another. It knows the training data, so it is a diagnostic, not a held-out judge.
+    """
+    import torch
+
+    from core.audio.mel import MelSpectrogram, normalize
+    from core.train.singer_loss import train_singer_classifier
+    from core.train.teacher import crop_frames, load_training_data
+
+    train, val = load_training_data(cache, cfg)
+    classifier, _ = train_singer_classifier(train, val, cfg, crop_frames(cfg), steps, 0, torch.device("cpu"),
+                                            log=lambda m: None)
+    mel = MelSpectrogram(cfg.audio)
+    names = train.singers.names
+
+    def judge(audio: np.ndarray) -> str:
+        with torch.no_grad():
+            log_mel = mel(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))[None]
+            logits = classifier(normalize(log_mel, cfg.audio), torch.ones(1, log_mel.shape[-1]))
+        return names[int(logits.argmax())]
+
+    return judge
+
+
 def evaluate(args) -> dict:
     import torch
 
@@ -124,6 +152,7 @@ def evaluate(args) -> dict:
     extractor = get_pitch_extractor(args.eval_f0, sample_rate=rate, hop_length=hop,
                                     f0_floor=model.config.features.f0_floor, f0_ceil=model.config.features.f0_ceil)
     embedder = ev.SpeakerEmbedder()
+    mel_judge = _mel_judge(args.mel_judge, model.config, args.mel_judge_steps) if args.mel_judge else None
 
     target_audio = {s: [_cut(load_audio(p, rate), rate, args.max_seconds) for p in _wavs(targets_dir / s)[:MAX_PROBE_CLIPS]]
                     for s in singers}
@@ -181,6 +210,8 @@ def evaluate(args) -> dict:
                              "nearest_singer": listening.singer_ranks(out_embedding, target_embedding)[0],
                              "dnsmos": quality,
                              "dnsmos_ratio": _ratio(quality, source["dnsmos"])})
+                if mel_judge is not None:
+                    rows[-1]["mel_judge_singer"] = mel_judge(out)
         pairs += rows
         by_steps[steps] = {
             "pairs": len(rows),
@@ -198,6 +229,8 @@ def evaluate(args) -> dict:
             "singer_id_by_distance": listening.identification_by_distance(by_distance, target_embedding),
             "spread": listening.spread(outputs_by_source, target_embedding),
         }
+        if mel_judge is not None:
+            by_steps[steps]["mel_judge_top1"] = float(np.mean([r["mel_judge_singer"] == r["singer"] for r in rows]))
 
     reference = next((s for s in args.steps if str(s).startswith("teacher")), args.steps[-1])
     compared = ("fpc_mean", "cents_abs_median", "off_50c_share", "output_cosine_mean", "cosine_gain_mean",
@@ -297,6 +330,9 @@ def print_table(result: dict) -> None:
         if bands:
             print(f"{steps}: top1 by semitones from the singer's own median pitch: " + ", ".join(
                 f"{band} {_fmt(b['top1'], '.2f')} (n {b['n']})" for band, b in bands.items()))
+        if "mel_judge_top1" in s:
+            print(f"{steps}: the mel judge (a classifier of the model's cache) names the asked-for singer in "
+                  f"{_fmt(s['mel_judge_top1'], '.2f')}")
     svt = result["student_vs_teacher"]
     for steps, rel in svt["relative_difference"].items():
         parts = ", ".join(f"{k} {_fmt(v, '+.1%')}" for k, v in rel.items())
@@ -326,6 +362,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip DNSMOS (it needs the dev extras speechmos + onnxruntime)")
     parser.add_argument("--eval-f0", default=EVAL_F0_METHOD, choices=PITCH_METHODS,
                         help=f"pitch tracker that judges F0 fidelity on source and output (default {EVAL_F0_METHOD})")
+    parser.add_argument("--mel-judge", metavar="CACHE", default=None,
+                        help="also name each output's singer with a mel classifier trained on CACHE, the model's "
+                             "preprocess cache (pitch-invariant through its range copies; it knows the training "
+                             "data, so a diagnostic; default: off)")
+    parser.add_argument("--mel-judge-steps", type=int, default=2000,
+                        help="training steps of that classifier (default %(default)s)")
     add_device_flag(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)

@@ -146,3 +146,31 @@ def test_auto_transpose_moves_each_source_toward_the_target(setup, capsys):
     # Moved to the alto's range, both sing within a semitone of its median.
     assert all(abs(p["range_distance"]) < 1.0 for p in result["pairs"])
     assert list(result["by_steps"]["1"]["singer_id_by_distance"]) == ["<=5"]
+
+
+def test_mel_judge_names_a_cache_singer_for_every_output(setup, tmp_path, capsys):
+    from convert_fixtures import tiny_config
+    from core.data.preprocess import preprocess
+    from tests.test_data_fixtures import make_corpus
+
+    root, sources, targets = setup
+    corpus = make_corpus(tmp_path / "corpus", singers=2, files=3)
+    for old, new in (("singer0", "alto"), ("singer1", "bass")):  # the tiny model's singers
+        (corpus / old).rename(corpus / new)
+    cache = tmp_path / "cache"
+    preprocess(corpus, cache, tiny_config(), progress=False, log=lambda m: None)
+    bench = load_bench("bench_quality")
+    common = ["--model", str(root / "tiny.safetensors"), "--sources", *sources, "--targets-dir", str(targets),
+              "--eval-f0", "dio", "--steps", "1", "--no-dnsmos", "--max-seconds", "1.0"]
+    assert bench.main([*common, "--mel-judge", str(cache), "--mel-judge-steps", "20", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    named = [pair["mel_judge_singer"] for pair in result["pairs"]]
+    assert len(named) == 2 and set(named) <= {"alto", "bass"}
+    assert result["by_steps"]["1"]["mel_judge_top1"] == pytest.approx(np.mean([n == "alto" for n in named]))
+    assert bench.main([*common, "--json"]) == 0
+    assert "mel_judge_top1" not in json.loads(capsys.readouterr().out)["by_steps"]["1"]
+    # A cache made for other mels is one clear line and exit 2, before any conversion.
+    other = tmp_path / "other-cache"
+    preprocess(corpus, other, tiny_config().replace({"audio.n_mels": 40}), progress=False, log=lambda m: None)
+    assert bench.main([*common, "--mel-judge", str(other)]) == 2
+    assert "the feature cache was made for 40 mels" in capsys.readouterr().err

@@ -102,7 +102,7 @@ class CrossSingerCheck:
     """
 
     def __init__(self, classifier: SingerClassifier, data: CachedDataset, cfg: Config, content_fn,
-                 device: torch.device, clips: int = 8, seed: int = 0) -> None:
+                 device: torch.device, clips: int = 16, seed: int = 0) -> None:
         self.classifier, self.seed = classifier, seed
         self.items: list[tuple[ConditionInputs, torch.Tensor]] = []
         n_singers = len(data.singers.names)
