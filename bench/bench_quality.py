@@ -152,7 +152,8 @@ def evaluate(args) -> dict:
     extractor = get_pitch_extractor(args.eval_f0, sample_rate=rate, hop_length=hop,
                                     f0_floor=model.config.features.f0_floor, f0_ceil=model.config.features.f0_ceil)
     embedder = ev.SpeakerEmbedder()
-    mel_judge = _mel_judge(args.mel_judge, model.config, args.mel_judge_steps) if args.mel_judge else None
+    judge_steps = model.config.train.singer_classifier_steps if args.mel_judge_steps is None else args.mel_judge_steps
+    mel_judge = _mel_judge(args.mel_judge, model.config, judge_steps) if args.mel_judge else None
 
     target_audio = {s: [_cut(load_audio(p, rate), rate, args.max_seconds) for p in _wavs(targets_dir / s)[:MAX_PROBE_CLIPS]]
                     for s in singers}
@@ -366,8 +367,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also name each output's singer with a mel classifier trained on CACHE, the model's "
                              "preprocess cache (pitch-invariant through its range copies; it knows the training "
                              "data, so a diagnostic; default: off)")
-    parser.add_argument("--mel-judge-steps", type=int, default=2000,
-                        help="training steps of that classifier (default %(default)s)")
+    parser.add_argument("--mel-judge-steps", type=int, default=None,
+                        help="training steps of that classifier (default: the model config's "
+                             "train.singer_classifier_steps)")
     add_device_flag(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
