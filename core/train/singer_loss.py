@@ -37,9 +37,13 @@ CLASSIFIER_BATCH = 16
 def train_singer_classifier(train: CachedDataset, val: CachedDataset, cfg: Config, crop: int, steps: int,
                             seed: int, device: torch.device,
                             log: Callable[[str], None] = print) -> tuple[SingerClassifier, float | None]:
-    """A frozen classifier of the cache's singers, and its top-1 on the validation clips (None without any)."""
-    torch.manual_seed(seed)
-    classifier = SingerClassifier(cfg.audio.n_mels, len(train.singers.names)).to(device)
+    """A frozen classifier of the cache's singers, and its top-1 on the validation clips (None without any).
+
+    Seeded on its own: the caller's global random state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        classifier = SingerClassifier(cfg.audio.n_mels, len(train.singers.names)).to(device)
     optimiser = torch.optim.AdamW(classifier.parameters(), lr=CLASSIFIER_LR)
     generator = torch.Generator().manual_seed(seed)
     classifier.train()

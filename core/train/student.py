@@ -240,10 +240,9 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
         classifier = modules.get("singer_classifier")
         if classifier is not None:
             if not resumed:
-                with torch.random.fork_rng(devices=[]):
-                    trained, _ = train_singer_classifier(train, val, cfg, crop_frames(cfg),
-                                                         cfg.train.singer_classifier_steps, options.seed,
-                                                         runtime.device, log if runtime.is_main else (lambda m: None))
+                trained, _ = train_singer_classifier(train, val, cfg, crop_frames(cfg), cfg.train.singer_classifier_steps,
+                                                     options.seed, runtime.device,
+                                                     log if runtime.is_main else (lambda m: None))
                 classifier.load_state_dict(trained.state_dict())
             classifier.requires_grad_(False).eval()
         if runtime.rank > 0:
