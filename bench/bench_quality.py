@@ -87,7 +87,7 @@ def _leakage(model, target_audio: dict[str, list[np.ndarray]], rate: int) -> dic
     return result
 
 
-def _mel_judge(cache: str, cfg, steps: int):
+def _mel_judge(cache: str, cfg, singers: list[str], steps: int):
     """audio -> the singer a mel classifier trained on the model's cache names (core/train/singer_loss.py).
 
     A second judge beside Resemblyzer: it learnt each singer from their own clips AND their range copies
@@ -100,7 +100,12 @@ def _mel_judge(cache: str, cfg, steps: int):
     from core.train.singer_loss import train_singer_classifier
     from core.train.teacher import crop_frames, load_training_data
 
+    if steps < 1:
+        raise UserError(f"--mel-judge-steps must be at least 1, got {steps}")
     train, val = load_training_data(cache, cfg)
+    if train.singers.names != list(singers):
+        raise UserError(f"--mel-judge {cache} holds singers {', '.join(train.singers.names)}; the model has "
+                        f"{', '.join(singers)}: give the model's own preprocess cache")
     classifier, _ = train_singer_classifier(train, val, cfg, crop_frames(cfg), steps, 0, torch.device("cpu"),
                                             log=lambda m: None)
     mel = MelSpectrogram(cfg.audio)
@@ -153,7 +158,7 @@ def evaluate(args) -> dict:
                                     f0_floor=model.config.features.f0_floor, f0_ceil=model.config.features.f0_ceil)
     embedder = ev.SpeakerEmbedder()
     judge_steps = model.config.train.singer_classifier_steps if args.mel_judge_steps is None else args.mel_judge_steps
-    mel_judge = _mel_judge(args.mel_judge, model.config, judge_steps) if args.mel_judge else None
+    mel_judge = _mel_judge(args.mel_judge, model.config, model.singers.names, judge_steps) if args.mel_judge else None
 
     target_audio = {s: [_cut(load_audio(p, rate), rate, args.max_seconds) for p in _wavs(targets_dir / s)[:MAX_PROBE_CLIPS]]
                     for s in singers}

@@ -169,6 +169,14 @@ def test_mel_judge_names_a_cache_singer_for_every_output(setup, tmp_path, capsys
     assert result["by_steps"]["1"]["mel_judge_top1"] == pytest.approx(np.mean([n == "alto" for n in named]))
     assert bench.main([*common, "--json"]) == 0
     assert "mel_judge_top1" not in json.loads(capsys.readouterr().out)["by_steps"]["1"]
+    # A cache of other singers, or no training steps, is one clear line and exit 2.
+    (corpus / "bass").rename(corpus / "tenor")
+    strangers = tmp_path / "strangers"
+    preprocess(corpus, strangers, tiny_config(), progress=False, log=lambda m: None)
+    assert bench.main([*common, "--mel-judge", str(strangers)]) == 2
+    assert "the model has alto, bass" in capsys.readouterr().err
+    assert bench.main([*common, "--mel-judge", str(cache), "--mel-judge-steps", "0"]) == 2
+    assert "--mel-judge-steps must be at least 1" in capsys.readouterr().err
     # A cache made for other mels is one clear line and exit 2, before any conversion.
     other = tmp_path / "other-cache"
     preprocess(corpus, other, tiny_config().replace({"audio.n_mels": 40}), progress=False, log=lambda m: None)

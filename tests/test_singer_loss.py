@@ -5,7 +5,7 @@ import torch
 
 from core.data.preprocess import preprocess
 from core.data.dataset import CachedDataset
-from core.errors import UserError
+from core.errors import ModelFileError, UserError
 from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
 from core.model.model_file import load_model
@@ -115,8 +115,35 @@ def test_student_with_singer_loss_resumes_exactly_and_logs_its_figures(cache, te
         assert torch.equal(p, q), key
     plain = train_student(cache, teacher, tmp_path / "c.safetensors", _options(4), log=lambda m: None)
     assert "val_singer_heard" not in plain["validation"]
-    z = load_model(tmp_path / "c.safetensors")
+    # The same run, the same draws and classifier, with the singer term weighted next to nothing: the
+    # term itself, not only the extra noise draws, moves the weights.
+    faint = {**overrides, "train.student_singer_weight": 1e-12}
+    train_student(cache, teacher, tmp_path / "d.safetensors", _options(4), overrides=faint, log=lambda m: None)
+    z = load_model(tmp_path / "d.safetensors")
     assert any(not torch.equal(p, q) for p, q in zip(x.student.state_dict().values(), z.student.state_dict().values()))
+
+    # A train-state made with another singer weight (on or off) is refused before it is loaded, file untouched.
+    state_file = tmp_path / "b.train-state.safetensors"
+    before = state_file.read_bytes()
+    for other in ({}, faint):
+        with pytest.raises(UserError, match="student_singer_weight=0.5"):
+            train_student(cache, teacher, tmp_path / "b.safetensors", _options(6, resume=True), overrides=other,
+                          log=lambda m: None)
+    assert state_file.read_bytes() == before
+    with pytest.raises(UserError, match="student_singer_weight=0;"):
+        train_student(cache, teacher, tmp_path / "c.safetensors", _options(6, resume=True), overrides=overrides,
+                      log=lambda m: None)
+
+
+def test_singer_loss_needs_two_singers(tmp_path):
+    root = make_corpus(tmp_path / "data", singers=1, files=4)
+    cache = tmp_path / "cache"
+    preprocess(root, cache, micro_config(), progress=False, log=lambda m: None)
+    teacher = tmp_path / "teacher.safetensors"
+    train_teacher(cache, teacher, micro_config(), _options(1), log=lambda m: None)
+    with pytest.raises(UserError, match="at least two singers"):
+        train_student(cache, teacher, tmp_path / "s.safetensors", _options(1),
+                      overrides={"train.student_singer_weight": 0.5}, log=lambda m: None)
 
 
 def test_init_starts_the_student_from_a_model_files_student(cache, teacher, tmp_path):
@@ -129,5 +156,10 @@ def test_init_starts_the_student_from_a_model_files_student(cache, teacher, tmp_
         assert torch.equal(p, q), key
     fresh = load_model(teacher)
     assert any(not torch.equal(p, q) for p, q in zip(a.student.state_dict().values(), fresh.teacher.state_dict().values()))
-    with pytest.raises(UserError, match="holds no student|no student"):
+    with pytest.raises(ModelFileError, match="holds no student"):
         train_student(cache, teacher, tmp_path / "bad.safetensors", _options(0), log=lambda m: None, init=teacher)
+    # A student of another config with the same shapes (another dilation) is refused, not loaded silently.
+    redilated = tmp_path / "redilated.safetensors"
+    train_student(cache, teacher, redilated, _options(1), overrides={"model.dilation": 2}, log=lambda m: None)
+    with pytest.raises(UserError, match="other 'model' settings"):
+        train_student(cache, teacher, tmp_path / "bad.safetensors", _options(0), log=lambda m: None, init=redilated)

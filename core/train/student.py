@@ -1,7 +1,8 @@
 """`comosvc train student`: consistency distillation of a teacher model file into a one-step student.
 
 The teacher (and its content encoder, if built-in) are frozen. The student
-starts as a copy of the teacher; its EMA (mu = cfg.edm.ema_decay) is the
+starts as a copy of the teacher (or, with --init, as another model file's
+student); its EMA (mu = cfg.edm.ema_decay) is the
 distillation target and is updated after every optimiser step (both are in
 the training checkpoint, so --resume is exact). The model file written holds
 the teacher, the student and every other part of the teacher file (content
@@ -18,6 +19,9 @@ the SAME sigma_max noise on fixed validation clips (TeacherGap). It is in the
 checkpoint log lines, TensorBoard, and the summary's `validation` (and
 `validation_start`, taken before the first step), beside `val_consistency`:
 the training loss itself with fixed noise over every link (ValidationConsistency).
+
+With train.student_singer_weight > 0 a cross-singer classifier loss is added
+(core/train/singer_loss.py) and checkpoints also report `val_singer_heard`.
 """
 
 from __future__ import annotations
@@ -179,7 +183,22 @@ def load_teacher_file(path: str | Path):
     return bundle, encoder
 
 
-def start_from_student(student: AcousticModel, ema: AcousticModel, path: str | Path, singers: list[str]) -> None:
+def check_resumed_singer_weight(path: Path, weight: float) -> None:
+    """A train-state made with another singer-loss weight (on or off) is refused before it is loaded."""
+    from core.checkpoint import read_metadata
+    from core.train.state import STATE_KIND
+
+    if not path.exists():
+        return
+    stored = float(read_metadata(path, expect_kind=STATE_KIND).get("extra", {}).get("singer_weight", 0.0))
+    if stored != weight:
+        raise UserError(f"{path} was distilled with train.student_singer_weight={stored:g}; this run has "
+                        f"{weight:g}. Resume with --set train.student_singer_weight={stored:g}, or delete {path} "
+                        "to distil the student afresh")
+
+
+def start_from_student(student: AcousticModel, ema: AcousticModel, path: str | Path, singers: list[str],
+                       cfg: Config) -> None:
     """--init: the student and its EMA start from the student of a model file with the same singers."""
     from core.model.model_file import load_model
 
@@ -187,6 +206,11 @@ def start_from_student(student: AcousticModel, ema: AcousticModel, path: str | P
     if bundle.singers.names != list(singers):
         raise UserError(f"--init {path} was trained for singers {', '.join(bundle.singers.names)}; "
                         f"the teacher has {', '.join(singers)}")
+    # Same shapes are not enough: another dilation, mel range or content encoder would load silently.
+    for part in ("audio", "features", "model"):
+        if getattr(bundle.config, part) != getattr(cfg, part):
+            raise UserError(f"--init {path} has other '{part}' settings than the teacher; start from a student "
+                            "of this teacher's config")
     try:
         student.load_state_dict(bundle.student.state_dict())
     except RuntimeError as exc:
@@ -215,13 +239,16 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
             encoder = encoder.to(runtime.device).eval()
         student, ema = make_student(teacher)
         if init is not None:
-            start_from_student(student, ema, init, bundle.singers.names)
+            start_from_student(student, ema, init, bundle.singers.names, cfg)
         system = StudentSystem(student)
         wrapped = runtime.wrap(system)
         optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.train.student_lr, weight_decay=cfg.train.weight_decay)
         data_gen = torch.Generator().manual_seed(options.seed * 1009 + runtime.rank)
         noise_gen = torch.Generator(runtime.device).manual_seed(options.seed * 1009 + runtime.rank + 1000)
         singer_weight = cfg.train.student_singer_weight
+        if singer_weight > 0 and len(train.singers.names) < 2:
+            raise UserError("train.student_singer_weight > 0 needs a cache of at least two singers (it converts "
+                            "each clip to another singer)")
         modules: dict[str, nn.Module] = {"student": student, "ema": ema}
         generators = {"data": data_gen, "noise": noise_gen}
         if singer_weight > 0:
@@ -232,11 +259,13 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
         state = TrainState(0, modules, {"adamw": optimizer}, generators)
         ckpt, logs = default_dirs(out)
         grid = distillation_grid_record(cfg)
-        state.extra = {"distillation_grid": grid}
+        state.extra = {"distillation_grid": grid, "singer_weight": singer_weight}
+        if options.resume:
+            check_resumed_singer_weight(ckpt, singer_weight)
         resumed = try_resume(state, ckpt, options.resume, log if runtime.is_main else (lambda m: None))
         if resumed:
             check_resumed_grid(ckpt, state.extra.get("distillation_grid"), grid)
-            state.extra = {**state.extra, "distillation_grid": grid}
+            state.extra = {**state.extra, "distillation_grid": grid, "singer_weight": singer_weight}
         classifier = modules.get("singer_classifier")
         if classifier is not None:
             if not resumed:
@@ -247,6 +276,8 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
             classifier.requires_grad_(False).eval()
         if runtime.rank > 0:
             data_gen.manual_seed(options.seed * 1009 + runtime.rank + state.step * 7)
+            if "singer" in generators:  # the state holds rank 0's draws; each rank asks for its own singers
+                generators["singer"].manual_seed(options.seed * 1009 + runtime.rank + 2000 + state.step * 7)
         batch_size, crop = options.batch_size or cfg.train.batch_size, crop_frames(cfg)
 
         def step_fn(step: int) -> dict[str, float]:
