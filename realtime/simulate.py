@@ -27,7 +27,8 @@ class SimulationReport:
     compute_p99_ms: float
     compute_max_ms: float
     compute_p99_fraction: float    # p99 compute / block duration
-    cpu_p50_ms: float              # the worker thread's CPU time per block (excludes time lost to other processes)
+    cpu_p50_ms: float              # the worker thread's CPU time per block (excludes time lost to other processes,
+                                   # and the live pitch tracker's, which runs on the stream's pitch thread)
     cpu_p99_ms: float
     xruns: int
     drops: int

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -160,6 +162,42 @@ def test_the_vocoder_gets_pitch_estimated_after_the_lookahead_arrived(model: Voi
         assert np.count_nonzero(played == 0.0) == len(played) // 4
     # the condition's gaps are held from the last final estimate, whatever the edge said
     assert np.all(stream._f0_cond[-40:] == pytest.approx(400.0))
+
+
+class ThreadNotingPitch:
+    """The model's own tracker, noting the thread of each call; optionally failing on the n-th."""
+
+    def __init__(self, inner, fail_on: int = 0) -> None:
+        self.inner, self.fail_on, self.threads = inner, fail_on, []
+        self.revise_at_lookahead = inner.revise_at_lookahead
+
+    def extract(self, audio: np.ndarray, n_frames: int) -> PitchTrack:
+        self.threads.append(threading.get_ident())
+        if len(self.threads) == self.fail_on:
+            raise RuntimeError("tracker failed")
+        return self.inner.extract(audio, n_frames)
+
+
+def test_the_pitch_thread_tracks_off_the_caller_and_changes_no_sample(model: VoiceModel, tone: np.ndarray) -> None:
+    outputs, threads = {}, {}
+    for on in (False, True):
+        stream = ConversionStream(model, "alto", pitch=3.0, lookahead_frames=2, pitch_thread=on)
+        stream._extractor = ThreadNotingPitch(stream._extractor)
+        outputs[on] = np.concatenate([stream.push(tone[p:p + 4 * HOP]) for p in range(0, 40 * HOP, 4 * HOP)])
+        threads[on] = set(stream._extractor.threads)
+    assert threads[False] == {threading.get_ident()}
+    assert len(threads[True]) == 1 and threading.get_ident() not in threads[True]
+    np.testing.assert_array_equal(outputs[True], outputs[False])
+
+
+def test_a_tracker_error_on_the_pitch_thread_reaches_the_caller(model: VoiceModel, tone: np.ndarray) -> None:
+    stream = ConversionStream(model, "alto", lookahead_frames=2)
+    stream._extractor = ThreadNotingPitch(stream._extractor, fail_on=3)
+    stream.push(tone[:4 * HOP])
+    stream.push(tone[4 * HOP:8 * HOP])
+    with pytest.raises(RuntimeError, match="tracker failed"):
+        stream.push(tone[8 * HOP:12 * HOP])
+    assert np.isfinite(stream.push(tone[12 * HOP:16 * HOP])).all()  # the thread still serves the next push
 
 
 def test_bad_block_and_steps_are_refused(model: VoiceModel) -> None:

@@ -23,7 +23,9 @@ The output is the conversion of the input delayed by `latency_samples`
 (lookahead * hop plus the vocoder's own latency), a constant.
 
 Live F0 uses no future: the extractor runs on the newest frames plus a short
-past window and unvoiced gaps hold the last voiced F0 (UnvoicedHold). Offline
+past window and unvoiced gaps hold the last voiced F0 (UnvoicedHold). It runs on
+the stream's own pitch thread while the calling thread encodes content, which
+changes no sample (`pitch_thread=False` keeps it on the caller). Offline
 passes a precomputed whole-file PitchTrack instead. Pitch shift is applied to
 F0 as frames enter the history, so a change applies from the next frame on.
 The key-shift condition is 0 (the formant is kept).
@@ -33,6 +35,8 @@ from __future__ import annotations
 
 import math
 import re
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -60,6 +64,19 @@ def parse_steps(steps: int | str) -> tuple[str, int]:
         return "consistency", int(text)
     raise UserError(f"unknown sampler '{steps}'; use 1, 2 or 4 (consistency steps) or teacher-N with N >= 1 "
                     "(e.g. teacher-50)")
+
+
+class _Window(NamedTuple):
+    """One push's window, in history-buffer frames: features over [start, end), model frames [m0, m1),
+    output frames [out0, out1); `context` / `right` model frames each side of the output."""
+    start: int
+    m0: int
+    m1: int
+    out0: int
+    out1: int
+    end: int
+    context: int
+    right: int
 
 
 def _content_reach(encoder: object, hop: int) -> tuple[int, int]:
@@ -108,8 +125,13 @@ class ConversionStream:
         seed: int = 0,
         max_block_frames: int = 64,
         retrieval: float = 0.0,
+        pitch_thread: bool = True,
     ) -> None:
         self.model = model
+        # A live tracker runs on a thread of its own while this one encodes content: both release the
+        # GIL in their native code, so on two cores a push costs about the slower of the two, not the sum.
+        self._pitch_thread = bool(pitch_thread)
+        self._pitch_pool: ThreadPoolExecutor | None = None
         self.hop = model.hop_length
         self.seed = int(seed)
         # History stays in host memory (pitch trackers read numpy); each block's window moves once.
@@ -240,18 +262,39 @@ class ConversionStream:
         if n > self._block_cap:
             self._allocate(n)
         with torch.inference_mode():
-            self._append(block, n)
-            return self._convert(n)
+            self._shift_in(block, n)
+            f0 = self._start_f0(n)
+            try:
+                window = self._window(n)
+                features = self._features(window)  # runs while a pitch thread tracks the same audio
+            except BaseException:
+                if isinstance(f0, Future):  # the next push must not move the history it still reads
+                    wait([f0])
+                raise
+            self._store_f0(f0.result() if isinstance(f0, Future) else f0, n)
+            return self._convert(window, features)
 
-    def _append(self, block: np.ndarray, n: int) -> None:
+    def _shift_in(self, block: np.ndarray, n: int) -> None:
         samples = n * self.hop
         self._audio[:-samples] = self._audio[samples:]
         self._audio[-samples:] = block
-        if self._content_stream is not None:
-            self._content_stream.push(torch.from_numpy(self._audio[-samples:]))
         self._f0_cond[:-n] = self._f0_cond[n:]
         self._f0_voc[:-n] = self._f0_voc[n:]
-        cond, voc = self._new_f0(n)
+
+    def _start_f0(self, n: int) -> Future | tuple[np.ndarray, np.ndarray]:
+        """The newest frames' F0: a live tracker runs on the pitch thread (its result a Future), a track here."""
+        if self._track_cond is not None or not self._pitch_thread:
+            return self._new_f0(n)
+        if self._pitch_pool is None:
+            self._pitch_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="comosvc-pitch")
+        return self._pitch_pool.submit(self._new_f0_off_thread, n)
+
+    def _new_f0_off_thread(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():  # thread-local: neural trackers need it on this thread too
+            return self._new_f0(n)
+
+    def _store_f0(self, f0: tuple[np.ndarray, np.ndarray], n: int) -> None:
+        cond, voc = f0
         m = len(cond)  # n, or n + the lookahead frames estimated again
         self._f0_cond[-m:] = shift_f0(cond, self._semitones)
         self._f0_voc[-m:] = shift_f0(voc, self._semitones)
@@ -282,7 +325,7 @@ class ConversionStream:
         cond = np.concatenate([self._hold.process(f0[:n], voiced[:n]), self._hold.preview(f0[n:], voiced[n:])])
         return cond, np.where(voiced, f0, 0.0).astype(np.float32)
 
-    def _convert(self, n: int) -> np.ndarray:
+    def _window(self, n: int) -> _Window:
         context = self._context
         right = min(context, self.lookahead)
         # Window (buffer-relative frames): [start, end) holds features; model frames [m0, m1).
@@ -290,25 +333,34 @@ class ConversionStream:
         out1 = end - self.lookahead
         out0 = out1 - n
         m0, m1 = out0 - context, out1 + right
-        start = m0 - self._left
-        audio = torch.from_numpy(self._audio[start * self.hop:end * self.hop]).to(self._device)
-        frames = end - start
+        return _Window(m0 - self._left, m0, m1, out0, out1, end, context, right)
+
+    def _features(self, w: _Window) -> tuple[torch.Tensor, torch.Tensor]:
+        """Content codes (blended toward the singer with retrieval) and loudness of the model frames."""
+        audio = torch.from_numpy(self._audio[w.start * self.hop:w.end * self.hop]).to(self._device)
+        frames = w.end - w.start
         if self._content_stream is not None:
-            content = self._content_stream.latest(end - m0)[:m1 - m0]
+            newest = (w.out1 - w.out0) * self.hop
+            self._content_stream.push(torch.from_numpy(self._audio[-newest:]))
+            content = self._content_stream.latest(w.end - w.m0)[:w.m1 - w.m0]
         else:
-            content = self.model.content_encoder.encode(audio, frames)[m0 - start:m1 - start]
+            content = self.model.content_encoder.encode(audio, frames)[w.m0 - w.start:w.m1 - w.start]
         if self._retrieval > 0:
             content = self.model.retrieval.blend(content, self._singer_id, self._retrieval)
-        loudness = frame_rms(audio, self.hop, frames)[m0 - start:m1 - start]
-        f0 = torch.from_numpy(self._f0_cond[m0:m1].copy()).to(self._device)
+        loudness = frame_rms(audio, self.hop, frames)[w.m0 - w.start:w.m1 - w.start]
+        return content, loudness
+
+    def _convert(self, w: _Window, features: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
+        content, loudness = features
+        f0 = torch.from_numpy(self._f0_cond[w.m0:w.m1].copy()).to(self._device)
         inputs = ConditionInputs.single(content, f0, loudness, self._singer_id, 0.0).to(self._device)
-        offset = self._frames - (end - m0)  # absolute index of buffer frame m0
+        offset = self._frames - (w.end - w.m0)  # absolute index of buffer frame m0
         if self._kind == "consistency":
-            mel = self.model.generator.window(inputs, offset, context, right, self.seed, self._steps)
+            mel = self.model.generator.window(inputs, offset, w.context, w.right, self.seed, self._steps)
         else:
             full = self.model.teacher.sample_teacher(inputs, self._steps, offset, self.seed)
-            mel = full[:, :, context:full.shape[-1] - right]
+            mel = full[:, :, w.context:full.shape[-1] - w.right]
         log_mel = denormalize(mel[0], self.model.config.audio)
-        f0_voc = torch.from_numpy(self._f0_voc[out0:out1].copy()).to(self._device)
+        f0_voc = torch.from_numpy(self._f0_voc[w.out0:w.out1].copy()).to(self._device)
         audio_out = self._vocoder_stream.process(log_mel, f0_voc)
         return audio_out.detach().cpu().numpy().astype(np.float32, copy=False)
