@@ -15,7 +15,12 @@ block's duration (1.0 = as slow as real time).
 shipped) into its parts: the content encoder's push and read, the pitch tracker (with its hold),
 the acoustic model's window, the vocoder's stream, and the rest (buffers, loudness, conditions).
 With --against OTHER.safetensors it times both models that way, alternating them --rounds times on
-each cell, and prints each stage's median for both and their ratio (OTHER / --model).
+each cell, and prints each stage's median for both and their ratio (OTHER / --model). Stages are
+timed with the pitch tracker on the caller's thread, so that they add up to the push.
+
+--pitch-thread times whole pushes of the live layout with the tracker on the caller's thread and on
+the stream's pitch thread (the default), alternating the two --rounds times on each cell, and prints
+both medians, their ratio and whether the two gave the same samples.
 """
 
 from __future__ import annotations
@@ -100,7 +105,7 @@ def time_stages(model, block: int, pushes: int, f0_method: str, retrieval: float
     from core.convert import ConversionStream
 
     stream = ConversionStream(model, lookahead_frames=2, max_block_frames=block // model.hop_length + 1,
-                              retrieval=retrieval)
+                              retrieval=retrieval, pitch_thread=False)
     stream.set_f0_method(f0_method)
     record = dict.fromkeys(STAGES, 0.0)
     content = stream._content_stream
@@ -149,6 +154,37 @@ def compare_stages(model, other, block: int, pushes: int, f0_method: str, rounds
             "ratio": {k: round(medians["against"][k] / max(medians["model"][k], 1e-9), 3) for k in medians["model"]}}
 
 
+def time_pushes(model, block: int, pushes: int, f0_method: str, pitch_thread: bool) -> tuple[float, np.ndarray]:
+    """(median ms per push, the output) of the live layout with the tracker on or off the pitch thread."""
+    from core.convert import ConversionStream
+
+    stream = ConversionStream(model, lookahead_frames=2, max_block_frames=block // model.hop_length + 1,
+                              pitch_thread=pitch_thread)
+    stream.set_f0_method(f0_method)
+    audio = sung_phrase((WARM_PUSHES + pushes) * block / model.sample_rate + 1.0)
+    times, out = [], []
+    for i in range(WARM_PUSHES + pushes):
+        t0 = time.perf_counter()
+        out.append(stream.push(audio[i * block:(i + 1) * block]))
+        times.append(1000.0 * (time.perf_counter() - t0))
+    return float(np.median(times[WARM_PUSHES:])), np.concatenate(out)
+
+
+def compare_pitch_thread(model, block: int, pushes: int, f0_method: str, rounds: int) -> dict:
+    """Whole pushes with the tracker on the caller's thread, then on the pitch thread, alternated `rounds`
+    times; each figure is the median of the rounds' medians, `ratio` threaded / serial."""
+    medians = {False: [], True: []}
+    outputs = {}
+    for _ in range(rounds):
+        for threaded in (False, True):
+            median, outputs[threaded] = time_pushes(model, block, pushes, f0_method, threaded)
+            medians[threaded].append(median)
+    serial, threaded = float(np.median(medians[False])), float(np.median(medians[True]))
+    return {"block_samples": block, "block_ms": round(1000.0 * block / model.sample_rate, 2), "f0_method": f0_method,
+            "rounds": rounds, "serial_ms": round(serial, 2), "threaded_ms": round(threaded, 2),
+            "ratio": round(threaded / serial, 3), "same_samples": bool(np.array_equal(outputs[False], outputs[True]))}
+
+
 def main() -> int:
     from cli.device_flag import add_device_flag, device_or_exit
     from core.convert import VoiceModel
@@ -162,7 +198,9 @@ def main() -> int:
     parser.add_argument("--against", default=None, metavar="MODEL",
                         help="with --stages: also time this model, alternating with --model over --rounds rounds, "
                              "and report its per-stage medians as a ratio to --model's")
-    parser.add_argument("--rounds", type=int, default=3, help="with --against: alternations per cell")
+    parser.add_argument("--pitch-thread", action="store_true",
+                        help="time whole pushes with the tracker on the caller's thread and on the pitch thread")
+    parser.add_argument("--rounds", type=int, default=3, help="with --against or --pitch-thread: alternations per cell")
     parser.add_argument("--retrieval", type=float, default=None,
                         help="with --stages: time each cell without and then with this feature-retrieval ratio "
                              "(the model needs an index)")
@@ -177,6 +215,16 @@ def main() -> int:
     except UserError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     rows = []
+    if args.pitch_thread:
+        rows = [compare_pitch_thread(model, block, args.pushes, method, args.rounds)
+                for block in args.blocks for method in ("dio", "fcpe")]
+        if args.json:
+            print(json.dumps({"model": model.path, "pitch_thread": rows}))
+        for row in [] if args.json else rows:
+            print(f"{row['block_samples']:5d} samples ({row['block_ms']:5.1f} ms) {row['f0_method']:4s} median ms per push: "
+                  f"tracker on the caller {row['serial_ms']:6.2f}, on the pitch thread {row['threaded_ms']:6.2f} "
+                  f"(x{row['ratio']:.3f}), same samples: {row['same_samples']}")
+        return 0
     if other is not None:
         rows = [compare_stages(model, other, block, args.pushes, method, args.rounds)
                 for block in args.blocks for method in ("dio", "fcpe")]

@@ -91,3 +91,25 @@ def test_against_without_stages_or_with_a_missing_file_is_one_error_line(tmp_pat
             bench.main()
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_pitch_thread_overlaps_the_tracker_with_the_content_encoder(tmp_path, monkeypatch):
+    from core.features.content_stream import BuiltinContentStream
+    from core.features.pitch_world import WorldPitch
+
+    bench = load_bench("bench_stream")
+    model = build_tiny_model(tmp_path / "tiny.safetensors")
+    # Both stages made 20 ms slower, waiting as native code does (the GIL released): on the pitch thread
+    # the two waits overlap, on the caller's thread they add up.
+    for cls, name in ((WorldPitch, "extract"), (BuiltinContentStream, "push")):
+        original = getattr(cls, name)
+
+        def slow(self, *args, _original=original, **kwargs):
+            time.sleep(0.02)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, slow)
+    row = bench.compare_pitch_thread(model, 256, 4, "dio", rounds=1)
+    assert row["serial_ms"] >= 40.0
+    assert row["threaded_ms"] < row["serial_ms"] - 12.0 and row["ratio"] < 0.8
+    assert row["same_samples"]
