@@ -195,3 +195,17 @@ def test_fcpe_int8_weights_track_like_the_float_model(extractors):
         assert both[EDGE:-EDGE].mean() > 0.9
         cents = 1200 * np.abs(np.log2(a.f0[both] / b.f0[both]))
         assert np.median(cents) < 5.0 and np.percentile(cents, 95) < 25.0, name
+
+
+def test_fcpe_through_its_trace_gives_the_same_pitch_at_any_length(extractors):
+    """The live default runs FCPE's network through a trace made on a dummy input (traced_network.py);
+    windows of other lengths, live blocks and whole clips, must give exactly the eager network's F0."""
+    traced = extractors("fcpe")
+    assert isinstance(traced.network_trace, torch.jit.ScriptModule)
+    eager = get_pitch_extractor("fcpe", traced=False)
+    audio = _voice(*CASES["mid-vibrato"], seconds=1.5)
+    for frames in (51, 52, 77, len(audio) // HOP):
+        window = audio[:frames * HOP]
+        a, b = traced.extract(window, frames), eager.extract(window, frames)
+        np.testing.assert_array_equal(a.f0, b.f0)
+        np.testing.assert_array_equal(a.voiced, b.voiced)
