@@ -2,8 +2,8 @@
 
 Compares, in one run on the same audio, the parts that decide whether a model runs live:
 the content encoder streamed incrementally vs re-encoding its window every push, and the live
-pitch tracker (DIO; FCPE as shipped, with its depthwise convolutions in the dense layout, and on
-float weights).
+pitch tracker (DIO; FCPE as shipped, with its network run eagerly instead of through its trace, with
+its depthwise convolutions in the dense layout, and on float weights).
 
     .venv/bin/python bench/bench_stream.py [--model FILE] [--blocks 512 1024] [--pushes 150] [--stages] [--json]
 
@@ -40,12 +40,14 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 WARM_PUSHES = 15
-VARIANTS = (  # (label, incremental content encoder, pitch tracker, FCPE on int8 weights, FCPE's grouped convs channels-last)
-    ("incremental content, dio", True, "dio", True, True),
-    ("windowed content, dio", False, "dio", True, True),
-    ("incremental content, fcpe int8", True, "fcpe", True, True),
-    ("incremental content, fcpe int8, dense layout", True, "fcpe", True, False),
-    ("incremental content, fcpe float", True, "fcpe", False, True),
+VARIANTS = (  # (label, incremental content encoder, pitch tracker, FCPE on int8 weights, FCPE's grouped convs
+    #            channels-last, FCPE's network through its trace)
+    ("incremental content, dio", True, "dio", True, True, True),
+    ("windowed content, dio", False, "dio", True, True, True),
+    ("incremental content, fcpe int8", True, "fcpe", True, True, True),
+    ("incremental content, fcpe int8, untraced", True, "fcpe", True, True, False),
+    ("incremental content, fcpe int8, dense layout", True, "fcpe", True, False, True),
+    ("incremental content, fcpe float", True, "fcpe", False, True, True),
 )
 
 
@@ -58,18 +60,18 @@ def sung_phrase(seconds: float, rate: int = 24000) -> np.ndarray:
 
 
 def time_variant(model, block: int, pushes: int, incremental: bool, f0_method: str, int8: bool,
-                 channels_last: bool) -> dict:
+                 channels_last: bool, traced: bool) -> dict:
     from core.convert import ConversionStream
     from core.features.pitch import get_pitch_extractor
 
     stream = ConversionStream(model, lookahead_frames=2, max_block_frames=block // model.hop_length + 1)
     if not incremental:
         stream._content_stream = None  # the windowed path: re-encode the receptive window each push
-    if f0_method == "fcpe" and not (int8 and channels_last):  # not the live default: make it here
+    if f0_method == "fcpe" and not (int8 and channels_last and traced):  # not the live default: make it here
         f, a = model.config.features, model.config.audio
         stream._extractor = get_pitch_extractor("fcpe", sample_rate=a.sample_rate, hop_length=a.hop_length,
                                                 f0_floor=f.f0_floor, f0_ceil=f.f0_ceil, silence_db=f.f0_silence_db,
-                                                int8=int8, channels_last=channels_last)
+                                                int8=int8, channels_last=channels_last, traced=traced)
     else:
         stream.set_f0_method(f0_method)
     audio = sung_phrase((WARM_PUSHES + pushes) * block / model.sample_rate + 1.0)
