@@ -59,6 +59,18 @@ def sung_phrase(seconds: float, rate: int = 24000) -> np.ndarray:
             ).astype(np.float32)
 
 
+def push_sung_phrase(stream, block: int, pushes: int) -> tuple[list[float], np.ndarray]:
+    """WARM_PUSHES untimed pushes, then `pushes` timed ones, of a sung phrase: (ms per timed push, all output)."""
+    audio = sung_phrase((WARM_PUSHES + pushes) * block / stream.model.sample_rate + 1.0)
+    times, out = [], []
+    for i in range(WARM_PUSHES + pushes):
+        t0 = time.perf_counter()
+        out.append(stream.push(audio[i * block:(i + 1) * block]))
+        if i >= WARM_PUSHES:
+            times.append(1000.0 * (time.perf_counter() - t0))
+    return times, np.concatenate(out)
+
+
 def time_variant(model, block: int, pushes: int, incremental: bool, f0_method: str, int8: bool,
                  channels_last: bool, traced: bool) -> dict:
     from core.convert import ConversionStream
@@ -74,14 +86,7 @@ def time_variant(model, block: int, pushes: int, incremental: bool, f0_method: s
                                                 int8=int8, channels_last=channels_last, traced=traced)
     else:
         stream.set_f0_method(f0_method)
-    audio = sung_phrase((WARM_PUSHES + pushes) * block / model.sample_rate + 1.0)
-    times = []
-    for i in range(WARM_PUSHES + pushes):
-        chunk = audio[i * block:(i + 1) * block]
-        t0 = time.perf_counter()
-        stream.push(chunk)
-        if i >= WARM_PUSHES:
-            times.append(1000.0 * (time.perf_counter() - t0))
+    times, _ = push_sung_phrase(stream, block, pushes)
     block_ms = 1000.0 * block / model.sample_rate
     median = float(np.median(times))
     return {"block_samples": block, "block_ms": round(block_ms, 2), "median_ms": round(median, 2),
@@ -163,13 +168,8 @@ def time_pushes(model, block: int, pushes: int, f0_method: str, pitch_thread: bo
     stream = ConversionStream(model, lookahead_frames=2, max_block_frames=block // model.hop_length + 1,
                               pitch_thread=pitch_thread)
     stream.set_f0_method(f0_method)
-    audio = sung_phrase((WARM_PUSHES + pushes) * block / model.sample_rate + 1.0)
-    times, out = [], []
-    for i in range(WARM_PUSHES + pushes):
-        t0 = time.perf_counter()
-        out.append(stream.push(audio[i * block:(i + 1) * block]))
-        times.append(1000.0 * (time.perf_counter() - t0))
-    return float(np.median(times[WARM_PUSHES:])), np.concatenate(out)
+    times, out = push_sung_phrase(stream, block, pushes)
+    return float(np.median(times)), out
 
 
 def compare_pitch_thread(model, block: int, pushes: int, f0_method: str, rounds: int) -> dict:
