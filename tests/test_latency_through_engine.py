@@ -77,12 +77,17 @@ def _check_figures(result: dict, sola_search_ms: float) -> None:
     assert result["total_ms"] == result["mic_to_ear_ms"]
 
 
-def _check_bypass_is_exact(result: dict) -> None:
-    """Bypass is an exact delay: measured = the engine's stated latency + the one period PortAudio's stream
-    adds on JACK (a stream that only copies its input to its output adds exactly that), to the sample.
-    An xrun of the probe's own stream can shift its recording by a period: the report says so."""
+def _skip_if_the_probe_shifted(result: dict) -> None:
+    """An xrun of the probe's own stream can shift its recording by a period, and with it the measured
+    bypass: the report says so, and nothing measured from that take is the engine's."""
     if result["bypass_take_probe_xruns"] and result["bypass_error_ms"] != pytest.approx(PERIOD_MS, abs=0.05):
         pytest.skip(f"the probe's stream had {result['bypass_take_probe_xruns']} xruns in the bypass take: {result}")
+
+
+def _check_bypass_is_exact(result: dict) -> None:
+    """Bypass is an exact delay: measured = the engine's stated latency + the one period PortAudio's stream
+    adds on JACK (a stream that only copies its input to its output adds exactly that), to the sample."""
+    _skip_if_the_probe_shifted(result)
     assert result["bypass_error_ms"] == pytest.approx(PERIOD_MS, abs=2 * 1000.0 / RATE)
 
 
@@ -199,6 +204,7 @@ def test_status_bar_shows_the_measured_latency(stand_in_result):
     """Issue #15: what the status bar shows (the engine's latency + the device latency the backend states)
     equals the measured total within 2 ms. On JACK the backend adds the two buffers PortAudio leaves out
     of its figure; without them this was off by exactly two periods."""
+    _skip_if_the_probe_shifted(stand_in_result)  # the measured total is then a period off, not the status bar
     assert abs(stand_in_result["status_bar_error_ms"]) <= 2.0
     assert stand_in_result["status_bar_matches"]
 
