@@ -103,6 +103,8 @@ class TrainConfig:
     teacher_ema_decay: float  # EMA of the teacher's weights, the weights saved and sampled; 0 = none
     student_singer_weight: float  # > 0: the cross-singer classifier loss in distillation (train/singer_loss.py)
     singer_classifier_steps: int  # steps of that loss's classifier, trained before distillation starts
+    student_adversarial_weight: float  # > 0: the adversarial term in distillation (train/adversarial.py)
+    adversarial_warmup_steps: int  # steps the discriminator learns alone before the student gets that term
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,8 @@ AT_LEAST: dict[str, float] = {
     "edm.teacher_churn": 0.0,
     "train.student_singer_weight": 0.0,
     "train.singer_classifier_steps": 0,
+    "train.student_adversarial_weight": 0.0,
+    "train.adversarial_warmup_steps": 0,
 }
 
 
@@ -230,6 +234,8 @@ ADDED_KEYS: dict[str, Any] = {
     "edm.teacher_churn": 0.0,
     "train.student_singer_weight": 0.0,
     "train.singer_classifier_steps": 2000,
+    "train.student_adversarial_weight": 0.0,
+    "train.adversarial_warmup_steps": 100,
 }
 
 

@@ -12,28 +12,10 @@ from core.model.model_file import load_model
 from core.model.singer_classifier import SingerClassifier
 from core.train.singer_loss import classifier_accuracy, cross_singer_loss, other_singers, train_singer_classifier
 from core.train.student import train_student
-from core.train.teacher import RunOptions, train_teacher
+from core.train.teacher import train_teacher
+from tests.student_fixtures import cache, teacher  # noqa: F401 (fixtures)
+from tests.student_fixtures import run_options as _options
 from tests.test_data_fixtures import make_corpus, micro_config
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    root = make_corpus(tmp_path_factory.mktemp("data"), singers=2, files=4)
-    out = tmp_path_factory.mktemp("cache")
-    preprocess(root, out, micro_config(), progress=False, log=lambda m: None)
-    return out
-
-
-@pytest.fixture(scope="module")
-def teacher(cache, tmp_path_factory):
-    path = tmp_path_factory.mktemp("teacher") / "teacher.safetensors"
-    train_teacher(cache, path, micro_config(), _options(2), log=lambda m: None)
-    return path
-
-
-def _options(steps: int, **kw) -> RunOptions:
-    return RunOptions(steps=steps, checkpoint_every=kw.pop("every", 2), log_every=1, progress=False,
-                      tensorboard=False, **kw)
 
 
 def test_other_singers_never_repeats_the_singer_and_reaches_every_other():

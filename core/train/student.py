@@ -22,12 +22,14 @@ the training loss itself with fixed noise over every link (ValidationConsistency
 
 With train.student_singer_weight > 0 a cross-singer classifier loss is added
 (core/train/singer_loss.py) and checkpoints also report `val_singer_heard`.
+With train.student_adversarial_weight > 0 a discriminator learns alongside and
+the student is also trained to pass for real mels (core/train/adversarial.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
 from torch import nn
@@ -39,13 +41,23 @@ from core.errors import UserError
 from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
 from core.model.edm import NoiseSchedule, distillation_low_end
+from core.model.mel_discriminator import MelDiscriminator
 from core.model.losses import consistency_distillation_loss, ema_update, make_student
 from core.model.singer_classifier import SingerClassifier
+from core.train.adversarial import (DISCRIMINATOR_BETAS, DISCRIMINATOR_LR, DiscriminatorCheck, discriminator_loss,
+                                    generator_loss, one_step_outputs)
 from core.train.distributed import setup_runtime, teardown, weight_divergence
 from core.train.loop import LoopSettings, default_dirs, run_loop, try_resume
 from core.train.singer_loss import CrossSingerCheck, cross_singer_loss, train_singer_classifier
 from core.train.state import TrainState
 from core.train.teacher import RunOptions, crop_frames, load_training_data, validate_acoustic
+
+
+class StudentLosses(NamedTuple):
+    distillation: torch.Tensor
+    singer_ce: torch.Tensor | None = None  # with a singer classifier
+    singer_heard: float | None = None  # the share already heard as the asked-for singer
+    one_step: torch.Tensor | None = None  # with the adversarial term: the one-step mels, with gradient
 
 
 class StudentSystem(nn.Module):
@@ -57,14 +69,14 @@ class StudentSystem(nn.Module):
 
     def forward(self, target: torch.Tensor, inputs: ConditionInputs, mask: torch.Tensor, ema: AcousticModel,
                 teacher: AcousticModel, n_points: int, noise: torch.Generator,
-                classifier: SingerClassifier | None = None, singer_draw: torch.Generator | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None, float | None]:
-        """(distillation loss, singer loss, share heard as the asked-for singer); the last two with a classifier."""
+                classifier: SingerClassifier | None = None, singer_draw: torch.Generator | None = None,
+                adversarial: bool = False) -> StudentLosses:
         distillation = consistency_distillation_loss(self.student, ema, teacher, target, inputs, n_points, mask, noise)
-        if classifier is None:
-            return distillation, None, None
-        singer_ce, heard = cross_singer_loss(self.student, classifier, inputs, mask, singer_draw, noise)
-        return distillation, singer_ce, heard
+        singer_ce, heard = (cross_singer_loss(self.student, classifier, inputs, mask, singer_draw, noise)
+                            if classifier is not None else (None, None))
+        one_step = (one_step_outputs(self.student, inputs, self.student.n_mels, self.student.schedule.sigma_max, noise)
+                    if adversarial else None)
+        return StudentLosses(distillation, singer_ce, heard, one_step)
 
 
 def distilled_teacher_steps(cfg: Config) -> int:
@@ -183,18 +195,24 @@ def load_teacher_file(path: str | Path):
     return bundle, encoder
 
 
-def check_resumed_singer_weight(path: Path, weight: float) -> None:
-    """A train-state made with another singer-loss weight (on or off) is refused before it is loaded."""
+# The extra loss weights a train-state records, each under its config key: resuming with another value (or
+# with the term switched on or off) would load modules the run does not have, or lack ones it needs.
+RESUMED_WEIGHTS = {"singer_weight": "student_singer_weight", "adversarial_weight": "student_adversarial_weight"}
+
+
+def check_resumed_weights(path: Path, weights: dict[str, float]) -> None:
+    """A train-state made with other extra-loss weights is refused before it is loaded."""
     from core.checkpoint import read_metadata
     from core.train.state import STATE_KIND
 
     if not path.exists():
         return
-    stored = float(read_metadata(path, expect_kind=STATE_KIND).get("extra", {}).get("singer_weight", 0.0))
-    if stored != weight:
-        raise UserError(f"{path} was distilled with train.student_singer_weight={stored:g}; this run has "
-                        f"{weight:g}. Resume with --set train.student_singer_weight={stored:g}, or delete {path} "
-                        "to distil the student afresh")
+    extra = read_metadata(path, expect_kind=STATE_KIND).get("extra", {})
+    for name, key in RESUMED_WEIGHTS.items():
+        stored, weight = float(extra.get(name, 0.0)), weights[name]
+        if stored != weight:
+            raise UserError(f"{path} was distilled with train.{key}={stored:g}; this run has {weight:g}. Resume "
+                            f"with --set train.{key}={stored:g}, or delete {path} to distil the student afresh")
 
 
 def start_from_student(student: AcousticModel, ema: AcousticModel, path: str | Path, singers: list[str],
@@ -249,23 +267,37 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
         if singer_weight > 0 and len(train.singers.names) < 2:
             raise UserError("train.student_singer_weight > 0 needs a cache of at least two singers (it converts "
                             "each clip to another singer)")
+        adversarial_weight = cfg.train.student_adversarial_weight
+        if adversarial_weight > 0 and runtime.distributed:
+            raise UserError("train.student_adversarial_weight > 0 is not built for several GPUs (the discriminator "
+                            "would differ per rank); distil on one device")
         modules: dict[str, nn.Module] = {"student": student, "ema": ema}
+        optimizers: dict[str, torch.optim.Optimizer] = {"adamw": optimizer}
         generators = {"data": data_gen, "noise": noise_gen}
+        discriminator: MelDiscriminator | None = None
+        if adversarial_weight > 0:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(options.seed + 3000)
+                discriminator = MelDiscriminator(cfg.audio.n_mels, len(train.singers.names)).to(runtime.device)
+            modules["discriminator"] = discriminator
+            optimizers["adamw_discriminator"] = torch.optim.AdamW(discriminator.parameters(), lr=DISCRIMINATOR_LR,
+                                                                  betas=DISCRIMINATOR_BETAS)
         if singer_weight > 0:
             # Trained after a fresh start (below) or restored with the rest of the state on --resume.
             with torch.random.fork_rng(devices=[]):
                 modules["singer_classifier"] = SingerClassifier(cfg.audio.n_mels, len(train.singers.names)).to(runtime.device)
             generators["singer"] = torch.Generator().manual_seed(options.seed * 1009 + runtime.rank + 2000)
-        state = TrainState(0, modules, {"adamw": optimizer}, generators)
+        state = TrainState(0, modules, optimizers, generators)
         ckpt, logs = default_dirs(out)
         grid = distillation_grid_record(cfg)
-        state.extra = {"distillation_grid": grid, "singer_weight": singer_weight}
+        weights = {"singer_weight": singer_weight, "adversarial_weight": adversarial_weight}
+        state.extra = {"distillation_grid": grid, **weights}
         if options.resume:
-            check_resumed_singer_weight(ckpt, singer_weight)
+            check_resumed_weights(ckpt, weights)
         resumed = try_resume(state, ckpt, options.resume, log if runtime.is_main else (lambda m: None))
         if resumed:
             check_resumed_grid(ckpt, state.extra.get("distillation_grid"), grid)
-            state.extra = {**state.extra, "distillation_grid": grid, "singer_weight": singer_weight}
+            state.extra = {**state.extra, "distillation_grid": grid, **weights}
         classifier = modules.get("singer_classifier")
         if classifier is not None:
             if not resumed:
@@ -285,19 +317,37 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
             inputs = ConditionInputs(content_of(encoder, batch), batch.f0, batch.loudness, batch.singer, batch.key_shift)
             student.train()
             figures: dict[str, float] = {}
+            real = normalize(batch.mel, cfg.audio)
             with runtime.autocast():
-                loss, singer_ce, heard = wrapped(normalize(batch.mel, cfg.audio), inputs, batch.mask, ema, teacher,
-                                                 cfg.edm.distill_steps, noise_gen, classifier, generators.get("singer"))
-                if singer_ce is not None:
-                    figures = {"distillation": float(loss.detach()), "singer_ce": float(singer_ce.detach()),
-                               "singer_heard": heard}
-                    loss = loss + singer_weight * singer_ce
+                losses = wrapped(real, inputs, batch.mask, ema, teacher, cfg.edm.distill_steps, noise_gen, classifier,
+                                 generators.get("singer"), discriminator is not None)
+                loss = losses.distillation
+                if losses.singer_ce is not None:
+                    figures = {"distillation": float(loss.detach()), "singer_ce": float(losses.singer_ce.detach()),
+                               "singer_heard": losses.singer_heard}
+                    loss = loss + singer_weight * losses.singer_ce
+                if discriminator is not None:
+                    figures = {**figures, "distillation": float(losses.distillation.detach()),
+                               **train_discriminator(real, losses.one_step, inputs, batch.mask)}
+                    if step >= cfg.train.adversarial_warmup_steps:
+                        adversarial = generator_loss(discriminator, losses.one_step, inputs, batch.mask)
+                        figures["adversarial"] = float(adversarial.detach())
+                        loss = loss + adversarial_weight * adversarial
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
             optimizer.step()
             ema_update(ema, student, cfg.edm.ema_decay)
             return {"loss": float(loss.detach()), **figures}
+
+        def train_discriminator(real: torch.Tensor, one_step: torch.Tensor, inputs: ConditionInputs,
+                                mask: torch.Tensor) -> dict[str, float]:
+            """One discriminator step on the batch's real mels against the student's (detached) one-step ones."""
+            d_loss, real_score, fake_score = discriminator_loss(discriminator, real, one_step.detach(), inputs, mask)
+            optimizers["adamw_discriminator"].zero_grad(set_to_none=True)
+            d_loss.backward()
+            optimizers["adamw_discriminator"].step()
+            return {"discriminator": float(d_loss.detach()), "score_real": real_score, "score_one_step": fake_score}
 
         def content_fn(batch: Batch) -> torch.Tensor:
             return content_of(encoder, batch)
@@ -307,13 +357,16 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
         consistency = ValidationConsistency(held_out, cfg, content_fn, runtime.device) if runtime.is_main else None
         singer_check = (CrossSingerCheck(classifier, held_out, cfg, content_fn, runtime.device)
                         if runtime.is_main and classifier is not None else None)
+        judged = (DiscriminatorCheck(held_out, cfg, content_fn, runtime.device)
+                  if runtime.is_main and discriminator is not None else None)
 
         def validate(writer, step: int) -> dict[str, float]:
             result = validate_acoustic(student, None, val, cfg, writer, step, "student", runtime.device,
                                        content_fn=content_fn, steps=1)
             extra = {"val_consistency": consistency(student, ema, teacher) if consistency is not None else None,
                      "val_to_teacher_l1": gap(student) if gap is not None else None,
-                     "val_singer_heard": singer_check(student) if singer_check is not None else None}
+                     "val_singer_heard": singer_check(student) if singer_check is not None else None,
+                     **(judged(discriminator, student) if judged is not None else {})}
             for name, value in extra.items():
                 if value is not None:
                     result[name] = value
