@@ -62,3 +62,7 @@ class Converter(Protocol):
 
     def reset(self) -> None:
         """Forget streaming state (after a drop or a seek)."""
+
+    # Optional: prepare_f0_method(name) makes a pitch tracker ahead of a switch to it. The engine calls it
+    # on a thread of its own and switches when it returns, so a tracker that loads slowly never stalls
+    # the worker (realtime.model_converter has it; the stand-in has nothing to load).

@@ -78,7 +78,9 @@ class Engine:
         self._auto_transpose = False
         self._retrieval = 0.0
         self._f0_method = converter.f0_methods[0] if converter.f0_methods else "dio"
-        self._follow_preset_f0(preset)
+        self._f0_request = 0  # counts switches asked for; only the latest one's tracker is switched to
+        if preset.f0_method in converter.f0_methods:  # not started: the worker makes it in its warm-up
+            self._f0_method = preset.f0_method
         self._gate_threshold: float | None = None
         self._input_gain_db = 0.0
         self._output_gain_db = 0.0
@@ -492,7 +494,32 @@ class Engine:
     def set_f0_method(self, name: str) -> None:
         if name not in self.converter.f0_methods:
             raise UserError(f"unknown f0 method '{name}'; available: {', '.join(self.converter.f0_methods)}")
-        self._f0_method = name
+        self._switch_f0_method(name)
+
+    def _switch_f0_method(self, name: str) -> None:
+        """The worker switches once the tracker is made, on a thread of its own.
+
+        A neural tracker takes up to a second to load (FCPE is traced and run at
+        load); made in the worker, that would stall conversion and run the output
+        dry. Until it is ready the old tracker goes on; the latest request wins.
+        """
+        self._f0_request += 1
+        request = self._f0_request
+        prepare = getattr(self.converter, "prepare_f0_method", None)
+        if prepare is None:  # nothing to load (the stand-in)
+            self._f0_method = name
+            return
+
+        def load() -> None:
+            try:
+                prepare(name)
+            except Exception as exc:  # noqa: BLE001 - reported; the old tracker goes on
+                self.report(f"pitch tracker {name} could not be loaded ({exc}); still using {self._f0_method}")
+                return
+            if request == self._f0_request:
+                self._f0_method = name
+
+        threading.Thread(target=load, name=f"load-{name}", daemon=True).start()
 
     def set_gate_threshold(self, db: float) -> None:
         self._gate_threshold = float(db)
@@ -523,7 +550,7 @@ class Engine:
     def _follow_preset_f0(self, preset: Preset) -> None:
         """A preset that names a pitch tracker selects it (set_f0_method overrides it later)."""
         if preset.f0_method in self.converter.f0_methods:
-            self._f0_method = preset.f0_method
+            self._switch_f0_method(preset.f0_method)
 
     def set_preset(self, preset: Preset) -> None:
         """Applied by the worker at the next block: chain rebuilt, output re-aligned with a fade."""

@@ -88,6 +88,13 @@ class ModelConverter:
         self._applied = ConverterControls(singer=None, pitch=math.nan, f0_method="")  # nothing applied yet
         self.reset()
 
+    def prepare_f0_method(self, name: str) -> None:
+        """Make (and cache in the model) the named pitch tracker, so that switching to it costs nothing.
+
+        Called by the engine off its worker thread; the stream's set_f0_method then finds it made.
+        """
+        self.model.pitch_extractor(name)
+
     def _make_stream(self, lookahead_frames: int, max_block_frames: int) -> ConversionStream:
         return ConversionStream(self.model, steps=self._steps, lookahead_frames=lookahead_frames,
                                 max_block_frames=max_block_frames)

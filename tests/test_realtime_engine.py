@@ -1,5 +1,8 @@
 """The engine against the simulated device: latency, offline agreement, overload, bad input, live controls."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -249,6 +252,55 @@ def test_effects_in_the_chain_and_a_failing_plugin_reported():
     assert engine.xruns == 0
     assert np.max(np.abs(played[-RATE // 2:])) > 0.05  # the stream went on without the reverb
     assert any("reverb" in m and "bypassed" in m for m in engine.snapshot().messages)
+
+
+class _SlowTrackers(StandInConverter):
+    """A stand-in whose trackers take until their event is set to load; "harvest" can be made to fail."""
+
+    def __init__(self):
+        super().__init__()
+        self.loaded = {name: threading.Event() for name in self.f0_methods}
+        self.fail: set[str] = set()
+
+    def prepare_f0_method(self, name):
+        assert self.loaded[name].wait(10)
+        if name in self.fail:
+            raise RuntimeError("weights missing")
+
+
+def _wait_for(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_a_pitch_tracker_is_switched_to_once_it_is_loaded_and_the_latest_request_wins():
+    converter = _SlowTrackers()
+    backend = SimulatedBackend(sung(0.5), samplerate=RATE, blocksize=256, compute_ms=FIXED_MS)
+    engine = Engine(converter, load_preset("low-latency"), backend)
+    assert engine._controls().f0_method == "dio"
+    engine.set_f0_method("harvest")  # returns at once; the worker goes on with dio while harvest loads
+    time.sleep(0.1)
+    assert engine._controls().f0_method == "dio"
+    converter.loaded["harvest"].set()
+    assert _wait_for(lambda: engine._controls().f0_method == "harvest")
+
+    converter.loaded["harvest"].clear()
+    engine.set_f0_method("dio")
+    engine.set_f0_method("harvest")  # asked for last: dio, loaded first, must not win
+    converter.loaded["dio"].set()
+    time.sleep(0.1)
+    assert engine._controls().f0_method == "harvest"
+
+    converter.fail.add("harvest")
+    engine.set_f0_method("dio")
+    assert _wait_for(lambda: engine._controls().f0_method == "dio")
+    engine.set_f0_method("harvest")
+    converter.loaded["harvest"].set()
+    # Reported in the status line (the worker publishes these messages with its next snapshot).
+    assert _wait_for(lambda: any("harvest could not be loaded" in m for m in engine._messages))
+    assert engine._controls().f0_method == "dio"  # the old tracker goes on
 
 
 def test_a_preset_picks_the_pitch_tracker_it_can_afford():

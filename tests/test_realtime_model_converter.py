@@ -123,6 +123,16 @@ def test_the_first_block_applies_every_control_even_the_default_f0_method(model)
     assert converter.stream._extractor is model.pitch_extractor("dio")
 
 
+def test_a_prepared_pitch_tracker_is_the_one_the_stream_switches_to(model):
+    converter = ModelConverter(model)
+    converter.prepare(block=768, context=4800, lookahead=384)
+    converter.prepare_f0_method("harvest")
+    made = model._pitch_extractors["harvest"]  # made now, off the stream (the engine calls this off its worker)
+    window = np.concatenate([np.zeros(4800, np.float32), sung_tone(0.2)[: 768 + 384]])
+    converter.convert(window, 4800, 768, ConverterControls(singer="alto", pitch=0.0, f0_method="harvest"))
+    assert converter.stream._extractor is made
+
+
 @pytest.mark.parametrize("singer, octaves", [("bass", -1), ("alto", 1)])  # medians 110 and 330 Hz
 def test_live_auto_transpose_moves_a_220_hz_voice_by_whole_octaves(model, singer, octaves):
     converter = ModelConverter(model)
