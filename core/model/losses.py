@@ -34,12 +34,24 @@ def _unwrap(model: nn.Module) -> AcousticModel:
     return getattr(model, "module", model)
 
 
-def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Mean of (B, M, T) values over valid frames."""
+def masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of (B, M, T) or (B, T) values over the valid frames of a (B, T) mask."""
     if mask is None:
         return values.mean()
-    weights = mask.to(values.dtype)[:, None, :].expand_as(values)
+    weights = mask.to(values.dtype)
+    if values.dim() == 3:
+        weights = weights[:, None, :]
+    weights = weights.expand_as(values)
     return (values * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+def one_step_outputs(student: nn.Module, inputs: ConditionInputs, generator: torch.Generator | None) -> torch.Tensor:
+    """D(sigma_max z, sigma_max): the student's one-step mel, as conversion makes it, with gradient."""
+    model = _unwrap(student)
+    sigma_max = model.schedule.sigma_max
+    device = inputs.f0.device
+    noise = torch.randn((inputs.batch_size, model.n_mels, inputs.frames), generator=generator, device=device)
+    return student(noise * sigma_max, torch.full((inputs.batch_size,), sigma_max, device=device), inputs)
 
 
 def edm_loss(
@@ -57,7 +69,7 @@ def edm_loss(
     noise = torch.randn(mel.shape, generator=generator, device=mel.device, dtype=mel.dtype)
     denoised = model(mel + sigma[:, None, None] * noise, sigma, inputs)
     weight = _unwrap(model).denoiser.loss_weight(sigma)[:, None, None]
-    return _masked_mean(weight * (denoised - mel) ** 2, mask)
+    return masked_mean(weight * (denoised - mel) ** 2, mask)
 
 
 def make_student(teacher: AcousticModel) -> tuple[AcousticModel, AcousticModel]:
@@ -136,4 +148,4 @@ def consistency_distillation_loss(
             if anchored.numel():
                 target[anchored] = teacher(x_lo[anchored], t_lo[anchored], inputs.rows(anchored))
     prediction = student(x_hi, t_hi, inputs)
-    return _masked_mean((prediction - target) ** 2, mask)
+    return masked_mean((prediction - target) ** 2, mask)

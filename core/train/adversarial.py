@@ -22,9 +22,9 @@ so that the student is not pushed by a judge that cannot yet judge.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from core.model.conditioning import ConditionInputs
+from core.model.losses import masked_mean
 from core.model.mel_discriminator import MelDiscriminator
 
 # HiFi-GAN's discriminator optimiser: AdamW, betas (0.8, 0.99).
@@ -32,32 +32,19 @@ DISCRIMINATOR_LR = 2e-4
 DISCRIMINATOR_BETAS = (0.8, 0.99)
 
 
-def one_step_outputs(student: nn.Module, inputs: ConditionInputs, n_mels: int, sigma_max: float,
-                     generator: torch.Generator | None) -> torch.Tensor:
-    """D(sigma_max z, sigma_max): the student's one-step mel, as conversion makes it, with gradient."""
-    noise = torch.randn((inputs.batch_size, n_mels, inputs.frames), generator=generator, device=inputs.f0.device)
-    sigma = torch.full((inputs.batch_size,), sigma_max, device=inputs.f0.device)
-    return student(noise * sigma_max, sigma, inputs)
-
-
-def _frame_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    weights = mask.to(values.dtype)
-    return (values * weights).sum() / weights.sum().clamp(min=1.0)
-
-
 def discriminator_loss(disc: MelDiscriminator, real: torch.Tensor, fake: torch.Tensor, inputs: ConditionInputs,
                        mask: torch.Tensor) -> tuple[torch.Tensor, float, float]:
     """(loss, mean score of the real mels, of the fakes); `fake` should come detached."""
     real_score = disc(real, inputs.f0, inputs.singer)
     fake_score = disc(fake, inputs.f0, inputs.singer)
-    loss = _frame_mean((real_score - 1) ** 2, mask) + _frame_mean(fake_score ** 2, mask)
-    return loss, float(_frame_mean(real_score, mask).detach()), float(_frame_mean(fake_score, mask).detach())
+    loss = masked_mean((real_score - 1) ** 2, mask) + masked_mean(fake_score ** 2, mask)
+    return loss, float(masked_mean(real_score, mask).detach()), float(masked_mean(fake_score, mask).detach())
 
 
 def generator_loss(disc: MelDiscriminator, fake: torch.Tensor, inputs: ConditionInputs,
                    mask: torch.Tensor) -> torch.Tensor:
     """What the student minimises: the discriminator should score its mel as real (1)."""
-    return _frame_mean((disc(fake, inputs.f0, inputs.singer) - 1) ** 2, mask)
+    return masked_mean((disc(fake, inputs.f0, inputs.singer) - 1) ** 2, mask)
 
 
 class DiscriminatorCheck:
@@ -87,8 +74,8 @@ class DiscriminatorCheck:
         real, one_step = [], []
         with torch.no_grad():
             for mel, inputs, mask in self.items:
-                real.append(float(_frame_mean(disc(mel, inputs.f0, inputs.singer), mask)))
+                real.append(float(masked_mean(disc(mel, inputs.f0, inputs.singer), mask)))
                 made = student.sample(inputs, 1, seed=self.seed)
-                one_step.append(float(_frame_mean(disc(made, inputs.f0, inputs.singer), mask)))
+                one_step.append(float(masked_mean(disc(made, inputs.f0, inputs.singer), mask)))
         student.train(was_training)
         return {"val_score_real": sum(real) / len(real), "val_score_one_step": sum(one_step) / len(one_step)}

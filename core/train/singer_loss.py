@@ -28,6 +28,7 @@ from core.audio.mel import normalize
 from core.config import Config
 from core.data.dataset import CachedDataset
 from core.model.conditioning import ConditionInputs
+from core.model.losses import one_step_outputs
 from core.model.singer_classifier import SingerClassifier
 
 CLASSIFIER_LR = 1e-3
@@ -84,15 +85,9 @@ def cross_singer_loss(student: nn.Module, classifier: SingerClassifier, inputs: 
                       mask: torch.Tensor, generator: torch.Generator,
                       noise_generator: torch.Generator | None = None) -> tuple[torch.Tensor, float]:
     """(cross-entropy toward the asked-for singers, the share the classifier already hears as them)."""
-    model = getattr(student, "module", student)
-    n_singers = model.conditioner.n_singers
+    n_singers = getattr(student, "module", student).conditioner.n_singers
     asked = other_singers(inputs.singer, n_singers, generator)
-    crossed = replace(inputs, singer=asked)
-    sigma_max = model.schedule.sigma_max
-    shape = (inputs.batch_size, model.n_mels, inputs.frames)
-    noise = torch.randn(shape, generator=noise_generator, device=mask.device)
-    sigma = torch.full((inputs.batch_size,), sigma_max, device=mask.device)
-    mel = student(noise * sigma_max, sigma, crossed)
+    mel = one_step_outputs(student, replace(inputs, singer=asked), noise_generator)
     logits = classifier(mel, mask)
     heard = float((logits.argmax(-1) == asked).float().mean())
     return F.cross_entropy(logits, asked), heard

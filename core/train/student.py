@@ -42,10 +42,10 @@ from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
 from core.model.edm import NoiseSchedule, distillation_low_end
 from core.model.mel_discriminator import MelDiscriminator
-from core.model.losses import consistency_distillation_loss, ema_update, make_student
+from core.model.losses import consistency_distillation_loss, ema_update, make_student, one_step_outputs
 from core.model.singer_classifier import SingerClassifier
 from core.train.adversarial import (DISCRIMINATOR_BETAS, DISCRIMINATOR_LR, DiscriminatorCheck, discriminator_loss,
-                                    generator_loss, one_step_outputs)
+                                    generator_loss)
 from core.train.distributed import setup_runtime, teardown, weight_divergence
 from core.train.loop import LoopSettings, default_dirs, run_loop, try_resume
 from core.train.singer_loss import CrossSingerCheck, cross_singer_loss, train_singer_classifier
@@ -74,8 +74,7 @@ class StudentSystem(nn.Module):
         distillation = consistency_distillation_loss(self.student, ema, teacher, target, inputs, n_points, mask, noise)
         singer_ce, heard = (cross_singer_loss(self.student, classifier, inputs, mask, singer_draw, noise)
                             if classifier is not None else (None, None))
-        one_step = (one_step_outputs(self.student, inputs, self.student.n_mels, self.student.schedule.sigma_max, noise)
-                    if adversarial else None)
+        one_step = one_step_outputs(self.student, inputs, noise) if adversarial else None
         return StudentLosses(distillation, singer_ce, heard, one_step)
 
 
