@@ -572,6 +572,11 @@ class Engine:
                 self._pending_converter = converter
         if self._singer not in converter.singers:
             self._singer = converter.singers[0] if converter.singers else None
+        if self._f0_method not in converter.f0_methods and converter.f0_methods:
+            self._f0_request += 1  # a tracker still loading for the old converter must not switch to it
+            self.report(f"{converter.description} has no pitch tracker {self._f0_method}; "
+                        f"using {converter.f0_methods[0]}")
+            self._f0_method = converter.f0_methods[0]
 
     def start_recording(self, folder: str) -> None:
         if self._recorder is not None:

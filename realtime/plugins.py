@@ -13,6 +13,7 @@ message and the stream goes on. Nothing here waits on I/O or a lock.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -210,7 +211,12 @@ class ConverterPlugin(Plugin):
             self._pending = (converter, fade_in, fade_out)
 
     def _run(self, converter: Converter) -> np.ndarray:
-        result = converter.convert(self._window, self.context, self.region, self.controls)
+        controls = self.controls
+        if controls.f0_method not in converter.f0_methods and converter.f0_methods:
+            # a hot swap to a converter without this tracker (a model's FCPE, then the stand-in): it uses
+            # its own first one, also in the crossfade block where both converters share the controls
+            controls = replace(controls, f0_method=converter.f0_methods[0])
+        result = converter.convert(self._window, self.context, self.region, controls)
         self.last_result = result
         return np.nan_to_num(np.asarray(result.audio, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
 

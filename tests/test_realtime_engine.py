@@ -2,6 +2,7 @@
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -318,3 +319,43 @@ def test_a_preset_picks_the_pitch_tracker_it_can_afford():
     assert engine._controls().f0_method == "dio"
     with pytest.raises(ConfigError, match="f0_method"):
         preset_from_dict({**load_preset("balanced").to_dict(), "f0_method": "guess"})
+
+
+class _StandInWithFcpe(StandInConverter):
+    """A converter that also offers "fcpe" (run as DIO), as a model does, to swap away from."""
+
+    f0_methods = ["fcpe", "dio", "harvest"]
+
+    def convert(self, window, out_start, out_len, controls):
+        if controls.f0_method == "fcpe":
+            controls = replace(controls, f0_method="dio")
+        return super().convert(window, out_start, out_len, controls)
+
+
+def test_a_hot_swap_to_a_converter_without_the_current_tracker_falls_back_to_its_own():
+    x = sung(3.0)
+    backend = SimulatedBackend(x, samplerate=RATE, blocksize=256, compute_ms=FIXED_MS)
+    engine = Engine(_StandInWithFcpe(), load_preset("balanced"), backend)
+    assert engine._controls().f0_method == "fcpe"
+    engine.set_pitch(12.0)  # an octave up: converted sound is told from the dry input by its pitch
+
+    def swap_halfway(engine):
+        original = engine.compute_block
+
+        def compute():
+            if isinstance(engine.converter, _StandInWithFcpe) and engine._in_pos > 1.2 * MODEL_RATE:
+                engine.swap_converter(StandInConverter())  # offers dio and harvest only
+            return original()
+        engine.compute_block = compute
+
+    swap_halfway(engine)
+    played = backend.run(engine)
+    assert backend.error is None and engine.xruns == 0
+    assert isinstance(engine.converter, StandInConverter) and not isinstance(engine.converter, _StandInWithFcpe)
+    assert engine._controls().f0_method == "dio"  # the new converter's own first tracker
+    messages = engine.snapshot().messages
+    assert any("no pitch tracker fcpe" in m and "using dio" in m for m in messages)
+    assert not any("failed" in m for m in messages)  # no block fell back to the dry input
+    late = played[-RATE // 2:]
+    spectrum = np.abs(np.fft.rfft(late * np.hanning(len(late))))
+    assert np.argmax(spectrum) * RATE / len(late) == pytest.approx(440.0, rel=0.05)  # still converted

@@ -184,3 +184,22 @@ def test_converter_hot_swap_crossfades_in_place():
     assert plugin.converter is not None and plugin._pending is None
     # the same converter swapped in: the crossfade must be inaudible (equal output), not a seam
     assert np.max(np.abs(swapped - plain)) < 0.3 * 0.05
+
+
+def test_a_swapped_in_converter_without_the_asked_for_tracker_runs_with_its_own():
+    """The controls can name a tracker only the old converter has, in the crossfade block and
+    until the engine catches up: the new one must convert with its own first tracker, not fail."""
+    from realtime.converter import ConverterControls
+    from realtime.plugins import ConverterPlugin
+    from realtime.standin import StandInConverter
+
+    sr, block = 24000, 960
+    x = (0.3 * np.sin(2 * np.pi * 200 * np.arange(sr) / sr)).astype(np.float32)
+    plugin = ConverterPlugin(StandInConverter(), context=2400, lookahead=384, crossfade=240, search=240)
+    plugin.prepare(sr, block)
+    plugin.controls = ConverterControls(f0_method="fcpe")  # as a model converter was asked for
+    for k in range(len(x) // block):
+        chunk = x[k * block:(k + 1) * block].copy()
+        plugin.process(chunk)
+    assert np.max(np.abs(chunk)) > 0.1
+    assert plugin.last_result is not None and np.max(plugin.last_result.f0_in) > 150  # DIO found the tone
