@@ -2,7 +2,8 @@
 content leakage and end-to-end speed.
 
     .venv/bin/python bench/bench_quality.py --model M --sources FILE [FILE ...] --targets-dir CORPUS
-        [--pitch 0] [--auto-transpose | --auto-octave] [--steps 1 teacher-50] [--churn S] [--max-seconds 6] [--json]
+        [--pitch 0] [--auto-transpose | --auto-octave] [--steps 1 teacher-50] [--churn S] [--max-seconds 6]
+        [--dnsmos-levels -12 -6 0 6] [--json]
 
 For each held-out source file, each singer of the model with a folder CORPUS/<singer>/*.wav, and
 each --steps value, the source is converted (core.convert.convert_audio, the offline path) and:
@@ -22,6 +23,10 @@ each --steps value, the source is converted (core.convert.convert_audio, the off
   medians skip it): <= 5, 5-12, > 12. Compare with bench_identity_ceiling.py's bands.
 - Student vs teacher: the figures per --steps value, relative difference to the reference (the first
   teacher-N value, else the last one given).
+- Quality (DNSMOS P.835 SIG/BAK/OVRL, core.convert.listening) of each source and output, and the
+  output's OVRL over its source's. With --dnsmos-levels, also each clip's mean over those playback
+  gains, sources and outputs alike: DNSMOS reads the waveform's level, and one clip moves by up to
+  0.4 between -12 and +6 dB, so a ratio over three sources can move with their levels alone.
 - Content leakage: core.train.leakage's linear speaker-ID probe on the model's content code over the
   evaluated singers' recordings, with chance (most common singer's share of scored frames).
 - Speed: end-to-end RTF = conversion wall time (F0, content, acoustic model, vocoder) / audio
@@ -177,7 +182,8 @@ def evaluate(args) -> dict:
         sources.append({"path": str(path), "audio": audio, "f0_raw": track.f0, "voiced": track.voiced,
                         "median_hz": float(np.median(voiced_f0)) if len(voiced_f0) else None,
                         "embedding": embedder.embed(audio, rate),
-                        "dnsmos": listening.dnsmos(audio, rate) if args.dnsmos else None})
+                        "dnsmos": listening.dnsmos(audio, rate) if args.dnsmos else None,
+                        "dnsmos_levels": _levels(listening, audio, rate, args)})
     if not sources:
         raise UserError("no usable source file")
 
@@ -208,6 +214,7 @@ def evaluate(args) -> dict:
                     by_distance.append((singer, out_embedding, distance))
                 outputs_by_source.setdefault(source["path"], {})[singer] = out_embedding
                 quality = _dnsmos_or_none(listening, out, rate) if args.dnsmos else None
+                quality_levels = _levels(listening, out, rate, args)
                 rows.append({"source": source["path"], "singer": singer, "steps": steps, "shift": shift,
                              "range_distance": distance,
                              "seconds": report.input_seconds,
@@ -215,7 +222,9 @@ def evaluate(args) -> dict:
                              "output_cosine": out_cos, "cosine_gain": out_cos - src_cos,
                              "nearest_singer": listening.singer_ranks(out_embedding, target_embedding)[0],
                              "dnsmos": quality,
-                             "dnsmos_ratio": _ratio(quality, source["dnsmos"])})
+                             "dnsmos_ratio": _ratio(quality, source["dnsmos"]),
+                             "dnsmos_levels": quality_levels,
+                             "dnsmos_levels_ratio": _ratio(quality_levels, source["dnsmos_levels"])})
                 if mel_judge is not None:
                     rows[-1]["mel_judge_singer"] = mel_judge(out)
         pairs += rows
@@ -256,6 +265,8 @@ def evaluate(args) -> dict:
         "pairs": pairs, "by_steps": by_steps,
         "source_dnsmos": {s["path"]: s["dnsmos"] for s in sources},
         "source_dnsmos_ovrl_mean": ev.mean_or_none([s["dnsmos"]["ovrl"] for s in sources if s["dnsmos"]]),
+        "dnsmos_levels_db": args.dnsmos_levels,
+        "source_dnsmos_levels": {s["path"]: s["dnsmos_levels"] for s in sources},
         "student_vs_teacher": {"reference": reference, "relative_difference": relative},
         "leakage": _leakage(model, target_audio, rate),
     }
@@ -275,6 +286,16 @@ def _dnsmos_or_none(listening, audio: np.ndarray, rate: int) -> dict | None:
         return None
 
 
+def _levels(listening, audio: np.ndarray, rate: int, args) -> dict | None:
+    """DNSMOS averaged over --dnsmos-levels playback gains, or None when not asked for."""
+    if not args.dnsmos or not args.dnsmos_levels:
+        return None
+    try:
+        return listening.dnsmos_over_levels(audio, rate, args.dnsmos_levels)
+    except ValueError:
+        return None
+
+
 def _ratio(output: dict | None, source: dict | None) -> float | None:
     if not output or not source or source["ovrl"] <= 0:
         return None
@@ -287,6 +308,9 @@ def _dnsmos_means(rows: list[dict]) -> dict:
     scored = [r["dnsmos"] for r in rows if r["dnsmos"]]
     means = {f"dnsmos_{k}_mean": mean_or_none([d[k] for d in scored]) for k in ("sig", "bak", "ovrl")}
     means["dnsmos_ratio_mean"] = mean_or_none([r["dnsmos_ratio"] for r in rows])
+    if any(r["dnsmos_levels"] for r in rows):
+        means["dnsmos_levels_ovrl_mean"] = mean_or_none([r["dnsmos_levels"]["ovrl"] for r in rows if r["dnsmos_levels"]])
+        means["dnsmos_levels_ratio_mean"] = mean_or_none([r["dnsmos_levels_ratio"] for r in rows])
     return means
 
 
@@ -336,6 +360,10 @@ def print_table(result: dict) -> None:
         if bands:
             print(f"{steps}: top1 by semitones from the singer's own median pitch: " + ", ".join(
                 f"{band} {_fmt(b['top1'], '.2f')} (n {b['n']})" for band, b in bands.items()))
+        if s.get("dnsmos_levels_ovrl_mean") is not None:
+            gains = ", ".join(f"{g:+g}" for g in result["dnsmos_levels_db"])
+            print(f"{steps}: DNSMOS OVRL over playback gains {gains} dB: {_fmt(s['dnsmos_levels_ovrl_mean'], '.3f')}, "
+                  f"{_fmt(s['dnsmos_levels_ratio_mean'], '.3f')} x the sources' own (as measured the same way)")
         if "mel_judge_top1" in s:
             print(f"{steps}: the mel judge (a classifier of the model's cache) names the asked-for singer in "
                   f"{_fmt(s['mel_judge_top1'], '.2f')}")
@@ -366,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--no-dnsmos", dest="dnsmos", action="store_false",
                         help="skip DNSMOS (it needs the dev extras speechmos + onnxruntime)")
+    parser.add_argument("--dnsmos-levels", nargs="+", type=float, metavar="DB", default=None,
+                        help="also score DNSMOS averaged over these playback gains, sources and outputs alike "
+                             "(e.g. -12 -6 0 6; DNSMOS reads the level, so one clip's score moves with it)")
     parser.add_argument("--eval-f0", default=EVAL_F0_METHOD, choices=PITCH_METHODS,
                         help=f"pitch tracker that judges F0 fidelity on source and output (default {EVAL_F0_METHOD})")
     parser.add_argument("--mel-judge", metavar="CACHE", default=None,

@@ -78,6 +78,27 @@ def test_json_fields_and_ranges(setup, capsys):
     assert result["leakage"]["accuracy"] is None and result["leakage"]["note"]
 
 
+def test_dnsmos_over_playback_levels_for_sources_and_outputs(setup, capsys):
+    root, sources, targets = setup
+    code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", sources[0],
+                                             "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1",
+                                             "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS),
+                                             "--dnsmos-levels", "-6", "0", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["dnsmos_levels_db"] == [-6.0, 0.0]
+    source = result["source_dnsmos_levels"][sources[0]]
+    # the 0 dB presentation is the clip as it is: the plain DNSMOS figure, measured again
+    assert source["ovrl_by_gain"]["0.0"] == pytest.approx(result["source_dnsmos"][sources[0]]["ovrl"])
+    assert source["ovrl"] == pytest.approx(np.mean(list(source["ovrl_by_gain"].values())))
+    pair = result["pairs"][0]
+    assert pair["dnsmos_levels"]["ovrl_by_gain"]["0.0"] == pytest.approx(pair["dnsmos"]["ovrl"])
+    assert pair["dnsmos_levels_ratio"] == pytest.approx(pair["dnsmos_levels"]["ovrl"] / source["ovrl"])
+    summary = result["by_steps"]["1"]
+    assert summary["dnsmos_levels_ratio_mean"] == pytest.approx(
+        np.mean([p["dnsmos_levels_ratio"] for p in result["pairs"]]))
+
+
 def test_churn_sets_the_teacher_sampler_and_a_bad_one_is_one_line(setup, capsys):
     root, sources, targets = setup
     bench = load_bench("bench_quality")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.convert.listening import (dnsmos, distance_band, identification_by_distance, singer_identification,
+from core.convert.listening import (dnsmos, dnsmos_over_levels, distance_band, identification_by_distance, singer_identification,
                                    singer_ranks, spread)
 
 RATE = 16000
@@ -31,6 +31,20 @@ def test_dnsmos_scores_added_noise_lower():
 def test_dnsmos_refuses_silence():
     with pytest.raises(ValueError):
         dnsmos(np.zeros(RATE, np.float32), RATE)
+
+
+def test_dnsmos_over_levels_is_the_mean_of_the_clip_played_at_each_gain():
+    clip = _voice_like(2.0)
+    levels = dnsmos_over_levels(clip, RATE, [-12.0, 0.0])
+    quiet, native = dnsmos(clip * 10 ** (-12 / 20), RATE), dnsmos(clip, RATE)
+    assert levels["ovrl_by_gain"] == {-12.0: pytest.approx(quiet["ovrl"]), 0.0: pytest.approx(native["ovrl"])}
+    for key in ("sig", "bak", "ovrl", "p808"):
+        assert levels[key] == pytest.approx((quiet[key] + native[key]) / 2)
+    # +20 dB drives the 0.2-peak clip far past full scale: played as a real output would, clipped
+    clipped = dnsmos_over_levels(clip, RATE, [20.0])
+    assert clipped["ovrl"] == pytest.approx(dnsmos(np.clip(clip * 10.0, -1, 1), RATE)["ovrl"])
+    with pytest.raises(ValueError):
+        dnsmos_over_levels(clip, RATE, [])
 
 
 def _centroids():

@@ -5,6 +5,7 @@ Evaluation only (bench/bench_quality.py and its tests); nothing at run time need
 - DNSMOS P.835 (SIG, BAK, OVRL; 1-5, higher is better) from the ONNX models in the `speechmos`
   wheel (dev extras: speechmos, onnxruntime, librosa). It scores 16 kHz audio in 9 s windows
   and repeats shorter clips to fill one, so a 4 s clip is scored as itself, looped.
+  `dnsmos_over_levels` averages it over playback gains: the model reads the level too.
 - Singer identification: each output's Resemblyzer embedding against every singer's centroid
   (the mean embedding of that singer's own recordings); top-1 share, mean rank (1 = best),
   and chance (1 / number of singers).
@@ -47,6 +48,18 @@ def dnsmos(audio: np.ndarray, rate: int) -> dict[str, float]:
     scores = _dnsmos_module().run(clip, DNSMOS_RATE)
     return {"sig": float(scores["sig_mos"]), "bak": float(scores["bak_mos"]),
             "ovrl": float(scores["ovrl_mos"]), "p808": float(scores["p808_mos"])}
+
+
+def dnsmos_over_levels(audio: np.ndarray, rate: int, gains_db: Sequence[float]) -> dict:
+    """DNSMOS of one clip played at each gain (dB; clipped at full scale), averaged: {'sig', 'bak', 'ovrl',
+    'p808', 'ovrl_by_gain'}. DNSMOS reads the waveform's level, and one clip can move 0.1-0.4 OVRL
+    between -12 and +6 dB, up or down; the mean over levels is what the clip scores, not its level."""
+    if not gains_db:
+        raise ValueError("at least one gain is needed")
+    audio = np.asarray(audio, dtype=np.float64).reshape(-1)
+    scores = {float(g): dnsmos(np.clip(audio * 10.0 ** (float(g) / 20.0), -1.0, 1.0), rate) for g in gains_db}
+    mean = {key: float(np.mean([s[key] for s in scores.values()])) for key in ("sig", "bak", "ovrl", "p808")}
+    return {**mean, "ovrl_by_gain": {g: s["ovrl"] for g, s in scores.items()}}
 
 
 def singer_ranks(output_embedding: np.ndarray, centroids: dict[str, np.ndarray]) -> list[str]:
