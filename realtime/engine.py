@@ -561,7 +561,17 @@ class Engine:
             self._pending_preset = preset
 
     def swap_converter(self, converter: Converter) -> None:
-        """Hot swap a preloaded converter: crossfaded inside the worker, or rebuilt if its latency differs."""
+        """Hot swap a preloaded converter: crossfaded inside the worker, or rebuilt if its latency differs.
+
+        The pitch tracker in use is made for the new converter here, on the caller's thread: made by
+        the worker at the new converter's first block, FCPE (traced at load) would cut the sound.
+        """
+        prepare = getattr(converter, "prepare_f0_method", None)
+        if prepare is not None and self._f0_method in converter.f0_methods:
+            try:
+                prepare(self._f0_method)
+            except Exception as exc:  # noqa: BLE001 - reported; the worker tries again and reports a failure
+                self.report(f"pitch tracker {self._f0_method} could not be loaded for {converter.description} ({exc})")
         try:
             self.converter_plugin.swap(converter)
             self.converter = converter

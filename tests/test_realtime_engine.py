@@ -262,9 +262,11 @@ class _SlowTrackers(StandInConverter):
         super().__init__()
         self.loaded = {name: threading.Event() for name in self.f0_methods}
         self.fail: set[str] = set()
+        self.prepared: list[str] = []
 
     def prepare_f0_method(self, name):
         assert self.loaded[name].wait(10)
+        self.prepared.append(name)
         if name in self.fail:
             raise RuntimeError("weights missing")
 
@@ -359,3 +361,23 @@ def test_a_hot_swap_to_a_converter_without_the_current_tracker_falls_back_to_its
     late = played[-RATE // 2:]
     spectrum = np.abs(np.fft.rfft(late * np.hanning(len(late))))
     assert np.argmax(spectrum) * RATE / len(late) == pytest.approx(440.0, rel=0.05)  # still converted
+
+
+def test_a_hot_swap_makes_the_tracker_in_use_for_the_new_converter_before_it_takes_over():
+    old, new = _SlowTrackers(), _SlowTrackers()
+    for converter in (old, new):
+        for event in converter.loaded.values():
+            event.set()
+    backend = SimulatedBackend(sung(0.5), samplerate=RATE, blocksize=256, compute_ms=FIXED_MS)
+    engine = Engine(old, load_preset("low-latency"), backend)
+    engine.set_f0_method("harvest")
+    assert _wait_for(lambda: engine._controls().f0_method == "harvest")
+    engine.swap_converter(new)
+    assert new.prepared == ["harvest"]  # made on this thread, before the worker's first block with it
+    assert engine.converter is new and engine._controls().f0_method == "harvest"
+
+    failing = _SlowTrackers()
+    failing.loaded["harvest"].set()
+    failing.fail.add("harvest")
+    engine.swap_converter(failing)
+    assert any("harvest could not be loaded" in m for m in engine._messages)
