@@ -3,7 +3,7 @@ content leakage and end-to-end speed.
 
     .venv/bin/python bench/bench_quality.py --model M --sources FILE [FILE ...] --targets-dir CORPUS
         [--pitch 0] [--auto-transpose | --auto-octave] [--steps 1 teacher-50] [--churn S] [--max-seconds 6]
-        [--dnsmos-levels -12 -6 0 6] [--json]
+        [--dnsmos-levels -12 -6 0 6] [--dnsmos-shifts 0 5 10] [--json]
 
 For each held-out source file, each singer of the model with a folder CORPUS/<singer>/*.wav, and
 each --steps value, the source is converted (core.convert.convert_audio, the offline path) and:
@@ -24,9 +24,10 @@ each --steps value, the source is converted (core.convert.convert_audio, the off
 - Student vs teacher: the figures per --steps value, relative difference to the reference (the first
   teacher-N value, else the last one given).
 - Quality (DNSMOS P.835 SIG/BAK/OVRL, core.convert.listening) of each source and output, and the
-  output's OVRL over its source's. With --dnsmos-levels, also each clip's mean over those playback
-  gains, sources and outputs alike: DNSMOS reads the waveform's level, and one clip moves by up to
-  0.4 between -12 and +6 dB, so a ratio over three sources can move with their levels alone.
+  output's OVRL over its source's. With --dnsmos-levels and/or --dnsmos-shifts, also each clip's mean
+  over those playback gains x leads of silence, sources and outputs alike: DNSMOS reads the level and
+  where its frames fall (one clip moves by up to 0.4 between -12 and +6 dB, and by up to 0.5 when it
+  starts 4 ms later), so a ratio over three sources can move with those alone.
 - Content leakage: core.train.leakage's linear speaker-ID probe on the model's content code over the
   evaluated singers' recordings, with chance (most common singer's share of scored frames).
 - Speed: end-to-end RTF = conversion wall time (F0, content, acoustic model, vocoder) / audio
@@ -183,7 +184,7 @@ def evaluate(args) -> dict:
                         "median_hz": float(np.median(voiced_f0)) if len(voiced_f0) else None,
                         "embedding": embedder.embed(audio, rate),
                         "dnsmos": listening.dnsmos(audio, rate) if args.dnsmos else None,
-                        "dnsmos_levels": _levels(listening, audio, rate, args)})
+                        "dnsmos_averaged": _averaged(listening, audio, rate, args)})
     if not sources:
         raise UserError("no usable source file")
 
@@ -214,7 +215,7 @@ def evaluate(args) -> dict:
                     by_distance.append((singer, out_embedding, distance))
                 outputs_by_source.setdefault(source["path"], {})[singer] = out_embedding
                 quality = _dnsmos_or_none(listening, out, rate) if args.dnsmos else None
-                quality_levels = _levels(listening, out, rate, args)
+                quality_averaged = _averaged(listening, out, rate, args)
                 rows.append({"source": source["path"], "singer": singer, "steps": steps, "shift": shift,
                              "range_distance": distance,
                              "seconds": report.input_seconds,
@@ -223,8 +224,8 @@ def evaluate(args) -> dict:
                              "nearest_singer": listening.singer_ranks(out_embedding, target_embedding)[0],
                              "dnsmos": quality,
                              "dnsmos_ratio": _ratio(quality, source["dnsmos"]),
-                             "dnsmos_levels": quality_levels,
-                             "dnsmos_levels_ratio": _ratio(quality_levels, source["dnsmos_levels"])})
+                             "dnsmos_averaged": quality_averaged,
+                             "dnsmos_averaged_ratio": _ratio(quality_averaged, source["dnsmos_averaged"])})
                 if mel_judge is not None:
                     rows[-1]["mel_judge_singer"] = mel_judge(out)
         pairs += rows
@@ -265,8 +266,8 @@ def evaluate(args) -> dict:
         "pairs": pairs, "by_steps": by_steps,
         "source_dnsmos": {s["path"]: s["dnsmos"] for s in sources},
         "source_dnsmos_ovrl_mean": ev.mean_or_none([s["dnsmos"]["ovrl"] for s in sources if s["dnsmos"]]),
-        "dnsmos_levels_db": args.dnsmos_levels,
-        "source_dnsmos_levels": {s["path"]: s["dnsmos_levels"] for s in sources},
+        "dnsmos_presentations": _presentations(args),
+        "source_dnsmos_averaged": {s["path"]: s["dnsmos_averaged"] for s in sources},
         "student_vs_teacher": {"reference": reference, "relative_difference": relative},
         "leakage": _leakage(model, target_audio, rate),
     }
@@ -286,12 +287,20 @@ def _dnsmos_or_none(listening, audio: np.ndarray, rate: int) -> dict | None:
         return None
 
 
-def _levels(listening, audio: np.ndarray, rate: int, args) -> dict | None:
-    """DNSMOS averaged over --dnsmos-levels playback gains, or None when not asked for."""
-    if not args.dnsmos or not args.dnsmos_levels:
+def _presentations(args) -> dict | None:
+    """The gains and leads of silence each clip is scored at with --dnsmos-levels / --dnsmos-shifts."""
+    if not args.dnsmos or not (args.dnsmos_levels or args.dnsmos_shifts):
+        return None
+    return {"gains_db": args.dnsmos_levels or [0.0], "shifts_ms": args.dnsmos_shifts or [0.0]}
+
+
+def _averaged(listening, audio: np.ndarray, rate: int, args) -> dict | None:
+    """DNSMOS averaged over those presentations, or None when not asked for."""
+    presentations = _presentations(args)
+    if presentations is None:
         return None
     try:
-        return listening.dnsmos_over_levels(audio, rate, args.dnsmos_levels)
+        return listening.dnsmos_averaged(audio, rate, presentations["gains_db"], presentations["shifts_ms"])
     except ValueError:
         return None
 
@@ -308,9 +317,10 @@ def _dnsmos_means(rows: list[dict]) -> dict:
     scored = [r["dnsmos"] for r in rows if r["dnsmos"]]
     means = {f"dnsmos_{k}_mean": mean_or_none([d[k] for d in scored]) for k in ("sig", "bak", "ovrl")}
     means["dnsmos_ratio_mean"] = mean_or_none([r["dnsmos_ratio"] for r in rows])
-    if any(r["dnsmos_levels"] for r in rows):
-        means["dnsmos_levels_ovrl_mean"] = mean_or_none([r["dnsmos_levels"]["ovrl"] for r in rows if r["dnsmos_levels"]])
-        means["dnsmos_levels_ratio_mean"] = mean_or_none([r["dnsmos_levels_ratio"] for r in rows])
+    if any(r["dnsmos_averaged"] for r in rows):
+        means["dnsmos_averaged_ovrl_mean"] = mean_or_none([r["dnsmos_averaged"]["ovrl"] for r in rows
+                                                           if r["dnsmos_averaged"]])
+        means["dnsmos_averaged_ratio_mean"] = mean_or_none([r["dnsmos_averaged_ratio"] for r in rows])
     return means
 
 
@@ -360,10 +370,13 @@ def print_table(result: dict) -> None:
         if bands:
             print(f"{steps}: top1 by semitones from the singer's own median pitch: " + ", ".join(
                 f"{band} {_fmt(b['top1'], '.2f')} (n {b['n']})" for band, b in bands.items()))
-        if s.get("dnsmos_levels_ovrl_mean") is not None:
-            gains = ", ".join(f"{g:+g}" for g in result["dnsmos_levels_db"])
-            print(f"{steps}: DNSMOS OVRL over playback gains {gains} dB: {_fmt(s['dnsmos_levels_ovrl_mean'], '.3f')}, "
-                  f"{_fmt(s['dnsmos_levels_ratio_mean'], '.3f')} x the sources' own (as measured the same way)")
+        if s.get("dnsmos_averaged_ovrl_mean") is not None:
+            shown = result["dnsmos_presentations"]
+            gains = ", ".join(f"{g:+g}" for g in shown["gains_db"])
+            shifts = ", ".join(f"{m:g}" for m in shown["shifts_ms"])
+            print(f"{steps}: DNSMOS OVRL averaged over gains {gains} dB x leads {shifts} ms: "
+                  f"{_fmt(s['dnsmos_averaged_ovrl_mean'], '.3f')}, {_fmt(s['dnsmos_averaged_ratio_mean'], '.3f')} x the "
+                  "sources' own (averaged the same way)")
         if "mel_judge_top1" in s:
             print(f"{steps}: the mel judge (a classifier of the model's cache) names the asked-for singer in "
                   f"{_fmt(s['mel_judge_top1'], '.2f')}")
@@ -397,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dnsmos-levels", nargs="+", type=float, metavar="DB", default=None,
                         help="also score DNSMOS averaged over these playback gains, sources and outputs alike "
                              "(e.g. -12 -6 0 6; DNSMOS reads the level, so one clip's score moves with it)")
+    parser.add_argument("--dnsmos-shifts", nargs="+", type=float, metavar="MS", default=None,
+                        help="... and over these leads of silence before each clip (e.g. 0 5 10; where DNSMOS's "
+                             "frames fall moves a clip's score by up to 0.5)")
     parser.add_argument("--eval-f0", default=EVAL_F0_METHOD, choices=PITCH_METHODS,
                         help=f"pitch tracker that judges F0 fidelity on source and output (default {EVAL_F0_METHOD})")
     parser.add_argument("--mel-judge", metavar="CACHE", default=None,

@@ -78,25 +78,26 @@ def test_json_fields_and_ranges(setup, capsys):
     assert result["leakage"]["accuracy"] is None and result["leakage"]["note"]
 
 
-def test_dnsmos_over_playback_levels_for_sources_and_outputs(setup, capsys):
+def test_dnsmos_averaged_over_presentations_for_sources_and_outputs(setup, capsys):
     root, sources, targets = setup
     code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", sources[0],
                                              "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "1",
                                              "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS),
-                                             "--dnsmos-levels", "-6", "0", "--json"])
+                                             "--dnsmos-levels", "-6", "0", "--dnsmos-shifts", "0", "5", "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["dnsmos_levels_db"] == [-6.0, 0.0]
-    source = result["source_dnsmos_levels"][sources[0]]
-    # the 0 dB presentation is the clip as it is: the plain DNSMOS figure, measured again
-    assert source["ovrl_by_gain"]["0.0"] == pytest.approx(result["source_dnsmos"][sources[0]]["ovrl"])
-    assert source["ovrl"] == pytest.approx(np.mean(list(source["ovrl_by_gain"].values())))
+    assert result["dnsmos_presentations"] == {"gains_db": [-6.0, 0.0], "shifts_ms": [0.0, 5.0]}
+    source = result["source_dnsmos_averaged"][sources[0]]
+    assert len(source["ovrl_by_presentation"]) == 4
+    # the clip as it is (0 dB, no lead) is one of them: the plain DNSMOS figure, measured again
+    assert source["ovrl_by_presentation"]["+0 dB, 0 ms"] == pytest.approx(result["source_dnsmos"][sources[0]]["ovrl"])
+    assert source["ovrl"] == pytest.approx(np.mean(list(source["ovrl_by_presentation"].values())))
     pair = result["pairs"][0]
-    assert pair["dnsmos_levels"]["ovrl_by_gain"]["0.0"] == pytest.approx(pair["dnsmos"]["ovrl"])
-    assert pair["dnsmos_levels_ratio"] == pytest.approx(pair["dnsmos_levels"]["ovrl"] / source["ovrl"])
+    assert pair["dnsmos_averaged"]["ovrl_by_presentation"]["+0 dB, 0 ms"] == pytest.approx(pair["dnsmos"]["ovrl"])
+    assert pair["dnsmos_averaged_ratio"] == pytest.approx(pair["dnsmos_averaged"]["ovrl"] / source["ovrl"])
     summary = result["by_steps"]["1"]
-    assert summary["dnsmos_levels_ratio_mean"] == pytest.approx(
-        np.mean([p["dnsmos_levels_ratio"] for p in result["pairs"]]))
+    assert summary["dnsmos_averaged_ratio_mean"] == pytest.approx(
+        np.mean([p["dnsmos_averaged_ratio"] for p in result["pairs"]]))
 
 
 def test_churn_sets_the_teacher_sampler_and_a_bad_one_is_one_line(setup, capsys):

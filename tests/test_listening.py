@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.convert.listening import (dnsmos, dnsmos_over_levels, distance_band, identification_by_distance, singer_identification,
+from core.convert.listening import (dnsmos, dnsmos_averaged, distance_band, identification_by_distance, singer_identification,
                                    singer_ranks, spread)
 
 RATE = 16000
@@ -33,18 +33,22 @@ def test_dnsmos_refuses_silence():
         dnsmos(np.zeros(RATE, np.float32), RATE)
 
 
-def test_dnsmos_over_levels_is_the_mean_of_the_clip_played_at_each_gain():
+def test_dnsmos_averaged_is_the_mean_of_the_clip_presented_each_way():
     clip = _voice_like(2.0)
-    levels = dnsmos_over_levels(clip, RATE, [-12.0, 0.0])
-    quiet, native = dnsmos(clip * 10 ** (-12 / 20), RATE), dnsmos(clip, RATE)
-    assert levels["ovrl_by_gain"] == {-12.0: pytest.approx(quiet["ovrl"]), 0.0: pytest.approx(native["ovrl"])}
+    scored = dnsmos_averaged(clip, RATE, gains_db=[-12.0, 0.0], shifts_ms=[0.0, 5.0])
+    quiet = clip * 10 ** (-12 / 20)
+    late = lambda x: np.concatenate([np.zeros(80), x])  # 5 ms of silence first, at 16 kHz
+    each = {"-12 dB, 0 ms": dnsmos(quiet, RATE), "+0 dB, 0 ms": dnsmos(clip, RATE),
+            "-12 dB, 5 ms": dnsmos(late(quiet), RATE), "+0 dB, 5 ms": dnsmos(late(clip), RATE)}
+    assert scored["ovrl_by_presentation"] == {k: pytest.approx(v["ovrl"]) for k, v in each.items()}
     for key in ("sig", "bak", "ovrl", "p808"):
-        assert levels[key] == pytest.approx((quiet[key] + native[key]) / 2)
+        assert scored[key] == pytest.approx(np.mean([v[key] for v in each.values()]))
     # +20 dB drives the 0.2-peak clip far past full scale: played as a real output would, clipped
-    clipped = dnsmos_over_levels(clip, RATE, [20.0])
+    clipped = dnsmos_averaged(clip, RATE, gains_db=[20.0])
     assert clipped["ovrl"] == pytest.approx(dnsmos(np.clip(clip * 10.0, -1, 1), RATE)["ovrl"])
+    assert dnsmos_averaged(clip, RATE)["ovrl"] == pytest.approx(each["+0 dB, 0 ms"]["ovrl"])
     with pytest.raises(ValueError):
-        dnsmos_over_levels(clip, RATE, [])
+        dnsmos_averaged(clip, RATE, gains_db=[])
 
 
 def _centroids():

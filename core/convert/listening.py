@@ -5,7 +5,7 @@ Evaluation only (bench/bench_quality.py and its tests); nothing at run time need
 - DNSMOS P.835 (SIG, BAK, OVRL; 1-5, higher is better) from the ONNX models in the `speechmos`
   wheel (dev extras: speechmos, onnxruntime, librosa). It scores 16 kHz audio in 9 s windows
   and repeats shorter clips to fill one, so a 4 s clip is scored as itself, looped.
-  `dnsmos_over_levels` averages it over playback gains: the model reads the level too.
+  `dnsmos_averaged` averages it over playback gains and leads of silence: the model reads both.
 - Singer identification: each output's Resemblyzer embedding against every singer's centroid
   (the mean embedding of that singer's own recordings); top-1 share, mean rank (1 = best),
   and chance (1 / number of singers).
@@ -50,16 +50,25 @@ def dnsmos(audio: np.ndarray, rate: int) -> dict[str, float]:
             "ovrl": float(scores["ovrl_mos"]), "p808": float(scores["p808_mos"])}
 
 
-def dnsmos_over_levels(audio: np.ndarray, rate: int, gains_db: Sequence[float]) -> dict:
-    """DNSMOS of one clip played at each gain (dB; clipped at full scale), averaged: {'sig', 'bak', 'ovrl',
-    'p808', 'ovrl_by_gain'}. DNSMOS reads the waveform's level, and one clip can move 0.1-0.4 OVRL
-    between -12 and +6 dB, up or down; the mean over levels is what the clip scores, not its level."""
-    if not gains_db:
-        raise ValueError("at least one gain is needed")
+def dnsmos_averaged(audio: np.ndarray, rate: int, gains_db: Sequence[float] = (0.0,),
+                    shifts_ms: Sequence[float] = (0.0,)) -> dict:
+    """DNSMOS of one clip presented several ways, averaged: played at each gain (dB; clipped at full
+    scale) after each lead of silence (ms). {'sig', 'bak', 'ovrl', 'p808', 'ovrl_by_presentation'}.
+
+    DNSMOS reads the waveform's level and where its analysis frames fall: one clip moves by up to 0.4
+    OVRL between -12 and +6 dB, and by up to 0.5 when it starts 4 ms later. The mean over several
+    presentations is the clip's score, not its level's or its start's."""
+    if not gains_db or not shifts_ms:
+        raise ValueError("at least one gain and one shift are needed")
     audio = np.asarray(audio, dtype=np.float64).reshape(-1)
-    scores = {float(g): dnsmos(np.clip(audio * 10.0 ** (float(g) / 20.0), -1.0, 1.0), rate) for g in gains_db}
+    scores = {}
+    for gain in gains_db:
+        played = np.clip(audio * 10.0 ** (float(gain) / 20.0), -1.0, 1.0)
+        for shift in shifts_ms:
+            lead = np.zeros(int(round(float(shift) * rate / 1000.0)))
+            scores[f"{float(gain):+g} dB, {float(shift):g} ms"] = dnsmos(np.concatenate([lead, played]), rate)
     mean = {key: float(np.mean([s[key] for s in scores.values()])) for key in ("sig", "bak", "ovrl", "p808")}
-    return {**mean, "ovrl_by_gain": {g: s["ovrl"] for g, s in scores.items()}}
+    return {**mean, "ovrl_by_presentation": {name: s["ovrl"] for name, s in scores.items()}}
 
 
 def singer_ranks(output_embedding: np.ndarray, centroids: dict[str, np.ndarray]) -> list[str]:
