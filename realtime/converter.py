@@ -66,3 +66,10 @@ class Converter(Protocol):
     # Optional: prepare_f0_method(name) makes a pitch tracker ahead of a switch to it. The engine calls it
     # on a thread of its own and switches when it returns, so a tracker that loads slowly never stalls
     # the worker (realtime.model_converter has it; the stand-in has nothing to load).
+
+
+def tracker_for(converter: Converter, asked: str) -> str:
+    """The pitch tracker `converter` runs when `asked` is asked for: that one if it offers it, else its
+    own first (after a hot swap to a converter without it, e.g. a model's FCPE, then the stand-in)."""
+    methods = converter.f0_methods
+    return asked if asked in methods or not methods else methods[0]

@@ -31,7 +31,7 @@ import numpy as np
 
 from core.errors import UserError
 from realtime.adaptive_latency import LatencyChange, LatencyController
-from realtime.converter import Converter, ConverterControls
+from realtime.converter import Converter, ConverterControls, tracker_for
 from realtime.gate import rms_db
 from realtime.monitor import MonitorTap
 from realtime.plugins import ConverterPlugin, GainPlugin, GatePlugin, PluginChain, make_plugin
@@ -582,11 +582,11 @@ class Engine:
                 self._pending_converter = converter
         if self._singer not in converter.singers:
             self._singer = converter.singers[0] if converter.singers else None
-        if self._f0_method not in converter.f0_methods and converter.f0_methods:
+        method = tracker_for(converter, self._f0_method)
+        if method != self._f0_method:
             self._f0_request += 1  # a tracker still loading for the old converter must not switch to it
-            self.report(f"{converter.description} has no pitch tracker {self._f0_method}; "
-                        f"using {converter.f0_methods[0]}")
-            self._f0_method = converter.f0_methods[0]
+            self.report(f"{converter.description} has no pitch tracker {self._f0_method}; using {method}")
+            self._f0_method = method
 
     def start_recording(self, folder: str) -> None:
         if self._recorder is not None:

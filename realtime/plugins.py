@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import UserError
-from realtime.converter import Converter, ConverterControls
+from realtime.converter import Converter, ConverterControls, tracker_for
 from realtime.gate import NoiseGate
 from realtime.silence import SilenceFollower
 from realtime.sola import SolaCrossfader, fade_curves
@@ -212,10 +212,9 @@ class ConverterPlugin(Plugin):
 
     def _run(self, converter: Converter) -> np.ndarray:
         controls = self.controls
-        if controls.f0_method not in converter.f0_methods and converter.f0_methods:
-            # a hot swap to a converter without this tracker (a model's FCPE, then the stand-in): it uses
-            # its own first one, also in the crossfade block where both converters share the controls
-            controls = replace(controls, f0_method=converter.f0_methods[0])
+        method = tracker_for(converter, controls.f0_method)  # also in a swap's crossfade, where both share controls
+        if method != controls.f0_method:
+            controls = replace(controls, f0_method=method)
         result = converter.convert(self._window, self.context, self.region, controls)
         self.last_result = result
         return np.nan_to_num(np.asarray(result.audio, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
