@@ -81,6 +81,7 @@ class Engine:
         self._f0_request = 0  # counts switches asked for; only the latest one's tracker is switched to
         if preset.f0_method in converter.f0_methods:  # not started: the worker makes it in its warm-up
             self._f0_method = preset.f0_method
+        self._f0_wanted = self._f0_method  # the latest asked for; differs from _f0_method while it loads
         self._gate_threshold: float | None = None
         self._input_gain_db = 0.0
         self._output_gain_db = 0.0
@@ -496,16 +497,19 @@ class Engine:
             raise UserError(f"unknown f0 method '{name}'; available: {', '.join(self.converter.f0_methods)}")
         self._switch_f0_method(name)
 
-    def _switch_f0_method(self, name: str) -> None:
+    def _switch_f0_method(self, name: str, converter: Converter | None = None) -> None:
         """The worker switches once the tracker is made, on a thread of its own.
 
         A neural tracker takes up to a second to load (FCPE is traced and run at
         load); made in the worker, that would stall conversion and run the output
         dry. Until it is ready the old tracker goes on; the latest request wins.
+        `converter` is the one to make it for (a swap's new one; else the current).
         """
+        converter = converter or self.converter
         self._f0_request += 1
         request = self._f0_request
-        prepare = getattr(self.converter, "prepare_f0_method", None)
+        self._f0_wanted = name
+        prepare = getattr(converter, "prepare_f0_method", None)
         if prepare is None:  # nothing to load (the stand-in)
             self._f0_method = name
             return
@@ -514,6 +518,8 @@ class Engine:
             try:
                 prepare(name)
             except Exception as exc:  # noqa: BLE001 - reported; the old tracker goes on
+                if request == self._f0_request:
+                    self._f0_wanted = self._f0_method
                 self.report(f"pitch tracker {name} could not be loaded ({exc}); still using {self._f0_method}")
                 return
             if request == self._f0_request:
@@ -582,11 +588,20 @@ class Engine:
                 self._pending_converter = converter
         if self._singer not in converter.singers:
             self._singer = converter.singers[0] if converter.singers else None
+        loading = self._f0_wanted if self._f0_wanted != self._f0_method else None
         method = tracker_for(converter, self._f0_method)
         if method != self._f0_method:
             self._f0_request += 1  # a tracker still loading for the old converter must not switch to it
             self.report(f"{converter.description} has no pitch tracker {self._f0_method}; using {method}")
-            self._f0_method = method
+            self._f0_method = self._f0_wanted = method
+        # A tracker asked for before the swap was being made for the old converter only.
+        if loading is not None and loading != self._f0_method:
+            if loading in converter.f0_methods:
+                self._switch_f0_method(loading, converter)
+            else:
+                self._f0_request += 1
+                self._f0_wanted = self._f0_method
+                self.report(f"{converter.description} has no pitch tracker {loading}; staying with {self._f0_method}")
 
     def start_recording(self, folder: str) -> None:
         if self._recorder is not None:

@@ -381,3 +381,42 @@ def test_a_hot_swap_makes_the_tracker_in_use_for_the_new_converter_before_it_tak
     failing.fail.add("harvest")
     engine.swap_converter(failing)
     assert any("harvest could not be loaded" in m for m in engine._messages)
+
+
+class _DioOnly(_SlowTrackers):
+    f0_methods = ["dio"]
+
+
+def _engine_loading_harvest(old):
+    """An engine on `old`, running dio, with harvest asked for and still loading."""
+    old.loaded["dio"].set()
+    backend = SimulatedBackend(sung(0.5), samplerate=RATE, blocksize=256, compute_ms=FIXED_MS)
+    engine = Engine(old, load_preset("low-latency"), backend)
+    engine.set_f0_method("harvest")
+    return engine
+
+
+def test_a_tracker_still_loading_at_a_hot_swap_is_made_for_the_new_converter():
+    old, new = _SlowTrackers(), _SlowTrackers()
+    for event in new.loaded.values():
+        event.set()
+    engine = _engine_loading_harvest(old)
+    engine.swap_converter(new)
+    assert _wait_for(lambda: engine._controls().f0_method == "harvest")
+    assert new.prepared == ["dio", "harvest"]  # both made for the new converter before the worker runs them
+    old.loaded["harvest"].set()  # the old converter's load, finishing late, changes nothing
+    assert _wait_for(lambda: old.prepared == ["harvest"])
+    time.sleep(0.05)
+    assert engine._controls().f0_method == "harvest" and new.prepared == ["dio", "harvest"]
+
+
+def test_a_tracker_still_loading_at_a_hot_swap_is_dropped_when_the_new_converter_lacks_it():
+    old, new = _SlowTrackers(), _DioOnly()
+    new.loaded["dio"].set()
+    engine = _engine_loading_harvest(old)
+    engine.swap_converter(new)
+    assert any("has no pitch tracker harvest; staying with dio" in m for m in engine._messages)
+    old.loaded["harvest"].set()
+    assert _wait_for(lambda: old.prepared == ["harvest"])
+    time.sleep(0.05)
+    assert engine._controls().f0_method == "dio"  # not switched to a tracker the new converter lacks
