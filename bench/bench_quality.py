@@ -34,7 +34,8 @@ each --steps value, the source is converted (core.convert.convert_audio, the off
   seconds, one warm-up conversion excluded, torch on --threads threads.
 Files are cut to --max-seconds. Singers without a folder are skipped and listed. --churn sets the
 teacher sampler's EDM churn for the teacher-N rows (default: the model's `edm.teacher_churn`; 0 is
-the deterministic ODE, the sampler before session 17).
+the deterministic ODE, the sampler before session 17). --latent-scale sets the student's starting
+noise, x sigma_max, for the consistency rows (default: the model's `edm.student_latent_scale`).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def evaluate(args) -> dict:
     from core.convert import VoiceModel, convert_audio, parse_steps
     from core.convert import evaluate as ev
     from core.convert import listening
-    from core.convert.voice_model import check_teacher_churn
+    from core.convert.voice_model import check_latent_scale, check_teacher_churn
     from core.features.pitch import get_pitch_extractor, shift_f0
 
     torch.set_num_threads(max(1, int(args.threads)))
@@ -141,9 +142,13 @@ def evaluate(args) -> dict:
         parse_steps(steps)  # a clear error before any work
     if args.churn is not None:
         check_teacher_churn(args.churn)
+    if args.latent_scale is not None:
+        check_latent_scale(args.latent_scale)
     model = VoiceModel.load(args.model, args.device)
     if args.churn is not None:
         model.set_teacher_churn(args.churn)
+    if args.latent_scale is not None:
+        model.set_student_latent_scale(args.latent_scale)
     rate, hop = model.sample_rate, model.hop_length
     targets_dir = Path(args.targets_dir)
     if not targets_dir.is_dir():
@@ -262,6 +267,7 @@ def evaluate(args) -> dict:
         "auto_transpose_mode": args.auto_transpose, "steps": list(args.steps), "max_seconds": args.max_seconds,
         "threads": int(args.threads), "f0_method": args.eval_f0, "fpc_scale": "hz",
         "teacher_churn": model.teacher.schedule.teacher_churn if model.teacher is not None else None,
+        "student_latent_scale": model.generator.schedule.student_latent_scale,
         "singers": singers, "missing_singers": missing, "notes": notes,
         "pairs": pairs, "by_steps": by_steps,
         "source_dnsmos": {s["path"]: s["dnsmos"] for s in sources},
@@ -403,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
     parser.add_argument("--churn", type=float, default=None,
                         help="EDM churn of the teacher's sampler (default: the model's own; 0 = the ODE)")
+    parser.add_argument("--latent-scale", type=float, default=None,
+                        help="the student's starting noise x sigma_max (default: the model's own; 1 = the paper)")
     parser.add_argument("--max-seconds", type=float, default=6.0, help="cut every file to this length (0: no cut)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--no-dnsmos", dest="dnsmos", action="store_false",

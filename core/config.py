@@ -86,6 +86,7 @@ class EDMConfig:
     ema_decay: float
     teacher_floor: float  # lowest level the teacher's sampler visits; 0 = the paper's grid (samplers.py)
     teacher_churn: float  # EDM's S_churn for the teacher's sampler; 0 = the paper's deterministic ODE
+    student_latent_scale: float  # the student's starting noise is this x sigma_max x N(0, I); 1 = the paper
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,7 @@ def _coerce(kind: type, value: Any, where: str) -> Any:
 AT_LEAST: dict[str, float] = {
     "edm.teacher_floor": 0.0,
     "edm.teacher_churn": 0.0,
+    "edm.student_latent_scale": 0.0,
     "train.student_singer_weight": 0.0,
     "train.singer_classifier_steps": 0,
     "train.student_adversarial_weight": 0.0,
@@ -232,6 +234,7 @@ ADDED_KEYS: dict[str, Any] = {
     "vocoder.builtin_envelope_prior": False,
     "edm.teacher_floor": 0.0,
     "edm.teacher_churn": 0.0,
+    "edm.student_latent_scale": 1.0,
     "train.student_singer_weight": 0.0,
     "train.singer_classifier_steps": 2000,
     "train.student_adversarial_weight": 0.0,

@@ -115,6 +115,21 @@ def test_churn_sets_the_teacher_sampler_and_a_bad_one_is_one_line(setup, capsys)
     assert "churn must be a number >= 0" in capsys.readouterr().err
 
 
+def test_latent_scale_sets_the_student_sampler_and_a_bad_one_is_one_line(setup, capsys):
+    root, sources, targets = setup
+    bench = load_bench("bench_quality")
+    common = ["--model", str(root / "tiny.safetensors"), "--sources", sources[0], "--targets-dir", str(targets),
+              "--eval-f0", "dio", "--steps", "1", "--max-seconds", "1", "--no-dnsmos", "--json"]
+    assert bench.main([*common, "--latent-scale", "1"]) == 0
+    paper = json.loads(capsys.readouterr().out)
+    assert bench.main(common) == 0
+    own = json.loads(capsys.readouterr().out)
+    assert (paper["student_latent_scale"], own["student_latent_scale"]) == (1.0, 0.6)  # the tiny model's own
+    assert paper["pairs"][0]["output_cosine"] != own["pairs"][0]["output_cosine"]
+    assert bench.main([*common, "--latent-scale", "-1"]) != 0
+    assert "latent scale must be a number >= 0" in capsys.readouterr().err
+
+
 def test_table_and_leakage_with_two_singers(setup, capsys):
     root, sources, targets = setup
     bass = targets / "bass"

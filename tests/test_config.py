@@ -18,10 +18,11 @@ def test_smaller_sizes_inherit_everything_else_from_paper():
     assert {"paper", "live", "tiny"} <= set(available_configs())
     assert live.audio == paper.audio
     # The small sizes change sigma_data (below our mels' measured std, 0.31) and end the teacher's
-    # sampler where their denoiser still works, with churn, and distil on a 3-point grid: see live.yaml.
+    # sampler where their denoiser still works, with churn, distil on a 3-point grid and start the
+    # student from less noise: see live.yaml.
     assert tiny.edm == live.edm == paper.edm.__class__(**{**paper.edm.__dict__, "sigma_data": 0.2,
                                                           "teacher_floor": 0.4, "teacher_churn": 20.0,
-                                                          "distill_steps": 3})
+                                                          "distill_steps": 3, "student_latent_scale": 0.6})
     assert tiny.model.residual_channels < live.model.residual_channels < paper.model.residual_channels
 
 
@@ -46,7 +47,7 @@ def test_a_float_written_with_an_exponent_and_no_dot_is_a_float(tmp_path):
         load_config("tiny", {"train.teacher_lr": "3e"})
 
 
-@pytest.mark.parametrize("key", ["edm.teacher_churn", "edm.teacher_floor"])
+@pytest.mark.parametrize("key", ["edm.teacher_churn", "edm.teacher_floor", "edm.student_latent_scale"])
 def test_a_negative_or_nan_sampler_setting_is_refused_when_the_config_is_built(key):
     for bad in (-1.0, float("nan")):
         with pytest.raises(ConfigError, match=f"'{key}' must be >= 0"):

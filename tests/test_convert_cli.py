@@ -53,6 +53,19 @@ def test_churn_changes_the_teacher_and_zero_is_the_ode(model_path: Path, tmp_pat
     assert changed("gentle") > 1e-3  # 3 / 30 steps raises each level by 10 %; 20 / 30 hits the cap, 41 %
 
 
+def test_latent_scale_changes_the_student_and_the_models_own_is_the_default(model_path: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.wav"
+    sf.write(source, sung_tone(0.3), 24000)
+    outputs = {}
+    for name, extra in {"own": [], "same": ["--latent-scale", "0.6"], "one": ["--latent-scale", "1"]}.items():
+        folder = tmp_path / name
+        assert main(["convert", str(source), "--model", str(model_path), "--singer", "alto", "--out", str(folder),
+                     *extra]) == 0
+        outputs[name] = sf.read(folder / "in_alto.wav")[0]
+    assert np.array_equal(outputs["own"], outputs["same"])  # the tiny model's own scale, as live.yaml's
+    assert np.abs(outputs["one"] - outputs["own"]).max() > 1e-3 * np.abs(outputs["own"]).max()
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -61,6 +74,8 @@ def test_churn_changes_the_teacher_and_zero_is_the_ode(model_path: Path, tmp_pat
         (["--singer", "alto", "--model", "/nonexistent/model.safetensors"], "model file not found"),
         (["--singer", "alto", "--churn", "5"], "needs --sampler teacher-N"),
         (["--singer", "alto", "--sampler", "teacher-2", "--churn", "-1"], "churn must be a number >= 0"),
+        (["--singer", "alto", "--latent-scale", "nan"], "latent scale must be a number >= 0"),
+        (["--singer", "alto", "--sampler", "teacher-2", "--latent-scale", "0.5"], "the teacher's starts at sigma_max"),
     ],
 )
 def test_errors_are_one_line(model_path: Path, tmp_path: Path, capsys, extra: list[str], message: str) -> None:

@@ -51,6 +51,26 @@ def test_windows_with_enough_context_equal_full_sequence(steps):
     assert torch.allclose(chunked, full, atol=1e-5)
 
 
+def test_the_latent_scale_starts_the_student_from_that_much_noise_and_windows_still_agree():
+    from dataclasses import replace
+
+    from core.model.noise import anchored_noise
+
+    model = _model()
+    inputs = _inputs(model)
+    model.denoiser.schedule = replace(model.schedule, student_latent_scale=1.0)  # the paper's
+    full_scale = model.sample(inputs, steps=1, frame_offset=1000, seed=11)
+    model.denoiser.schedule = replace(model.schedule, student_latent_scale=0.5)
+    sigma_max = model.schedule.sigma_max
+    z = anchored_noise(model.n_mels, 1000, FRAMES, 11, 0, 1, full_scale.dtype, full_scale.device)
+    by_hand = model.denoiser(0.5 * sigma_max * z, torch.tensor([sigma_max]), model.condition(inputs))
+    half = model.sample(inputs, steps=1, frame_offset=1000, seed=11)
+    assert torch.allclose(half, by_hand, atol=1e-6)
+    assert (half - full_scale).abs().max() > 1e-3
+    chunked = _windowed(model, inputs, 1000, block=16, context=model.context_for(1))
+    assert torch.allclose(chunked, half, atol=1e-5)  # the live engine's windows: the same scaled latent
+
+
 def test_churned_teacher_windows_equal_full_sequence():
     """Churn draws fresh noise at every step; it is frame-anchored, so a window still repeats the full run."""
     model = _model()

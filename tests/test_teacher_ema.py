@@ -70,6 +70,8 @@ def test_stored_configs_from_before_an_added_key_still_load():
     live = load_config("live").to_dict()
     del live["edm"]["teacher_churn"]  # a model file from before churn samples its teacher as it did: the ODE
     assert load_config("live").edm.teacher_churn > 0 and from_stored_dict(live).edm.teacher_churn == 0.0
+    del live["edm"]["student_latent_scale"]  # and its student from full sigma_max noise, as the paper does
+    assert load_config("live").edm.student_latent_scale < 1 and from_stored_dict(live).edm.student_latent_scale == 1.0
     del data["train"]["batch_size"]  # not an added key: still an error
     with pytest.raises(Exception, match="batch_size"):
         from_stored_dict(data)

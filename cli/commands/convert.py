@@ -38,6 +38,9 @@ def register(subparsers) -> None:
     parser.add_argument("--churn", type=float, default=None,
                         help="teacher-N only: EDM's stochastic churn S_churn, fresh noise before each step; 0 is "
                              "the deterministic ODE (default: the model's own edm.teacher_churn)")
+    parser.add_argument("--latent-scale", type=float, default=None,
+                        help="the student's starting noise, x sigma_max: lower is a lower sampling temperature; "
+                             "1 is the paper (default: the model's own edm.student_latent_scale)")
     # The old name: 'steps' means training steps in 'comosvc train'; kept working, with a notice.
     parser.add_argument("--steps", dest="deprecated_steps", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--f0", default=None, choices=PITCH_METHODS, help="pitch method (default: the model's)")
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from cli.output import print_json
     from core.audio.io import check_output_folder
     from core.convert import VoiceModel, convert_file, parse_steps
-    from core.convert.voice_model import check_teacher_churn
+    from core.convert.voice_model import check_latent_scale, check_teacher_churn
     from core.errors import UserError
     from core.features.pitch_settings import check_pitch_shift
     from core.features.retrieval_settings import check_retrieval_ratio, no_index_error
@@ -65,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
         if kind != "teacher":
             raise UserError(f"--churn sets the teacher's sampler; it needs --sampler teacher-N, not '{sampler}'")
         check_teacher_churn(args.churn)  # before the model loads, not after
+    if args.latent_scale is not None:
+        if kind == "teacher":
+            raise UserError("--latent-scale sets the student's sampler; the teacher's starts at sigma_max")
+        check_latent_scale(args.latent_scale)
     check_pitch_shift(args.pitch)
     check_retrieval_ratio(args.retrieval)
     if args.rate is not None and not 8000 <= args.rate <= 192000:
@@ -77,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         raise no_index_error(model.path)
     if args.churn is not None:
         model.set_teacher_churn(args.churn)
+    if args.latent_scale is not None:
+        model.set_student_latent_scale(args.latent_scale)
     results, failed = [], []
     for path in args.inputs:
         try:

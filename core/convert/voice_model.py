@@ -44,6 +44,12 @@ def check_teacher_churn(churn: float) -> None:
         raise UserError(f"churn must be a number >= 0, got {churn}")
 
 
+def check_latent_scale(scale: float) -> None:
+    """A usable scale of the student's starting noise: a finite number >= 0 (UserError otherwise)."""
+    if not math.isfinite(scale) or scale < 0:
+        raise UserError(f"the latent scale must be a number >= 0, got {scale}")
+
+
 @dataclass
 class VoiceModel:
     """A loaded conversion model; build it with `VoiceModel.load`."""
@@ -132,6 +138,12 @@ class VoiceModel:
             raise UserError(f"{self.path} has no teacher, so there is no teacher sampler to set churn for")
         self.teacher.denoiser.schedule = replace(self.teacher.schedule, teacher_churn=float(churn))
         self.config = self.config.replace({"edm.teacher_churn": float(churn)})
+
+    def set_student_latent_scale(self, scale: float) -> None:
+        """Start the consistency sampler from scale x sigma_max noise from now on (1: the paper); samplers.py."""
+        check_latent_scale(scale)
+        self.generator.denoiser.schedule = replace(self.generator.schedule, student_latent_scale=float(scale))
+        self.config = self.config.replace({"edm.student_latent_scale": float(scale)})
 
     @property
     def sample_rate(self) -> int:

@@ -84,7 +84,7 @@ class AcousticModel(nn.Module):
         """Consistency sampling: (B, n_mels, T) normalised mel in `steps` evaluations."""
         cond = self.condition(inputs)
         sigmas = consistency_sigmas(steps, self.schedule)
-        latent = self._noise(inputs, frame_offset, seed, 0, cond)
+        latent = self._noise(inputs, frame_offset, seed, 0, cond) * self.schedule.student_latent_scale
         renoise = lambda k: self._noise(inputs, frame_offset, seed, k, cond)  # noqa: E731
         return consistency_sampler(self.denoiser, latent, sigmas, cond, renoise, self.schedule.sigma_min)
 

@@ -32,6 +32,7 @@ class NoiseSchedule:
     p_mean / p_std: ln(sigma) ~ N(p_mean, p_std^2) for the teacher's training noise.
     teacher_floor: the lowest level the teacher's ODE sampler visits (0: the paper's grid; see samplers.py).
     teacher_churn: EDM's S_churn for the teacher's sampler (0: the paper's deterministic ODE; samplers.py).
+    student_latent_scale: the consistency sampler starts from this x sigma_max x z (1: the paper; samplers.py).
     """
 
     sigma_min: float
@@ -42,11 +43,12 @@ class NoiseSchedule:
     p_std: float
     teacher_floor: float = 0.0
     teacher_churn: float = 0.0
+    student_latent_scale: float = 1.0
 
     @classmethod
     def from_config(cls, edm: EDMConfig) -> "NoiseSchedule":
         return cls(edm.sigma_min, edm.sigma_max, edm.sigma_data, edm.rho, edm.p_mean, edm.p_std, edm.teacher_floor,
-                   edm.teacher_churn)
+                   edm.teacher_churn, edm.student_latent_scale)
 
 
 def karras_ramp(n: int, sigma_lo: float, sigma_hi: float, rho: float) -> torch.Tensor:

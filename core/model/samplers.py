@@ -25,6 +25,13 @@ re-noise at 2.515 (the middle of a 3-point grid). K = 4: re-noise at 17.53,
 Karras grid), not points of the N = 25 distillation grid. With a teacher floor the
 grid ends at the floor instead of sigma_min, as the distillation grid does.
 
+Latent scale (`edm.student_latent_scale`, not in the paper): the consistency sampler's starting
+noise is drawn at s x sigma_max instead of sigma_max, a sampling temperature as VITS-family
+converters use for their prior (so-vits-svc infers with a noise scale of 0.4). The one-step student
+maps its noise to detail the condition does not fix; drawn smaller, it adds less of that, which
+on held-out voices scored higher in DNSMOS (BENCHMARKS.md, "A sampling temperature for the
+student"). 1 is the paper. No training loss uses it; the teacher's samplers start at sigma_max.
+
 Churn (`edm.teacher_churn`, EDM's S_churn; Karras et al. 2022, Algorithm 2): before each teacher
 step the sample is raised from sigma to sigma (1 + gamma), gamma = min(S_churn / K, sqrt(2) - 1), by
 adding fresh noise, and the step starts from there. A deterministic ODE carries every error of an
