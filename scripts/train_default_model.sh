@@ -39,6 +39,8 @@
 # 13. that teacher trained on for 45 min more (`--resume`, copied so step 12's file stays), a student
 #    distilled from it for 35 min on a 4-point grid, and its index built from the third cache
 #    (BENCHMARKS.md "The teacher trained on, and a 4-point student"); copied to models/default.safetensors.
+#    Its student samples at edm.student_latent_scale 0.6 (session 34; BENCHMARKS.md "A sampling
+#    temperature for the student"): the student's file keeps the teacher's config, which predates it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"
@@ -96,7 +98,7 @@ for f in teacher-p4.safetensors teacher-p4.train-state.safetensors; do cp "$WORK
 "${COMOSVC[@]}" train teacher "$WORK/cache-p4" --out "$WORK/teacher-p4b.safetensors" --init "$WORK/model-range2.safetensors" \
     --set edm.sigma_data=0.1 --resume --max-minutes 45 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" train student "$WORK/cache-p4" --teacher "$WORK/teacher-p4b.safetensors" --out "$WORK/model-p4b.safetensors" \
-    --set edm.distill_steps=4 --max-minutes 35 --checkpoint-every 200 "${QUIET[@]}"
+    --set edm.distill_steps=4 --set edm.student_latent_scale=0.6 --max-minutes 35 --checkpoint-every 200 "${QUIET[@]}"
 "${COMOSVC[@]}" index "$WORK/model-p4b.safetensors" "$WORK/cache-p4"
 # The vocoder with the envelope prior, fine-tuned on the model's own mels and range copies (session 28).
 "${COMOSVC[@]}" train vocoder "$WORK/train-corpus" --init "$WORK/model-p4b.safetensors" --out "$WORK/vocoder-prior.safetensors" \
