@@ -100,34 +100,27 @@ def test_dnsmos_averaged_over_presentations_for_sources_and_outputs(setup, capsy
         np.mean([p["dnsmos_averaged_ratio"] for p in result["pairs"]]))
 
 
-def test_churn_sets_the_teacher_sampler_and_a_bad_one_is_one_line(setup, capsys):
+@pytest.mark.parametrize(
+    "steps, flag, other, key, other_value, own_value, bad, message",
+    [
+        ("teacher-3", "--churn", "0", "teacher_churn", 0.0, 20.0, "-2", "churn must be a number >= 0"),
+        ("1", "--latent-scale", "1", "student_latent_scale", 1.0, 0.6, "-1", "latent scale must be a number >= 0"),
+    ],
+)
+def test_a_sampler_setting_changes_the_output_and_a_bad_one_is_one_line(
+        setup, capsys, steps, flag, other, key, other_value, own_value, bad, message):
     root, sources, targets = setup
     bench = load_bench("bench_quality")
     common = ["--model", str(root / "tiny.safetensors"), "--sources", sources[0], "--targets-dir", str(targets),
-              "--eval-f0", "dio", "--steps", "teacher-3", "--max-seconds", "1", "--no-dnsmos", "--json"]
-    assert bench.main([*common, "--churn", "0"]) == 0
-    ode = json.loads(capsys.readouterr().out)
+              "--eval-f0", "dio", "--steps", steps, "--max-seconds", "1", "--no-dnsmos", "--json"]
+    assert bench.main([*common, flag, other]) == 0
+    changed = json.loads(capsys.readouterr().out)
     assert bench.main(common) == 0
     own = json.loads(capsys.readouterr().out)
-    assert (ode["teacher_churn"], own["teacher_churn"]) == (0.0, 20.0)
-    assert ode["pairs"][0]["output_cosine"] != own["pairs"][0]["output_cosine"]  # another sampler, another output
-    assert bench.main([*common, "--churn", "-2"]) != 0
-    assert "churn must be a number >= 0" in capsys.readouterr().err
-
-
-def test_latent_scale_sets_the_student_sampler_and_a_bad_one_is_one_line(setup, capsys):
-    root, sources, targets = setup
-    bench = load_bench("bench_quality")
-    common = ["--model", str(root / "tiny.safetensors"), "--sources", sources[0], "--targets-dir", str(targets),
-              "--eval-f0", "dio", "--steps", "1", "--max-seconds", "1", "--no-dnsmos", "--json"]
-    assert bench.main([*common, "--latent-scale", "1"]) == 0
-    paper = json.loads(capsys.readouterr().out)
-    assert bench.main(common) == 0
-    own = json.loads(capsys.readouterr().out)
-    assert (paper["student_latent_scale"], own["student_latent_scale"]) == (1.0, 0.6)  # the tiny model's own
-    assert paper["pairs"][0]["output_cosine"] != own["pairs"][0]["output_cosine"]
-    assert bench.main([*common, "--latent-scale", "-1"]) != 0
-    assert "latent scale must be a number >= 0" in capsys.readouterr().err
+    assert (changed[key], own[key]) == (other_value, own_value)  # the tiny model's own, unless given
+    assert changed["pairs"][0]["output_cosine"] != own["pairs"][0]["output_cosine"]  # another sampler, another output
+    assert bench.main([*common, flag, bad]) != 0
+    assert message in capsys.readouterr().err
 
 
 def test_table_and_leakage_with_two_singers(setup, capsys):
