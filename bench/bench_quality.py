@@ -134,7 +134,8 @@ def evaluate(args) -> dict:
     from core.convert import VoiceModel, convert_audio, parse_steps
     from core.convert import evaluate as ev
     from core.convert import listening
-    from core.convert.voice_model import check_latent_scale, check_teacher_churn
+    from core.convert.voice_model import check_teacher_churn
+    from core.sampling_settings import check_latent_scale
     from core.features.pitch import get_pitch_extractor, shift_f0
 
     torch.set_num_threads(max(1, int(args.threads)))

@@ -17,6 +17,7 @@ def register(subparsers) -> None:
     from core.audio.peak import PEAK_HELP
     from core.features.pitch_settings import PITCH_METHODS, PITCH_SHIFT_HELP
     from core.features.retrieval_settings import RETRIEVAL_HELP
+    from core.sampling_settings import LATENT_SCALE_HELP
 
     parser = subparsers.add_parser(
         "convert",
@@ -38,9 +39,7 @@ def register(subparsers) -> None:
     parser.add_argument("--churn", type=float, default=None,
                         help="teacher-N only: EDM's stochastic churn S_churn, fresh noise before each step; 0 is "
                              "the deterministic ODE (default: the model's own edm.teacher_churn)")
-    parser.add_argument("--latent-scale", type=float, default=None,
-                        help="the student's starting noise, x sigma_max: lower is a lower sampling temperature; "
-                             "1 is the paper (default: the model's own edm.student_latent_scale)")
+    parser.add_argument("--latent-scale", type=float, default=None, help=LATENT_SCALE_HELP)
     # The old name: 'steps' means training steps in 'comosvc train'; kept working, with a notice.
     parser.add_argument("--steps", dest="deprecated_steps", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--f0", default=None, choices=PITCH_METHODS, help="pitch method (default: the model's)")
@@ -57,10 +56,11 @@ def run(args: argparse.Namespace) -> int:
     from cli.output import print_json
     from core.audio.io import check_output_folder
     from core.convert import VoiceModel, convert_file, parse_steps
-    from core.convert.voice_model import check_latent_scale, check_teacher_churn
+    from core.convert.voice_model import check_teacher_churn
     from core.errors import UserError
     from core.features.pitch_settings import check_pitch_shift
     from core.features.retrieval_settings import check_retrieval_ratio, no_index_error
+    from core.sampling_settings import check_latent_scale
 
     sampler = _sampler(args)
     kind, _ = parse_steps(sampler)

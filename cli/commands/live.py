@@ -18,6 +18,7 @@ from cli.output import add_json_flag, print_json
 def register(subparsers) -> None:
     from core.features.pitch_settings import LIVE_AUTO_OCTAVE_HELP, PITCH_SHIFT_HELP
     from core.features.retrieval_settings import RETRIEVAL_HELP
+    from core.sampling_settings import LATENT_SCALE_HELP
 
     parser = subparsers.add_parser(
         "live",
@@ -36,6 +37,7 @@ def register(subparsers) -> None:
     parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
     parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
     parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
+    parser.add_argument("--latent-scale", type=float, default=None, help=LATENT_SCALE_HELP)
     parser.add_argument("--auto-octave", action="store_true", help=LIVE_AUTO_OCTAVE_HELP)
     parser.add_argument("--gate", type=float, help="gate threshold in dBFS")
     parser.add_argument("--bypass", action="store_true", help="start in bypass (dry, latency-aligned)")
@@ -59,10 +61,13 @@ def _check_options(args) -> None:
     from core.errors import UserError
     from core.features.pitch_settings import check_pitch_shift
     from core.features.retrieval_settings import check_retrieval_ratio
+    from core.sampling_settings import check_latent_scale
     from realtime.device_query import check_device_block, check_samplerate
 
     check_pitch_shift(args.pitch)
     check_retrieval_ratio(args.retrieval)
+    if args.latent_scale is not None:
+        check_latent_scale(args.latent_scale)
     if args.duration is not None and not args.duration > 0:
         raise UserError(f"--duration must be above 0 seconds, got {args.duration:g}")
     check_device_block(args.device_block)
@@ -85,7 +90,7 @@ def run(args) -> int:
     preset = load_preset(args.preset)
     backend = SoundDeviceBackend(args.input, args.output, args.samplerate, blocksize=args.device_block)
     backend.check_devices()  # a missing or refusing device is named before the model loads
-    converter = make_converter(args.model, args.device)
+    converter = make_converter(args.model, args.device, args.latent_scale)
     engine = Engine(converter, preset, backend)
     for name, value in controls_from_args(args).items():
         getattr(engine, f"set_{name}")(value)

@@ -12,6 +12,7 @@ def register(subparsers) -> None:
     from core.audio.peak import PEAK_HELP
     from core.features.pitch_settings import LIVE_AUTO_OCTAVE_HELP, PITCH_SHIFT_HELP
     from core.features.retrieval_settings import RETRIEVAL_HELP
+    from core.sampling_settings import LATENT_SCALE_HELP
 
     parser = subparsers.add_parser(
         "simulate",
@@ -30,6 +31,7 @@ def register(subparsers) -> None:
     parser.add_argument("--pitch", type=float, default=0.0, help=f"{PITCH_SHIFT_HELP} (default 0)")
     parser.add_argument("--f0-method", help="F0 method: dio, harvest, fcpe, crepe, crepe-full (the stand-in: dio or harvest)")
     parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
+    parser.add_argument("--latent-scale", type=float, default=None, help=LATENT_SCALE_HELP)
     parser.add_argument("--auto-octave", action="store_true", help=LIVE_AUTO_OCTAVE_HELP)
     parser.add_argument("--samplerate", type=int, default=48000, help="simulated device rate (default 48000)")
     parser.add_argument("--device-block", type=int, default=256, help="simulated device period in samples")
@@ -45,11 +47,18 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def make_converter(model: str | None, device: str | None = None):
-    """The converter for live commands (see realtime.model_converter.make_converter)."""
+def make_converter(model: str | None, device: str | None = None, latent_scale: float | None = None):
+    """The converter for live commands (see realtime.model_converter.make_converter), its student
+    sampling at `latent_scale` where one is given (the model's own otherwise)."""
     from realtime.model_converter import make_converter as realtime_make_converter
 
-    return realtime_make_converter(model, device)
+    converter = realtime_make_converter(model, device)
+    if latent_scale is not None:
+        voice_model = getattr(converter, "model", None)
+        if voice_model is None:
+            raise UserError(f"--latent-scale sets a model's student; {converter.description} has none")
+        voice_model.set_student_latent_scale(latent_scale)
+    return converter
 
 
 def controls_from_args(args) -> dict:
@@ -70,6 +79,7 @@ def run(args) -> int:
     from core.audio.peak import fit_below_full_scale, peak_note
     from core.features.pitch_settings import check_pitch_shift
     from core.features.retrieval_settings import check_retrieval_ratio
+    from core.sampling_settings import check_latent_scale
     from realtime.offline import COMPARE_MIN_S, COMPARE_SKIP_S
     from realtime.presets import load_preset
     from realtime.simulate import simulate
@@ -83,6 +93,8 @@ def run(args) -> int:
         raise UserError("--jitter must not be negative")
     check_pitch_shift(args.pitch)
     check_retrieval_ratio(args.retrieval)
+    if args.latent_scale is not None:
+        check_latent_scale(args.latent_scale)
     if args.output:
         check_output_file(args.output, "-o")  # before the run, not after it
     preset = load_preset(args.preset)
@@ -91,7 +103,7 @@ def run(args) -> int:
     slow_start = parse_stall(args.slow_start, "slow start") if args.slow_start else None
     audio = load_audio(args.input, args.samplerate)
     require_min_length(audio, args.samplerate, args.input)
-    converter = make_converter(args.model, args.device)
+    converter = make_converter(args.model, args.device, args.latent_scale)
     report, played = simulate(converter, preset, audio, args.samplerate, args.device_block, args.jitter, stalls,
                               compare=True, controls=controls_from_args(args), slow_start=slow_start)
     notes = []

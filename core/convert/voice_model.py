@@ -32,6 +32,7 @@ from core.features.pitch import PitchExtractor, pitch_extractor_from_config
 from core.features.singers import SingerTable
 from core.model.acoustic import AcousticModel
 from core.model.model_file import load_model, save_model
+from core.sampling_settings import check_latent_scale
 from core.models import resolve_model
 from core.vocoder.base import Vocoder
 
@@ -42,12 +43,6 @@ def check_teacher_churn(churn: float) -> None:
     """A usable EDM churn for the teacher's sampler: a finite number >= 0 (UserError otherwise)."""
     if not math.isfinite(churn) or churn < 0:
         raise UserError(f"churn must be a number >= 0, got {churn}")
-
-
-def check_latent_scale(scale: float) -> None:
-    """A usable scale of the student's starting noise: a finite number >= 0 (UserError otherwise)."""
-    if not math.isfinite(scale) or scale < 0:
-        raise UserError(f"the latent scale must be a number >= 0, got {scale}")
 
 
 @dataclass

@@ -1,0 +1,20 @@
+"""The student-sampler settings a user gives (latent scale, help text), without torch.
+
+The argument parsers read these at start-up; core.convert.voice_model applies them to a model.
+"""
+
+from __future__ import annotations
+
+import math
+
+from core.errors import UserError
+
+LATENT_SCALE_HELP = ("the student's starting noise, x sigma_max: lower is a lower sampling temperature, smoother "
+                     "and a little less like the singer; 1 is the paper (default: the model's own "
+                     "edm.student_latent_scale)")
+
+
+def check_latent_scale(scale: float) -> None:
+    """A usable scale of the student's starting noise: a finite number >= 0 (UserError otherwise)."""
+    if not math.isfinite(scale) or scale < 0:
+        raise UserError(f"the latent scale must be a number >= 0, got {scale}")
