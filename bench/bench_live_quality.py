@@ -10,6 +10,9 @@ issue #13 asks for >= 0.85 with `balanced`), its mean and minimum, with the per-
 and from simulate's own report the median compute p99, the total xruns and the median latency.
 Xruns cut audio, so a run with xruns is judged on damaged output: run it on a quiet machine.
 A preset FILE (YAML/JSON) compares a variant, e.g. `balanced` with another pitch tracker.
+--dnsmos-shifts MS [MS ...] also scores every source and output as the mean over those leads of
+silence (core.convert.listening.dnsmos_averaged): DNSMOS moves by up to 0.5 with where its frames
+fall, and a live output's start moves with the latency the engine settles on, run to run.
 """
 
 from __future__ import annotations
@@ -40,27 +43,38 @@ def simulate(source: Path, preset: str, singer: str, model: str | None, out: Pat
 
 
 def evaluate_preset(preset: str, sources: list[Path], singers: list[str], model: str | None, work: Path,
-                    source_ovrl: dict[Path, float], echo) -> dict:
+                    source_ovrl: dict[Path, float], echo, shifts: list[float] | None = None,
+                    source_averaged: dict[Path, float] | None = None) -> dict:
     from core.audio.io import load_audio
-    from core.convert.listening import dnsmos
+    from core.convert.listening import dnsmos, dnsmos_averaged
 
     pairs, per_source = [], {}
     for source in sources:
         for singer in singers:
             out = work / f"{Path(preset).stem}_{source.stem}_{singer}.wav"
             report = simulate(source, preset, singer, model, out)
+            played = load_audio(out, RATE)
             try:
-                ratio = dnsmos(load_audio(out, RATE), RATE)["ovrl"] / source_ovrl[source]
+                ratio = dnsmos(played, RATE)["ovrl"] / source_ovrl[source]
             except ValueError:  # it played (next to) silence: the worst a listener can get
                 ratio = 0.0
-            pairs.append({"source": source.stem, "singer": singer, "ovrl_ratio": round(ratio, 3),
-                          "compute_p99_ms": report["compute_p99_ms"], "xruns": report["xruns"],
-                          "latency_ms": report["latency_ms"]})
+            pair = {"source": source.stem, "singer": singer, "ovrl_ratio": round(ratio, 3),
+                    "compute_p99_ms": report["compute_p99_ms"], "xruns": report["xruns"],
+                    "latency_ms": report["latency_ms"]}
+            if shifts:
+                try:
+                    averaged = dnsmos_averaged(played, RATE, shifts_ms=shifts)["ovrl"] / source_averaged[source]
+                except ValueError:
+                    averaged = 0.0
+                pair["ovrl_ratio_averaged"] = round(averaged, 3)
+            pairs.append(pair)
             per_source.setdefault(source.stem, []).append(ratio)
             echo(f"{Path(preset).stem:14s} {source.stem:20s} -> {singer:18s} DNSMOS ratio {ratio:.3f}  "
                  f"p99 {report['compute_p99_ms']:.1f} ms  xruns {report['xruns']}")
     ratios = np.array([p["ovrl_ratio"] for p in pairs])
-    return {"preset": preset, "pairs": pairs, "ovrl_ratio_mean": round(float(ratios.mean()), 3),
+    averaged = {"ovrl_ratio_averaged_mean": round(float(np.mean([p["ovrl_ratio_averaged"] for p in pairs])), 3),
+                "dnsmos_shifts_ms": list(shifts)} if shifts else {}
+    return {"preset": preset, "pairs": pairs, "ovrl_ratio_mean": round(float(ratios.mean()), 3), **averaged,
             "ovrl_ratio_min": round(float(ratios.min()), 3),
             "ovrl_ratio_by_source": {s: round(float(np.mean(r)), 3) for s, r in per_source.items()},
             "compute_p99_ms_median": round(float(np.median([p["compute_p99_ms"] for p in pairs])), 2),
@@ -75,26 +89,36 @@ def main() -> int:
     parser.add_argument("--presets", nargs="+", default=["balanced"], help="preset names or files")
     parser.add_argument("--model", default=None, help="model file (default: the default model)")
     parser.add_argument("--keep", default=None, help="keep the played WAVs in this folder")
+    parser.add_argument("--dnsmos-shifts", nargs="+", type=float, default=None, metavar="MS",
+                        help="also score each clip as the mean over these leads of silence (ms), e.g. 0 3 6 9 12")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     from core.audio.io import load_audio
-    from core.convert.listening import dnsmos
+    from core.convert.listening import dnsmos, dnsmos_averaged
 
     sources = [Path(s) for s in args.sources]
     missing = [str(s) for s in sources if not s.is_file()]
     if missing:
         parser.error(f"not found: {', '.join(missing)}")
+    if args.dnsmos_shifts and any(not 0 <= ms <= 1000 for ms in args.dnsmos_shifts):
+        parser.error("--dnsmos-shifts are leads of silence from 0 to 1000 ms")
     source_ovrl = {s: dnsmos(load_audio(s, RATE), RATE)["ovrl"] for s in sources}
+    source_averaged = ({s: dnsmos_averaged(load_audio(s, RATE), RATE, shifts_ms=args.dnsmos_shifts)["ovrl"]
+                        for s in sources} if args.dnsmos_shifts else None)
     echo = (lambda line: None) if args.json else (lambda line: print(line, flush=True))
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(args.keep) if args.keep else Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
-        results = [evaluate_preset(p, sources, args.singers, args.model, work, source_ovrl, echo) for p in args.presets]
+        results = [evaluate_preset(p, sources, args.singers, args.model, work, source_ovrl, echo, args.dnsmos_shifts,
+                                   source_averaged) for p in args.presets]
     if args.json:
         print(json.dumps({"model": args.model or "default", "results": results}, indent=2))
     else:
         for r in results:
+            if "ovrl_ratio_averaged_mean" in r:
+                print(f"{r['preset']}: DNSMOS ratio over leads of silence {r['dnsmos_shifts_ms']} ms: "
+                      f"mean {r['ovrl_ratio_averaged_mean']:.3f}")
             print(f"{r['preset']}: DNSMOS ratio mean {r['ovrl_ratio_mean']:.3f} (min {r['ovrl_ratio_min']:.3f}; "
                   f"by source {r['ovrl_ratio_by_source']}), compute p99 median {r['compute_p99_ms_median']} ms, "
                   f"xruns {r['xruns']}, latency median {r['latency_ms_median']} ms")

@@ -35,3 +35,23 @@ def test_a_failed_simulate_stops_the_bench_with_its_message(tmp_path, monkeypatc
                                       "--model", model.path])
     with pytest.raises(SystemExit, match="simulate failed.*nobody"):
         load_bench("bench_live_quality").main()
+
+
+def test_dnsmos_shifts_score_sources_and_outputs_over_leads_of_silence(tmp_path, monkeypatch, capsys):
+    from core.audio.io import load_audio
+    from core.convert.listening import dnsmos_averaged
+
+    model = build_tiny_model(tmp_path / "tiny.safetensors")
+    source = tmp_path / "voice.wav"
+    save_audio(source, sung_tone(DNSMOS_ONE_WINDOW_SECONDS), 24000)
+    monkeypatch.setattr(sys, "argv", ["bench_live_quality.py", "--sources", str(source), "--singers", "alto",
+                                      "--presets", "safe", "--model", model.path, "--keep", str(tmp_path / "out"),
+                                      "--dnsmos-shifts", "0", "7", "--json"])
+    assert load_bench("bench_live_quality").main() == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    played = load_audio(tmp_path / "out" / "safe_voice_alto.wav", 24000)
+    expected = (dnsmos_averaged(played, 24000, shifts_ms=[0, 7])["ovrl"]
+                / dnsmos_averaged(load_audio(source, 24000), 24000, shifts_ms=[0, 7])["ovrl"])
+    assert result["pairs"][0]["ovrl_ratio_averaged"] == pytest.approx(expected, abs=5e-4)
+    assert result["ovrl_ratio_averaged_mean"] == result["pairs"][0]["ovrl_ratio_averaged"]
+    assert result["dnsmos_shifts_ms"] == [0.0, 7.0]
