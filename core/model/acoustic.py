@@ -89,7 +89,8 @@ class AcousticModel(nn.Module):
         return consistency_sampler(self.denoiser, latent, sigmas, cond, renoise, self.schedule.sigma_min)
 
     def one_step(self, inputs: ConditionInputs, frame_offset: int = 0, seed: int = 0) -> torch.Tensor:
-        """D(sigma_max z, sigma_max) with frame-anchored z: the live and offline path."""
+        """D(s sigma_max z, sigma_max) with frame-anchored z and s the schedule's student_latent_scale
+        (1 in the paper): the live and offline path."""
         return self.sample(inputs, 1, frame_offset, seed)
 
     @torch.no_grad()

@@ -149,9 +149,9 @@ def consistency_sampler(
 ) -> torch.Tensor:
     """One-step (len(sigmas) - 1 == 1) or multi-step consistency sampling.
 
-    latent: unit-variance noise (scaled here by sigmas[0]); renoise(k) gives the
-    unit noise for the k-th re-noising (k = 1, 2, ...), needed only for K > 1;
-    sigma_min defaults to sigmas[-1].
+    latent: the starting noise in units of sigmas[0], which scales it here (unit variance in the
+    paper; s times that with a latent scale s); renoise(k) gives the unit noise for the k-th
+    re-noising (k = 1, 2, ...), needed only for K > 1; sigma_min defaults to sigmas[-1].
     """
     s_min = float(sigmas[-1]) if sigma_min is None else sigma_min
     x = denoiser(latent * float(sigmas[0]), _level(sigmas[0], latent), cond)
