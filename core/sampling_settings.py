@@ -18,3 +18,8 @@ def check_latent_scale(scale: float) -> None:
     """A usable scale of the student's starting noise: a finite number >= 0 (UserError otherwise)."""
     if not math.isfinite(scale) or scale < 0:
         raise UserError(f"the latent scale must be a number >= 0, got {scale}")
+
+
+def no_student_error(description: str) -> UserError:
+    """What a latent scale for a converter without a one-step student (the WORLD stand-in) is refused with."""
+    return UserError(f"the latent scale sets a model's student; {description} has none")

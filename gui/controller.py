@@ -17,7 +17,9 @@ from dataclasses import replace
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from core.errors import UserError
-from gui.settings import GuiSettings
+from gui.settings import GuiSettings, engine_latent_scale
+
+_SAME = object()  # _update: the engine takes the value as the settings keep it
 
 EngineBuilder = Callable[[GuiSettings], object]
 SNAPSHOT_INTERVAL_MS = 33
@@ -200,18 +202,21 @@ class EngineController(QObject):
         engine.set_auto_transpose(s.auto_transpose)
         if getattr(engine, "retrieval_available", False):  # a model without an index keeps the setting for later
             engine.set_retrieval(s.retrieval)
+        if getattr(engine, "own_latent_scale", None) is not None:  # the stand-in has no student to sample
+            engine.set_latent_scale(engine_latent_scale(s.latent_scale))
         if s.f0_method in _f0_methods(engine, s.f0_method):
             engine.set_f0_method(s.f0_method)
         engine.set_gate_threshold(s.gate_db)
         engine.set_input_gain(s.input_gain_db)
         engine.set_output_gain(s.output_gain_db)
 
-    def _update(self, setter: str, field: str, value) -> None:
+    def _update(self, setter: str, field: str, value, engine_value=_SAME) -> None:
+        """Remember `value` in the settings; pass it (or `engine_value`, the engine's form) to a running engine."""
         self.settings = replace(self.settings, **{field: value})
         if self.engine is None:
             return
         try:
-            getattr(self.engine, setter)(value)
+            getattr(self.engine, setter)(value if engine_value is _SAME else engine_value)
         except UserError as exc:
             self.error.emit(str(exc))
 
@@ -227,6 +232,11 @@ class EngineController(QObject):
 
     def set_retrieval(self, ratio: float) -> None:
         self._update("set_retrieval", "retrieval", round(float(ratio), 2))
+
+    def set_latent_scale(self, scale: float) -> None:
+        """The student's noise scale; LATENT_SCALE_MODEL_OWN for the model's own."""
+        scale = round(float(scale), 2)
+        self._update("set_latent_scale", "latent_scale", scale, engine_latent_scale(scale))
 
     def set_f0_method(self, name: str) -> None:
         """A tracker by name, or "" to follow the preset's."""

@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self.voice.pitch_changed.connect(c.set_pitch)
         self.voice.auto_transpose_changed.connect(c.set_auto_transpose)
         self.voice.retrieval_changed.connect(c.set_retrieval)
+        self.voice.latent_scale_changed.connect(c.set_latent_scale)
         self.voice.f0_method_changed.connect(c.set_f0_method)
         self.voice.model_chosen.connect(self._model_chosen)
         self.performance.gate_changed.connect(c.set_gate_threshold)
@@ -192,6 +193,7 @@ class MainWindow(QMainWindow):
         self.controller.preloaded = (path, converter)
         self.voice.set_singers(list(converter.singers), self.controller.settings.singer)
         self.voice.set_retrieval_available(bool(getattr(converter, "retrieval_available", False)))
+        self.voice.set_own_latent_scale(getattr(converter, "own_latent_scale", None))
         if self.controller.engine is not None:
             self.controller.engine.swap_converter(converter)
         self.statusBar().showMessage(f"model ready: {converter.description}", 4000)
@@ -242,6 +244,7 @@ class MainWindow(QMainWindow):
         self.voice.set_pitch(s.pitch)
         self.voice.auto_transpose.setChecked(s.auto_transpose)
         self.voice.retrieval.setValue(s.retrieval)
+        self.voice.latent_scale.setValue(s.latent_scale)
         self.voice.f0_method.setCurrentText(s.f0_method)
         self.performance.gate.setValue(round(s.gate_db))
         self.performance.input_gain.setValue(s.input_gain_db)

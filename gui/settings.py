@@ -14,6 +14,24 @@ from core.features.pitch import check_pitch_shift
 from core.features.retrieval import check_retrieval_ratio
 
 
+# The window's noise-scale control: 0 stands for "the model's own" (edm.student_latent_scale). A scale of
+# 0 itself (no noise: outside what the student learnt, its harmonics drown) is offered only by the CLI.
+LATENT_SCALE_MODEL_OWN = 0.0
+LATENT_SCALE_MAX = 1.5
+
+
+def check_gui_latent_scale(value: float) -> float:
+    """The window's latent-scale setting: LATENT_SCALE_MODEL_OWN or a scale up to LATENT_SCALE_MAX."""
+    if not 0.0 <= value <= LATENT_SCALE_MAX:
+        raise UserError(f"the window's noise scale is 0 (the model's own) to {LATENT_SCALE_MAX}, got {value}")
+    return value
+
+
+def engine_latent_scale(value: float) -> float | None:
+    """The engine's form of the setting: None for the model's own."""
+    return None if value == LATENT_SCALE_MODEL_OWN else value
+
+
 @dataclass(frozen=True)
 class GuiSettings:
     host_api: str = ""
@@ -28,6 +46,7 @@ class GuiSettings:
     pitch: float = 0.0
     auto_transpose: bool = False
     retrieval: float = 0.0          # feature-retrieval ratio 0..1 (models with an index only)
+    latent_scale: float = LATENT_SCALE_MODEL_OWN  # the student's noise scale; 0 = the model's own
     f0_method: str = ""             # "" = the preset's pitch tracker (configs/presets)
     preset: str = "balanced"
     block_ms: float = 40.0
@@ -65,7 +84,7 @@ class GuiSettings:
 
 
 # Fields whose values the engine refuses outside a range: the same checks as the engine's (UserError).
-_RANGE_CHECKS = {"pitch": check_pitch_shift, "retrieval": check_retrieval_ratio}
+_RANGE_CHECKS = {"pitch": check_pitch_shift, "retrieval": check_retrieval_ratio, "latent_scale": check_gui_latent_scale}
 
 
 def default_settings_path() -> Path:

@@ -34,6 +34,7 @@ class ConverterControls:
     auto_transpose: bool = False  # move by octaves towards the singer's range
     f0_method: str = "dio"
     retrieval: float = 0.0        # feature-retrieval ratio; converters without an index ignore it
+    latent_scale: float | None = None  # the student's starting-noise scale; None = the model's own
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Converter(Protocol):
     uses_sola: bool
     extra_latency_samples: int
     retrieval_available: bool   # whether controls.retrieval does anything (a model with an index)
+    own_latent_scale: float | None  # the model's own student latent scale; None: no student (controls' is ignored)
 
     def prepare(self, block: int, context: int, lookahead: int) -> None:
         """Called before streaming (and on a block-size change), sizes in samples."""

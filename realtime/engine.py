@@ -77,6 +77,7 @@ class Engine:
         self._pitch = 0.0
         self._auto_transpose = False
         self._retrieval = 0.0
+        self._latent_scale: float | None = None  # None: each model samples at its own
         self._f0_method = converter.f0_methods[0] if converter.f0_methods else "dio"
         self._f0_request = 0  # counts switches asked for; only the latest one's tracker is switched to
         if preset.f0_method in converter.f0_methods:  # not started: the worker makes it in its warm-up
@@ -268,7 +269,8 @@ class Engine:
         return out_dev
 
     def _controls(self) -> ConverterControls:
-        return ConverterControls(self._singer, self._pitch, self._auto_transpose, self._f0_method, self._retrieval)
+        return ConverterControls(self._singer, self._pitch, self._auto_transpose, self._f0_method, self._retrieval,
+                                 self._latent_scale)
 
     def _mix_bypass(self, wet: np.ndarray, dry: np.ndarray) -> np.ndarray:
         target = 1.0 if self._bypass else 0.0
@@ -491,6 +493,18 @@ class Engine:
         if ratio > 0 and not getattr(self.converter, "retrieval_available", False):
             raise no_index_error(getattr(getattr(self.converter, "model", None), "path", None))
         self._retrieval = ratio
+
+    def set_latent_scale(self, scale: float | None) -> None:
+        """The student's starting-noise scale (a sampling temperature); None returns to each model's own.
+        Kept across model swaps; a converter without a student refuses a value."""
+        from core.sampling_settings import check_latent_scale, no_student_error
+
+        if scale is not None:
+            check_latent_scale(scale)
+            if getattr(self.converter, "own_latent_scale", None) is None:
+                raise no_student_error(self.converter.description)
+            scale = float(scale)
+        self._latent_scale = scale
 
     def set_f0_method(self, name: str) -> None:
         if name not in self.converter.f0_methods:

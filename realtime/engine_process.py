@@ -54,7 +54,8 @@ READY = 0                   # the call id of the child's build
 
 # the engine methods the window may call in the child, by name
 ENGINE_CALLS = frozenset({
-    "start", "set_singer", "set_pitch", "set_auto_transpose", "set_retrieval", "set_f0_method", "set_gate_threshold",
+    "start", "set_singer", "set_pitch", "set_auto_transpose", "set_retrieval", "set_latent_scale", "set_f0_method",
+    "set_gate_threshold",
     "set_input_gain", "set_output_gain", "set_monitor_gain", "set_bypass", "set_preset",
     "start_recording", "stop_recording",
 })
@@ -185,6 +186,7 @@ class EngineProcess:
         self.singer: str | None = None
         self.f0_methods: list[str] = []
         self.retrieval_available = False
+        self.own_latent_scale: float | None = None
         self.description = ""
         self._reader = threading.Thread(target=self._read, name="engine-process-reader", daemon=True)
         self._reader.start()
@@ -236,6 +238,7 @@ class EngineProcess:
         self.singer = info["singer"]
         self.f0_methods = list(info["f0_methods"])
         self.retrieval_available = bool(info["retrieval_available"])
+        self.own_latent_scale = info["own_latent_scale"]
         self.description = info["description"]
 
     def _on_gone(self) -> None:
@@ -363,6 +366,16 @@ class EngineProcess:
         if ratio > 0 and not self.retrieval_available:
             raise no_index_error(None)
         self._send("set_retrieval", ratio)
+
+    def set_latent_scale(self, scale: float | None) -> None:
+        from core.sampling_settings import check_latent_scale, no_student_error
+
+        if scale is not None:  # refused here at once; the child checks too
+            check_latent_scale(scale)
+            if self.own_latent_scale is None:
+                raise no_student_error(self.description)
+            scale = float(scale)
+        self._send("set_latent_scale", scale)
 
     def set_f0_method(self, name: str) -> None:
         if self.f0_methods and name not in self.f0_methods:
@@ -534,6 +547,7 @@ def engine_counters(engine) -> EngineCounters:
 def engine_info(engine) -> dict:
     return {"singers": list(engine.singers), "singer": engine.singer, "f0_methods": list(engine.converter.f0_methods),
             "retrieval_available": bool(getattr(engine.converter, "retrieval_available", False)),
+            "own_latent_scale": getattr(engine.converter, "own_latent_scale", None),
             "description": engine.converter.description}
 
 

@@ -71,10 +71,25 @@ class ModelConverter:
         self.description = f"model {os.path.basename(model.path or 'in memory')} ({model.config.name}{where})"
         self._steps = steps
         self.retrieval_available = model.retrieval is not None
+        self._own_latent_scale: float | None = None  # kept the first time the controls set another
         self.stream: ConversionStream | None = None
         self.extra_latency_samples = 0
         self._applied = ConverterControls(singer=None, pitch=math.nan, f0_method="")  # nothing applied yet
         self._source_log_f0: float | None = None
+
+    @property
+    def own_latent_scale(self) -> float:
+        """The model's own scale of the student's starting noise (what a load with --latent-scale set)."""
+        if self._own_latent_scale is not None:
+            return self._own_latent_scale
+        return float(self.model.generator.schedule.student_latent_scale)
+
+    def _apply_latent_scale(self, scale: float | None) -> None:
+        """The controls' scale, or the model's own again for None; set on the model only when it changes."""
+        wanted = self.own_latent_scale if scale is None else float(scale)
+        if wanted != self.model.generator.schedule.student_latent_scale:
+            self._own_latent_scale = self.own_latent_scale
+            self.model.set_student_latent_scale(wanted)
 
     def prepare(self, block: int, context: int, lookahead: int) -> None:
         hop = self.hop_length
@@ -116,6 +131,8 @@ class ModelConverter:
             stream.set_f0_method(controls.f0_method)
         if self.retrieval_available and controls.retrieval != stream.retrieval:
             stream.set_retrieval(controls.retrieval)
+        if controls.latent_scale != self._applied.latent_scale:
+            self._apply_latent_scale(controls.latent_scale)
         pitch = controls.pitch + (self._auto_transpose() if controls.auto_transpose else 0.0)
         if pitch != stream.pitch:
             stream.set_pitch(pitch)
@@ -154,6 +171,7 @@ class ModelConverter:
     def offline(self, audio_24k: np.ndarray, controls: ConverterControls) -> np.ndarray:
         """The whole-file reference: offline conversion with the same stream (exact lookahead, whole-file F0)."""
         singer = controls.singer if controls.singer in self.singers else self.singers[0]
+        self._apply_latent_scale(controls.latent_scale)
         audio, _, _ = convert_audio(self.model, audio_24k, self.sample_rate, singer, pitch=controls.pitch,
                                     steps=self._steps, f0_method=controls.f0_method,
                                     retrieval=controls.retrieval if self.retrieval_available else 0.0)

@@ -36,6 +36,7 @@ class StandInConverter:
     hop_length = 128
     uses_sola = True
     retrieval_available = False
+    own_latent_scale = None  # no student to sample
     extra_latency_samples = 0
     f0_methods = ["dio", "harvest"]
 

@@ -71,6 +71,13 @@ class FakeEngine:
             raise UserError("this model holds no retrieval index")
         self._record("retrieval", ratio)
 
+    own_latent_scale = None  # as the stand-in: no student; a model's converter has its own scale here
+
+    def set_latent_scale(self, scale) -> None:
+        if scale is not None and self.own_latent_scale is None:
+            raise UserError("the latent scale sets a model's student; this converter has none")
+        self._record("latent_scale", scale)
+
     def set_gate_threshold(self, db: float) -> None:
         self._record("gate", db)
 

@@ -104,6 +104,14 @@ def test_settings_reach_the_child_and_snapshots_come_back(tmp_path):
         assert _wait_for(lambda: proxy._errors, 5)
         assert proxy.take_errors() == ["pitch shift must be between -24 and +24 semitones, got 99"]
         assert proxy.take_errors() == []
+        # the window shows the child's model's own noise scale; a scale crosses over, a bad one never leaves
+        from core.convert import VoiceModel
+
+        assert proxy.own_latent_scale == VoiceModel.load(None).generator.schedule.student_latent_scale
+        with pytest.raises(UserError, match="latent scale must be a number >= 0"):
+            proxy.set_latent_scale(-1.0)
+        proxy.set_latent_scale(1.0)
+        proxy.set_latent_scale(None)
         # a model chosen in the window is loaded by the child from the same file; a broken one is refused there
         proxy.swap_converter(SimpleNamespace(model=SimpleNamespace(path=str(bad)), device=None))
         assert _wait_for(lambda: proxy._errors, 10)

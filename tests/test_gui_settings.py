@@ -39,6 +39,7 @@ def test_damaged_file_and_bad_values_fall_back_to_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("field, bad", [("pitch", 99.0), ("pitch", "NaN"), ("retrieval", 5.0), ("retrieval", -0.1),
+                                        ("latent_scale", -0.1), ("latent_scale", 2.0), ("latent_scale", "nan"),
                                         ("gate_db", "inf"), ("block_ms", "nan")])
 def test_values_the_engine_would_refuse_fall_back_to_defaults(tmp_path, field, bad):
     """A hand-edited settings file must not make Start fail on a value the window's controls cannot show."""
@@ -51,6 +52,6 @@ def test_values_the_engine_would_refuse_fall_back_to_defaults(tmp_path, field, b
 
 def test_values_inside_the_ranges_are_kept(tmp_path):
     path = tmp_path / "gui.json"
-    path.write_text('{"last": {"pitch": -12, "retrieval": 0.75}}')
+    path.write_text('{"last": {"pitch": -12, "retrieval": 0.75, "latent_scale": 0.8}}')
     loaded = SettingsStore(path).load()
-    assert (loaded.pitch, loaded.retrieval) == (-12.0, 0.75)
+    assert (loaded.pitch, loaded.retrieval, loaded.latent_scale) == (-12.0, 0.75, 0.8)

@@ -276,3 +276,26 @@ def test_retrieval_is_offered_only_for_a_model_with_an_index(qtbot, window_and_e
     assert window.controller.settings.retrieval == pytest.approx(0.75)
     window._model_loaded(type("Plain", (), {"singers": ["alto", "tenor"], "description": "plain model"})(), "p")
     assert not window.voice.retrieval.isEnabled()
+
+
+def test_the_noise_scale_shows_the_models_own_and_reaches_the_engine(qtbot, window_and_engine):
+    from gui.settings import LATENT_SCALE_MODEL_OWN
+
+    window, engine = window_and_engine
+    qtbot.waitUntil(lambda: window.voice.singer.count() == 2, timeout=3000)
+    control = window.voice.latent_scale
+    assert not control.isEnabled()  # the stand-in has no student
+    model = type("Model", (), {"singers": ["alto", "tenor"], "description": "a model", "own_latent_scale": 0.6})()
+    window._model_loaded(model, "model.safetensors")
+    assert control.isEnabled() and control.value() == LATENT_SCALE_MODEL_OWN
+    assert control.text() == "model's own (0.60)"
+    engine.own_latent_scale = 0.6
+    _start(qtbot, window)
+    assert engine.last("latent_scale") is None  # the model's own, as the engine names it
+    control.setValue(0.85)
+    assert engine.last("latent_scale") == pytest.approx(0.85)
+    assert window.controller.settings.latent_scale == pytest.approx(0.85)
+    control.setValue(LATENT_SCALE_MODEL_OWN)
+    assert engine.last("latent_scale") is None and window.controller.settings.latent_scale == LATENT_SCALE_MODEL_OWN
+    window._model_loaded(type("Plain", (), {"singers": ["alto", "tenor"], "description": "stand-in"})(), "")
+    assert not control.isEnabled()

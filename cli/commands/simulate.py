@@ -50,13 +50,14 @@ def register(subparsers) -> None:
 def make_converter(model: str | None, device: str | None = None, latent_scale: float | None = None):
     """The converter for live commands (see realtime.model_converter.make_converter), its student
     sampling at `latent_scale` where one is given (the model's own otherwise)."""
+    from core.sampling_settings import no_student_error
     from realtime.model_converter import make_converter as realtime_make_converter
 
     converter = realtime_make_converter(model, device)
     if latent_scale is not None:
         voice_model = getattr(converter, "model", None)
         if voice_model is None:
-            raise UserError(f"--latent-scale sets a model's student; {converter.description} has none")
+            raise no_student_error(converter.description)
         voice_model.set_student_latent_scale(latent_scale)
     return converter
 

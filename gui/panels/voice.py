@@ -1,5 +1,5 @@
 """Voice panel: model file, singer, pitch shift (slider + spin box, quick +-12), auto-transpose, feature
-retrieval, F0 method."""
+retrieval, the student's noise scale, F0 method."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, 
                              QPushButton, QSlider, QWidget)
 
 from core.features.pitch import PITCH_METHODS, PITCH_SHIFT_LIMIT
-from gui.settings import GuiSettings
+from gui.settings import LATENT_SCALE_MAX, LATENT_SCALE_MODEL_OWN, GuiSettings
 
 PITCH_RANGE = PITCH_SHIFT_LIMIT
 PITCH_STEP = 0.1
@@ -21,6 +21,10 @@ RETRIEVAL_STEP = 0.05
 RETRIEVAL_TIP = ("Feature retrieval: blend the sung content this far toward the content of the singer's own "
                  "recordings (0 = off); it costs some articulation")
 RETRIEVAL_OFF_TIP = "This model has no retrieval index ('comosvc index MODEL CACHE' adds one)"
+LATENT_SCALE_STEP = 0.05
+LATENT_SCALE_TIP = ("Noise scale: how much of the one-step student's starting noise it samples (a temperature). "
+                    "Lower is smoother and cleaner, a little less like the singer; 1 is the paper's")
+LATENT_SCALE_OFF_TIP = "The stand-in converter has no student to sample"
 
 
 def find_models() -> tuple[list[Path], Path | None]:
@@ -39,6 +43,7 @@ class VoicePanel(QGroupBox):
     pitch_changed = pyqtSignal(float)
     auto_transpose_changed = pyqtSignal(bool)
     retrieval_changed = pyqtSignal(float)
+    latent_scale_changed = pyqtSignal(float)  # LATENT_SCALE_MODEL_OWN: the model's own
     f0_method_changed = pyqtSignal(str)
 
     def __init__(self, settings: GuiSettings, parent: QWidget | None = None) -> None:
@@ -62,6 +67,10 @@ class VoicePanel(QGroupBox):
         self.auto_transpose = QCheckBox("Auto-transpose to the singer's range")
         self.retrieval = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=RETRIEVAL_STEP, decimals=2)
         self.set_retrieval_available(False)  # until a model with an index is loaded
+        # its lowest value is not a scale but "the model's own", shown as the model's figure
+        self.latent_scale = QDoubleSpinBox(minimum=LATENT_SCALE_MODEL_OWN, maximum=LATENT_SCALE_MAX,
+                                           singleStep=LATENT_SCALE_STEP, decimals=2)
+        self.set_own_latent_scale(None)  # until a model is loaded
         self.f0_method = QComboBox()
         self.f0_method.addItem(PRESET_F0, "")
         for method in PITCH_METHODS:
@@ -82,6 +91,7 @@ class VoicePanel(QGroupBox):
         form.addRow("Pitch", pitch_row)
         form.addRow("", self.auto_transpose)
         form.addRow("Retrieval", self.retrieval)
+        form.addRow("Noise scale", self.latent_scale)
         form.addRow("F0 method", self.f0_method)
 
         self._fill_models(settings.model)
@@ -89,6 +99,7 @@ class VoicePanel(QGroupBox):
         self.set_pitch(settings.pitch)
         self.auto_transpose.setChecked(settings.auto_transpose)
         self.retrieval.setValue(settings.retrieval)
+        self.latent_scale.setValue(settings.latent_scale)
         index = self.f0_method.findData(settings.f0_method)
         self.f0_method.setCurrentIndex(max(index, 0))
 
@@ -99,6 +110,7 @@ class VoicePanel(QGroupBox):
         self.singer.currentTextChanged.connect(lambda name: name and self.singer_changed.emit(name))
         self.auto_transpose.toggled.connect(self.auto_transpose_changed)
         self.retrieval.valueChanged.connect(lambda v: self.retrieval_changed.emit(round(v, 2)))
+        self.latent_scale.valueChanged.connect(lambda v: self.latent_scale_changed.emit(round(v, 2)))
         self.f0_method.currentIndexChanged.connect(lambda _i: self.f0_method_changed.emit(self.f0_method.currentData()))
         self.model.activated.connect(lambda _i: self.model_chosen.emit(self.model_path()))
         self.browse.clicked.connect(self._browse)
@@ -140,6 +152,13 @@ class VoicePanel(QGroupBox):
         """Only a model with a retrieval index can use the control; the value is kept either way."""
         self.retrieval.setEnabled(available)
         self.retrieval.setToolTip(RETRIEVAL_TIP if available else RETRIEVAL_OFF_TIP)
+
+    def set_own_latent_scale(self, own: float | None) -> None:
+        """The loaded model's own scale, shown as the control's lowest value; None: no student (the stand-in).
+        The value is kept either way."""
+        self.latent_scale.setEnabled(own is not None)
+        self.latent_scale.setSpecialValueText("model's own" if own is None else f"model's own ({own:.2f})")
+        self.latent_scale.setToolTip(LATENT_SCALE_TIP if own is not None else LATENT_SCALE_OFF_TIP)
 
     def _pitch_from_spin(self, value: float) -> None:
         self.pitch_slider.blockSignals(True)
