@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from functools import lru_cache
 from pathlib import Path
 
 from core.device import DEFAULT_DEVICE
@@ -32,6 +33,21 @@ def engine_latent_scale(value: float) -> float | None:
     return None if value == LATENT_SCALE_MODEL_OWN else value
 
 
+DEFAULT_PRESET = "balanced"
+
+
+@lru_cache(maxsize=1)
+def _default_preset():
+    from realtime.presets import load_preset
+
+    return load_preset(DEFAULT_PRESET)
+
+
+def _from_default_preset(name: str):
+    """An advanced block field's first-run value: the default preset's own (configs/presets), not a copy of it."""
+    return field(default_factory=lambda: float(getattr(_default_preset(), name)))
+
+
 @dataclass(frozen=True)
 class GuiSettings:
     host_api: str = ""
@@ -48,11 +64,11 @@ class GuiSettings:
     retrieval: float = 0.0          # feature-retrieval ratio 0..1 (models with an index only)
     latent_scale: float = LATENT_SCALE_MODEL_OWN  # the student's noise scale; 0 = the model's own
     f0_method: str = ""             # "" = the preset's pitch tracker (configs/presets)
-    preset: str = "balanced"
-    block_ms: float = 40.0
-    crossfade_ms: float = 10.0
-    lookahead_ms: float = 16.0
-    sola_search_ms: float = 10.0
+    preset: str = DEFAULT_PRESET
+    block_ms: float = _from_default_preset("block_ms")
+    crossfade_ms: float = _from_default_preset("crossfade_ms")
+    lookahead_ms: float = _from_default_preset("lookahead_ms")
+    sola_search_ms: float = _from_default_preset("sola_search_ms")
     gate_db: float = -50.0
     input_gain_db: float = 0.0
     output_gain_db: float = 0.0

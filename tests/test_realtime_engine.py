@@ -63,9 +63,14 @@ def test_streamed_matches_offline_conversion():
     # re-synthesises each window with its own pulse phase, so SOLA may shift by up to its search window
     assert report.offline_logmel_distance < 0.15
     assert report.offline_correlation > 0.5
+    assert report.xruns == 0
+    # The lag is read from loudness envelopes where the waveforms do not line up; a steady vibrato tone
+    # has none to read (its best lag wandered by +-430 samples with the lookahead), so phrases with rests.
+    phrases = x * ((np.arange(len(x)) / RATE) % 0.5 < 0.35)
+    report, _ = simulate(StandInConverter(), load_preset("balanced"), phrases, RATE, 256, controls={"pitch": 2.0},
+                         compute_ms=FIXED_MS)
     preset = load_preset("balanced")
     assert abs(report.offline_lag_samples) <= preset.samples("sola_search_ms", MODEL_RATE) + 130
-    assert report.xruns == 0
 
 
 def test_no_discontinuities_at_block_boundaries_beyond_offline():
