@@ -95,14 +95,13 @@ def main() -> int:
     args = parser.parse_args()
 
     from core.audio.io import load_audio
-    from core.convert.listening import dnsmos, dnsmos_averaged
+    from core.convert.listening import check_listening_inputs, dnsmos, dnsmos_averaged
+    from core.errors import UserError
 
-    sources = [Path(s) for s in args.sources]
-    missing = [str(s) for s in sources if not s.is_file()]
-    if missing:
-        parser.error(f"not found: {', '.join(missing)}")
-    if args.dnsmos_shifts and any(not 0 <= ms <= 1000 for ms in args.dnsmos_shifts):
-        parser.error("--dnsmos-shifts are leads of silence from 0 to 1000 ms")
+    try:
+        sources = check_listening_inputs(args.sources, args.dnsmos_shifts)
+    except UserError as exc:
+        parser.error(str(exc))
     source_ovrl = {s: dnsmos(load_audio(s, RATE), RATE)["ovrl"] for s in sources}
     source_averaged = ({s: dnsmos_averaged(load_audio(s, RATE), RATE, shifts_ms=args.dnsmos_shifts)["ovrl"]
                         for s in sources} if args.dnsmos_shifts else None)

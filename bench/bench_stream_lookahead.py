@@ -69,14 +69,15 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    sources = [Path(s) for s in args.sources]
-    missing = [str(s) for s in sources if not s.is_file()]
-    if missing:
-        parser.error(f"not found: {', '.join(missing)}")
+    from core.convert.listening import check_listening_inputs
+    from core.errors import UserError
+
+    try:
+        sources = check_listening_inputs(args.sources, args.dnsmos_shifts)
+    except UserError as exc:
+        parser.error(str(exc))
     if any(frames < 0 for frames in args.lookaheads) or args.push_frames < 1:
         parser.error("--lookaheads must be >= 0 frames and --push-frames >= 1")
-    if any(not 0 <= ms <= 1000 for ms in args.dnsmos_shifts):
-        parser.error("--dnsmos-shifts are leads of silence from 0 to 1000 ms")
 
     import torch
 

@@ -42,3 +42,20 @@ def test_an_unknown_singer_is_refused_before_any_work(tmp_path, monkeypatch):
                                       "--model", model.path])
     with pytest.raises(UserError, match="nobody"):
         load_bench("bench_stream_lookahead").main()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--sources", "missing.wav"], "not found: missing.wav"),
+    (["--dnsmos-shifts", "2000"], "leads of silence from 0 to 1000 ms"),
+    (["--lookaheads", "-1"], "--lookaheads must be >= 0"),
+])
+def test_bad_arguments_are_one_line_before_any_model_loads(tmp_path, monkeypatch, capsys, extra, message):
+    source = tmp_path / "voice.wav"
+    save_audio(source, sung_tone(0.5), 24000)
+    args = ["bench_stream_lookahead.py", "--singers", "alto", "--model", str(tmp_path / "no-model.safetensors")]
+    if "--sources" not in extra:
+        args += ["--sources", str(source)]
+    monkeypatch.setattr(sys, "argv", args + extra)
+    with pytest.raises(SystemExit):
+        load_bench("bench_stream_lookahead").main()
+    assert message in capsys.readouterr().err

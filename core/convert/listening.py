@@ -19,6 +19,7 @@ Evaluation only (bench/bench_quality.py and its tests); nothing at run time need
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -28,6 +29,18 @@ from core.convert.evaluate import cosine
 from core.errors import UserError
 
 DNSMOS_RATE = 16000
+MAX_LEAD_MS = 1000.0  # the longest lead of silence a clip is scored after
+
+
+def check_listening_inputs(sources: Sequence[str], shifts_ms: Sequence[float] | None) -> list[Path]:
+    """The voices a listening bench reads, each a file, and its leads of silence (ms) in range."""
+    paths = [Path(s) for s in sources]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise UserError(f"not found: {', '.join(missing)}")
+    if shifts_ms and any(not 0 <= ms <= MAX_LEAD_MS for ms in shifts_ms):
+        raise UserError(f"--dnsmos-shifts are leads of silence from 0 to {MAX_LEAD_MS:g} ms")
+    return paths
 
 
 def _dnsmos_module():
