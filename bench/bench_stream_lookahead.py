@@ -69,6 +69,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+
     from core.convert.listening import check_listening_inputs
     from core.errors import UserError
 
