@@ -23,3 +23,14 @@ def check_latent_scale(scale: float) -> None:
 def no_student_error(description: str) -> UserError:
     """What a latent scale for a converter without a one-step student (the WORLD stand-in) is refused with."""
     return UserError(f"the latent scale sets a model's student; {description} has none")
+
+
+def checked_live_latent_scale(scale: float | None, own: float | None, description: str) -> float | None:
+    """A live control's latent scale for a converter whose own scale is `own` (None: it has no student);
+    None (the model's own) always passes. UserError for a bad value or a converter without a student."""
+    if scale is None:
+        return None
+    check_latent_scale(scale)
+    if own is None:
+        raise no_student_error(description)
+    return float(scale)

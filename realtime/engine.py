@@ -497,14 +497,10 @@ class Engine:
     def set_latent_scale(self, scale: float | None) -> None:
         """The student's starting-noise scale (a sampling temperature); None returns to each model's own.
         Kept across model swaps; a converter without a student refuses a value."""
-        from core.sampling_settings import check_latent_scale, no_student_error
+        from core.sampling_settings import checked_live_latent_scale
 
-        if scale is not None:
-            check_latent_scale(scale)
-            if getattr(self.converter, "own_latent_scale", None) is None:
-                raise no_student_error(self.converter.description)
-            scale = float(scale)
-        self._latent_scale = scale
+        own = getattr(self.converter, "own_latent_scale", None)
+        self._latent_scale = checked_live_latent_scale(scale, own, self.converter.description)
 
     def set_f0_method(self, name: str) -> None:
         if name not in self.converter.f0_methods:

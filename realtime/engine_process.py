@@ -368,14 +368,10 @@ class EngineProcess:
         self._send("set_retrieval", ratio)
 
     def set_latent_scale(self, scale: float | None) -> None:
-        from core.sampling_settings import check_latent_scale, no_student_error
+        from core.sampling_settings import checked_live_latent_scale
 
-        if scale is not None:  # refused here at once; the child checks too
-            check_latent_scale(scale)
-            if self.own_latent_scale is None:
-                raise no_student_error(self.description)
-            scale = float(scale)
-        self._send("set_latent_scale", scale)
+        # refused here at once; the child checks too
+        self._send("set_latent_scale", checked_live_latent_scale(scale, self.own_latent_scale, self.description))
 
     def set_f0_method(self, name: str) -> None:
         if self.f0_methods and name not in self.f0_methods:

@@ -79,7 +79,8 @@ class ModelConverter:
 
     @property
     def own_latent_scale(self) -> float:
-        """The model's own scale of the student's starting noise (what a load with --latent-scale set)."""
+        """The model's own scale of the student's starting noise, as loaded (with `--latent-scale` if given),
+        before any live control changed it."""
         if self._own_latent_scale is not None:
             return self._own_latent_scale
         return float(self.model.generator.schedule.student_latent_scale)
