@@ -60,6 +60,8 @@ def make_bench_converter(model: str | None, device: str | None = None):
 def bench_preset(name: str, minutes: float, model: str | None = None, f0_method: str | None = None,
                  device: str | None = None) -> dict:
     audio = sung_phrases()
+    if torch.cuda.is_initialized():  # each preset's own peak, not the process's
+        torch.cuda.reset_peak_memory_stats()
     converter = make_bench_converter(model, device)
     preset = load_preset(name)
     if f0_method:
@@ -85,6 +87,10 @@ def bench_preset(name: str, minutes: float, model: str | None = None, f0_method:
                          keep_output=False)
     wall = time.perf_counter() - wall
     after_first_minute = [m for s, m in rss if s >= 60.0] or [m for _, m in rss]
+    # A run shorter than the 2 s between samples has none: no growth to report.
+    rss_growth = round(after_first_minute[-1] - after_first_minute[0], 2) if after_first_minute else None
+    # On a GPU the model's memory is not in the RSS; torch counts what its allocator held at most.
+    gpu_peak_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_initialized() else None
     return {
         "preset": name, "converter": getattr(converter, "description", type(converter).__name__),
         "f0_method": f0_used, "block_ms": report.block_ms, "latency_ms": round(report.latency_ms, 1),
@@ -97,8 +103,20 @@ def bench_preset(name: str, minutes: float, model: str | None = None, f0_method:
         "load_average": round(__import__("os").getloadavg()[0], 2),
         "xruns": report.xruns, "drops": report.drops, "blocks": report.blocks, "minutes": minutes,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "rss_growth_mb": round(after_first_minute[-1] - after_first_minute[0], 2), "wall_s": round(wall, 1),
+        "rss_growth_mb": rss_growth, "gpu_peak_mb": gpu_peak_mb, "wall_s": round(wall, 1),
     }
+
+
+def row_text(row: dict) -> str:
+    growth = "n/a" if row["rss_growth_mb"] is None else f"{row['rss_growth_mb']:+.2f} MB"
+    gpu = "" if row["gpu_peak_mb"] is None else f"GPU peak {row['gpu_peak_mb']:.0f} MB  "
+    return (f"{row['preset']:12s} {row['converter']} F0 {row['f0_method']}  block {row['block_ms']:5.1f} ms  "
+            f"latency {row['latency_ms']:6.1f} ms  compute p50 {100 * row['compute_p50_fraction']:4.0f} %  "
+            f"p99 {100 * row['compute_p99_fraction']:4.0f} % of block (max {row['compute_max_ms']:.1f} ms; "
+            f"thread CPU p50 {100 * row['cpu_p50_fraction']:.0f} % p99 {100 * row['cpu_p99_fraction']:.0f} %)  "
+            f"load {row['load_average']:.1f}  xruns {row['xruns']}  drops {row['drops']}  "
+            f"peak RSS {row['peak_rss_mb']:.0f} MB  growth {growth}  {gpu}"
+            f"({row['minutes']:g} min simulated in {row['wall_s']:.0f} s)")
 
 
 def main() -> int:
@@ -116,12 +134,7 @@ def main() -> int:
         row = bench_preset(name, args.minutes, args.model, args.f0, args.device)
         rows.append(row)
         if not args.json:
-            print(f"{row['preset']:12s} {row['converter']} F0 {row['f0_method']}  block {row['block_ms']:5.1f} ms  latency {row['latency_ms']:6.1f} ms  "
-                  f"compute p50 {100 * row['compute_p50_fraction']:4.0f} %  p99 {100 * row['compute_p99_fraction']:4.0f} % "
-                  f"of block (max {row['compute_max_ms']:.1f} ms; thread CPU p50 {100 * row['cpu_p50_fraction']:.0f} % "
-                  f"p99 {100 * row['cpu_p99_fraction']:.0f} %)  load {row['load_average']:.1f}  xruns {row['xruns']}  drops {row['drops']}  "
-                  f"peak RSS {row['peak_rss_mb']:.0f} MB  growth {row['rss_growth_mb']:+.2f} MB  "
-                  f"({row['minutes']:g} min simulated in {row['wall_s']:.0f} s)", flush=True)
+            print(row_text(row), flush=True)
     if args.json:
         print(json.dumps(rows))
     return 0
