@@ -2,9 +2,11 @@
 
 Names: "cpu", "cuda" (the current GPU), "cuda:N", or "auto" (CUDA when torch
 sees a GPU, else the CPU). Conversion, live use and the benches default to the
-CPU: the live presets' margins were measured there and no GPU figures exist
-yet, so a GPU is used only when asked for (training keeps "auto", where a GPU
-always pays). Anything torch cannot reach here is a UserError with one line.
+CPU: with the default model a live block costs the same on an H200 as on its
+CPU, because the small network is launch-bound and the rest of a block is CPU
+work (BENCHMARKS.md "On a GPU"), so a GPU is used only when asked for. Training
+keeps "auto": there a GPU ran about 40 times this project's CPU's steps per second.
+Anything torch cannot reach here is a UserError with one line.
 """
 
 from __future__ import annotations
