@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cli.output import run_report  # noqa: E402
 from core.errors import UserError  # noqa: E402
 
-CENTROID_FILES = 5
+from core.convert.listening import CENTROID_FILES  # noqa: E402
 
 
 def _median_f0(track) -> float:
@@ -69,7 +69,7 @@ def evaluate(args) -> dict:
 
     source_f0 = {str(p): _median_f0(track(clip(p))) for p in args.sources}
     embedder = ev.SpeakerEmbedder()
-    centroids = {s: ev.SpeakerEmbedder.mean_embedding([embedder.embed(clip(p), rate) for p in fs[:CENTROID_FILES]])
+    centroids = {s: listening.singer_centroid(embedder, [clip(p) for p in fs[:CENTROID_FILES]], rate)
                  for s, fs in files.items()}
     vocoders = {str(p): load_vocoder_file(p) for p in args.vocoder}
     for path, vocoder in vocoders.items():

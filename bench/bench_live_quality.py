@@ -13,6 +13,10 @@ A preset FILE (YAML/JSON) compares a variant, e.g. `balanced` with another pitch
 --dnsmos-shifts MS [MS ...] also scores every source and output as the mean over those leads of
 silence (core.convert.listening.dnsmos_averaged): DNSMOS moves by up to 0.5 with where its frames
 fall, and a live output's start moves with the latency the engine settles on, run to run.
+--targets-dir CORPUS also judges whose voice each output is, as bench_quality.py does: the asked-for
+singer's rank among all of the model's singers with recordings in CORPUS/<singer>/*.wav (Resemblyzer,
+nearest centroid; core.convert.listening). Live conversion keeps the source's pitch, so compare it with
+bench_quality.py without --auto-transpose.
 """
 
 from __future__ import annotations
@@ -44,11 +48,12 @@ def simulate(source: Path, preset: str, singer: str, model: str | None, out: Pat
 
 def evaluate_preset(preset: str, sources: list[Path], singers: list[str], model: str | None, work: Path,
                     source_ovrl: dict[Path, float], echo, shifts: list[float] | None = None,
-                    source_averaged: dict[Path, float] | None = None) -> dict:
+                    source_averaged: dict[Path, float] | None = None, judge: tuple | None = None) -> dict:
+    """judge: (embedder, centroids) to name each output's nearest singer, or None."""
     from core.audio.io import load_audio
-    from core.convert.listening import dnsmos, dnsmos_averaged
+    from core.convert.listening import dnsmos, dnsmos_averaged, singer_identification, singer_ranks
 
-    pairs, per_source = [], {}
+    pairs, per_source, identified = [], {}, []
     for source in sources:
         for singer in singers:
             out = work / f"{Path(preset).stem}_{source.stem}_{singer}.wav"
@@ -67,6 +72,11 @@ def evaluate_preset(preset: str, sources: list[Path], singers: list[str], model:
                 except ValueError:
                     averaged = 0.0
                 pair["ovrl_ratio_averaged"] = round(averaged, 3)
+            if judge is not None:
+                embedder, centroids = judge
+                embedding = embedder.embed(played, RATE)
+                pair["nearest_singer"] = singer_ranks(embedding, centroids)[0]
+                identified.append((singer, embedding))
             pairs.append(pair)
             per_source.setdefault(source.stem, []).append(ratio)
             echo(f"{Path(preset).stem:14s} {source.stem:20s} -> {singer:18s} DNSMOS ratio {ratio:.3f}  "
@@ -74,12 +84,32 @@ def evaluate_preset(preset: str, sources: list[Path], singers: list[str], model:
     ratios = np.array([p["ovrl_ratio"] for p in pairs])
     averaged = {"ovrl_ratio_averaged_mean": round(float(np.mean([p["ovrl_ratio_averaged"] for p in pairs])), 3),
                 "dnsmos_shifts_ms": list(shifts)} if shifts else {}
-    return {"preset": preset, "pairs": pairs, "ovrl_ratio_mean": round(float(ratios.mean()), 3), **averaged,
+    identity = {"singer_id": singer_identification(identified, judge[1])} if judge is not None else {}
+    return {"preset": preset, "pairs": pairs, "ovrl_ratio_mean": round(float(ratios.mean()), 3), **averaged, **identity,
             "ovrl_ratio_min": round(float(ratios.min()), 3),
             "ovrl_ratio_by_source": {s: round(float(np.mean(r)), 3) for s, r in per_source.items()},
             "compute_p99_ms_median": round(float(np.median([p["compute_p99_ms"] for p in pairs])), 2),
             "xruns": int(sum(p["xruns"] for p in pairs)),
             "latency_ms_median": round(float(np.median([p["latency_ms"] for p in pairs])), 1)}
+
+
+def make_judge(targets_dir: str, model: str | None, asked: list[str]) -> tuple:
+    """(embedder, centroids of the model's singers recorded in targets_dir); every asked-for singer needs some."""
+    from core.convert.evaluate import SpeakerEmbedder
+    from core.convert.listening import singer_centroids
+    from core.errors import UserError
+    from core.models import describe_model, resolve_model
+
+    singers = describe_model(resolve_model(model)).singers
+    unknown = [s for s in asked if s not in singers]
+    if unknown:
+        raise UserError(f"not a singer of the model: {', '.join(unknown)}")
+    embedder = SpeakerEmbedder()
+    centroids = singer_centroids(embedder, targets_dir, singers, RATE)
+    unrecorded = [s for s in asked if s not in centroids]
+    if unrecorded:
+        raise UserError(f"no recordings in {targets_dir} of {', '.join(unrecorded)}")
+    return embedder, centroids
 
 
 def main() -> int:
@@ -91,6 +121,9 @@ def main() -> int:
     parser.add_argument("--keep", default=None, help="keep the played WAVs in this folder")
     parser.add_argument("--dnsmos-shifts", nargs="+", type=float, default=None, metavar="MS",
                         help="also score each clip as the mean over these leads of silence (ms), e.g. 0 3 6 9 12")
+    parser.add_argument("--targets-dir", default=None, metavar="CORPUS",
+                        help="also name each output's nearest singer among the model's singers recorded in "
+                             "CORPUS/<singer>/*.wav (top-1, mean rank)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -100,6 +133,7 @@ def main() -> int:
 
     try:
         sources = check_listening_inputs(args.sources, args.dnsmos_shifts)
+        judge = make_judge(args.targets_dir, args.model, args.singers) if args.targets_dir else None
     except UserError as exc:
         parser.error(str(exc))
     source_ovrl = {s: dnsmos(load_audio(s, RATE), RATE)["ovrl"] for s in sources}
@@ -110,7 +144,7 @@ def main() -> int:
         work = Path(args.keep) if args.keep else Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
         results = [evaluate_preset(p, sources, args.singers, args.model, work, source_ovrl, echo, args.dnsmos_shifts,
-                                   source_averaged) for p in args.presets]
+                                   source_averaged, judge) for p in args.presets]
     if args.json:
         print(json.dumps({"model": args.model or "default", "results": results}, indent=2))
     else:
@@ -118,6 +152,10 @@ def main() -> int:
             if "ovrl_ratio_averaged_mean" in r:
                 print(f"{r['preset']}: DNSMOS ratio over leads of silence {r['dnsmos_shifts_ms']} ms: "
                       f"mean {r['ovrl_ratio_averaged_mean']:.3f}")
+            if "singer_id" in r:
+                ident = r["singer_id"]
+                print(f"{r['preset']}: asked-for singer nearest in {ident['top1']:.0%} of {ident['n']} "
+                      f"(mean rank {ident['mean_rank']:.2f}; chance {ident['chance']:.0%})")
             print(f"{r['preset']}: DNSMOS ratio mean {r['ovrl_ratio_mean']:.3f} (min {r['ovrl_ratio_min']:.3f}; "
                   f"by source {r['ovrl_ratio_by_source']}), compute p99 median {r['compute_p99_ms_median']} ms, "
                   f"xruns {r['xruns']}, latency median {r['latency_ms_median']} ms")

@@ -56,13 +56,8 @@ from core.errors import UserError  # noqa: E402
 from core.features.pitch import PITCH_METHODS  # noqa: E402
 from core.features.retrieval import RETRIEVAL_HELP  # noqa: E402
 
-MAX_TARGET_FILES = 5
 MAX_PROBE_CLIPS = 8
 EVAL_F0_METHOD = "crepe"
-
-
-def _wavs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".wav")
 
 
 def _cut(audio: np.ndarray, rate: int, max_seconds: float) -> np.ndarray:
@@ -158,7 +153,7 @@ def evaluate(args) -> dict:
     singers, missing = [], []
     for singer in model.singers.names:
         folder = targets_dir / singer
-        if folder.is_dir() and _wavs(folder):
+        if folder.is_dir() and listening.singer_recordings(folder):
             singers.append(singer)
         else:
             missing.append(singer)
@@ -172,10 +167,9 @@ def evaluate(args) -> dict:
     judge_steps = model.config.train.singer_classifier_steps if args.mel_judge_steps is None else args.mel_judge_steps
     mel_judge = _mel_judge(args.mel_judge, model.config, model.singers.names, judge_steps) if args.mel_judge else None
 
-    target_audio = {s: [_cut(load_audio(p, rate), rate, args.max_seconds) for p in _wavs(targets_dir / s)[:MAX_PROBE_CLIPS]]
+    target_audio = {s: [_cut(load_audio(p, rate), rate, args.max_seconds) for p in listening.singer_recordings(targets_dir / s)[:MAX_PROBE_CLIPS]]
                     for s in singers}
-    target_embedding = {s: ev.SpeakerEmbedder.mean_embedding([embedder.embed(a, rate) for a in target_audio[s][:MAX_TARGET_FILES]])
-                        for s in singers}
+    target_embedding = {s: listening.singer_centroid(embedder, target_audio[s], rate) for s in singers}
 
     sources = []
     for path in args.sources:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cli.output import run_report  # noqa: E402
 from core.errors import UserError  # noqa: E402
 
-CENTROID_FILES = 5
+from core.convert.listening import CENTROID_FILES  # noqa: E402
 
 
 def evaluate(args) -> dict:
@@ -57,7 +57,7 @@ def evaluate(args) -> dict:
         return audio[: int(args.max_seconds * rate)] if args.max_seconds > 0 else audio
 
     embedder = ev.SpeakerEmbedder()
-    centroids = {s: ev.SpeakerEmbedder.mean_embedding([embedder.embed(clip(p), rate) for p in fs[:CENTROID_FILES]])
+    centroids = {s: listening.singer_centroid(embedder, [clip(p) for p in fs[:CENTROID_FILES]], rate)
                  for s, fs in files.items()}
     mel = MelSpectrogram(config.audio)
     pitch = pitch_extractor_from_config(config.features, config.audio, config.features.f0_method)

@@ -55,3 +55,57 @@ def test_dnsmos_shifts_score_sources_and_outputs_over_leads_of_silence(tmp_path,
     assert result["pairs"][0]["ovrl_ratio_averaged"] == pytest.approx(expected, abs=5e-4)
     assert result["ovrl_ratio_averaged_mean"] == result["pairs"][0]["ovrl_ratio_averaged"]
     assert result["dnsmos_shifts_ms"] == [0.0, 7.0]
+
+
+def _targets(folder, singers=("alto", "bass")):
+    """Two recordings per singer, each singer at its own pitch."""
+    for singer, hz in zip(singers, (330.0, 110.0)):
+        (folder / singer).mkdir(parents=True)
+        for i in range(2):
+            save_audio(folder / singer / f"{i}.wav", sung_tone(1.0 + 0.5 * i, hz=hz), 24000)
+    return folder
+
+
+def test_targets_dir_names_each_outputs_nearest_singer(tmp_path, monkeypatch, capsys):
+    from core.audio.io import load_audio
+    from core.convert.evaluate import SpeakerEmbedder, cosine
+
+    model = build_tiny_model(tmp_path / "tiny.safetensors")
+    source = tmp_path / "voice.wav"
+    save_audio(source, sung_tone(DNSMOS_ONE_WINDOW_SECONDS), 24000)
+    targets = _targets(tmp_path / "corpus")
+    monkeypatch.setattr(sys, "argv", ["bench_live_quality.py", "--sources", str(source), "--singers", "alto", "bass",
+                                      "--presets", "safe", "--model", model.path, "--keep", str(tmp_path / "out"),
+                                      "--targets-dir", str(targets), "--json"])
+    assert load_bench("bench_live_quality").main() == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    # The judge worked out here, independently: centroids of each singer's recordings, nearest by cosine.
+    embedder = SpeakerEmbedder()
+    centroids = {s: SpeakerEmbedder.mean_embedding([embedder.embed(load_audio(p, 24000), 24000)
+                                                    for p in sorted((targets / s).glob("*.wav"))])
+                 for s in ("alto", "bass")}
+    ranks = []
+    for pair in result["pairs"]:
+        played = embedder.embed(load_audio(tmp_path / "out" / f"safe_voice_{pair['singer']}.wav", 24000), 24000)
+        nearest = max(centroids, key=lambda s: cosine(played, centroids[s]))
+        assert pair["nearest_singer"] == nearest
+        ranks.append(1 if nearest == pair["singer"] else 2)
+    assert result["singer_id"]["n"] == 2 and result["singer_id"]["chance"] == 0.5
+    assert result["singer_id"]["mean_rank"] == pytest.approx(sum(ranks) / 2)
+
+
+@pytest.mark.parametrize("recorded, asked, message", [
+    (("alto", "bass"), ["alto", "tenor"], "not a singer of the model: tenor"),
+    (("alto",), ["alto"], "has recordings of 1 of the model's singers; identification needs at least 2"),
+])
+def test_targets_dir_refuses_what_it_cannot_judge(tmp_path, monkeypatch, capsys, recorded, asked, message):
+    model = build_tiny_model(tmp_path / "tiny.safetensors")
+    source = tmp_path / "voice.wav"
+    save_audio(source, sung_tone(1.0), 24000)
+    targets = _targets(tmp_path / "corpus", singers=recorded)
+    monkeypatch.setattr(sys, "argv", ["bench_live_quality.py", "--sources", str(source), "--singers", *asked,
+                                      "--model", model.path, "--targets-dir", str(targets)])
+    with pytest.raises(SystemExit) as info:
+        load_bench("bench_live_quality").main()
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -30,6 +30,8 @@ from core.errors import UserError
 
 DNSMOS_RATE = 16000
 MAX_LEAD_MS = 1000.0  # the longest lead of silence a clip is scored after
+CENTROID_FILES = 5  # a singer's centroid: the mean embedding of their first 5 recordings (sorted by name)
+CENTROID_SECONDS = 6.0  # each cut to this length, as the held-out sources are
 
 
 def check_listening_inputs(sources: Sequence[str], shifts_ms: Sequence[float] | None) -> list[Path]:
@@ -82,6 +84,40 @@ def dnsmos_averaged(audio: np.ndarray, rate: int, gains_db: Sequence[float] = (0
             scores[f"{float(gain):+g} dB, {float(shift):g} ms"] = dnsmos(np.concatenate([lead, played]), rate)
     mean = {key: float(np.mean([s[key] for s in scores.values()])) for key in ("sig", "bak", "ovrl", "p808")}
     return {**mean, "ovrl_by_presentation": {name: s["ovrl"] for name, s in scores.items()}}
+
+
+def singer_recordings(folder: Path) -> list[Path]:
+    """A singer's .wav files in the order the judge takes them (by name)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".wav")
+
+
+def singer_centroid(embedder, recordings: Sequence[np.ndarray], rate: int) -> np.ndarray:
+    """The judge's point for one singer: the mean embedding of their first CENTROID_FILES recordings."""
+    from core.convert.evaluate import SpeakerEmbedder
+
+    return SpeakerEmbedder.mean_embedding([embedder.embed(a, rate) for a in recordings[:CENTROID_FILES]])
+
+
+def singer_centroids(embedder, targets_dir: str | Path, singers: Sequence[str], rate: int) -> dict[str, np.ndarray]:
+    """Centroids of the singers with recordings in targets_dir/<singer>/*.wav (others are left out).
+
+    Each recording is read at `rate` and cut to CENTROID_SECONDS.
+    """
+    from core.audio.io import load_audio
+
+    folder = Path(targets_dir)
+    if not folder.is_dir():
+        raise UserError(f"targets folder not found: {folder}")
+    centroids = {}
+    for singer in singers:
+        files = singer_recordings(folder / singer) if (folder / singer).is_dir() else []
+        if files:
+            clips = [load_audio(p, rate)[: int(CENTROID_SECONDS * rate)] for p in files[:CENTROID_FILES]]
+            centroids[singer] = singer_centroid(embedder, clips, rate)
+    if len(centroids) < 2:
+        raise UserError(f"{folder} has recordings of {len(centroids)} of the model's singers; "
+                        "identification needs at least 2")
+    return centroids
 
 
 def singer_ranks(output_embedding: np.ndarray, centroids: dict[str, np.ndarray]) -> list[str]:
