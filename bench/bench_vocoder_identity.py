@@ -27,9 +27,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cli.output import run_report  # noqa: E402
-from core.errors import UserError  # noqa: E402
-
 from core.convert.listening import CENTROID_FILES  # noqa: E402
+from core.errors import UserError  # noqa: E402
 
 
 def evaluate(args) -> dict:

@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from core.audio.resample import resample
-from core.convert.evaluate import cosine
+from core.convert.evaluate import SpeakerEmbedder, cosine
 from core.errors import UserError
 
 DNSMOS_RATE = 16000
@@ -93,8 +93,6 @@ def singer_recordings(folder: Path) -> list[Path]:
 
 def singer_centroid(embedder, recordings: Sequence[np.ndarray], rate: int) -> np.ndarray:
     """The judge's point for one singer: the mean embedding of their first CENTROID_FILES recordings."""
-    from core.convert.evaluate import SpeakerEmbedder
-
     return SpeakerEmbedder.mean_embedding([embedder.embed(a, rate) for a in recordings[:CENTROID_FILES]])
 
 
