@@ -106,9 +106,10 @@ def test_impossible_training_numbers_are_one_line_naming_the_option(argv, option
     assert not out.exists() and list(cache.iterdir()) == []
 
 
-def test_vocoder_stage_refuses_options_it_would_ignore(tmp_path):
+@pytest.mark.parametrize("option", [["--amp"], ["--batch-size", "8"]])
+def test_vocoder_stage_refuses_options_it_would_ignore(tmp_path, option):
     with pytest.raises(SystemExit) as stop:
-        build_parser().parse_args(["train", "vocoder", str(tmp_path), "--out", "v", "--device", "cuda"])
+        build_parser().parse_args(["train", "vocoder", str(tmp_path), "--out", "v", *option])
     assert stop.value.code == 2
 
 

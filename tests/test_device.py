@@ -188,3 +188,46 @@ def test_every_per_block_tensor_follows_the_model_device(monkeypatch, tmp_path, 
         "NotImplementedError: return audio_out.detach().cpu().numpy().astype(np.float32, copy=False)"
     forgot = push_on_another_device(build_tiny_model(tmp_path / "m2.safetensors"), steps, forget_moves=True)
     assert "audio_out.detach().cpu()" not in forgot  # the check itself sees a tensor left behind
+
+
+def _vocoder_step_on_another_device(monkeypatch, tmp_path, forget_batch_move=False) -> str:
+    """One `train_vocoder` step with 'meta' standing in for a GPU; the source line where it stopped.
+
+    With every tensor of the step on the device, only reading a value back (meta has none) can stop it.
+    """
+    import traceback
+
+    from core.audio.io import save_audio
+    from core.train import vocoder as trainer
+    from tests.convert_fixtures import tiny_config
+
+    for name in ("a", "b"):
+        save_audio(tmp_path / f"{name}.wav", sung_tone(1.0), 24000)
+    monkeypatch.setattr("core.device.resolve_device", lambda name: torch.device("meta"))
+    if forget_batch_move:
+        monkeypatch.setattr(trainer.Batch, "to", lambda self, device: self)
+    config = tiny_config().replace({"vocoder.train_batch_size": 2, "vocoder.train_crop_frames": 16,
+                                    "vocoder.train_warmup_frames": 4})
+    with pytest.raises(Exception) as info, _OneDevicePerOp():
+        trainer.train_vocoder(tmp_path, tmp_path / "v.safetensors", 1, config, log=None, device="cuda")
+    ours = [f for f in traceback.extract_tb(info.value.__traceback__)
+            if "site-packages" not in f.filename and f.filename != __file__]
+    return f"{type(info.value).__name__}: {ours[-1].line}"
+
+
+def test_vocoder_training_runs_its_steps_on_the_device(monkeypatch, tmp_path):
+    stopped = _vocoder_step_on_another_device(monkeypatch, tmp_path / "moved")
+    assert "mixes devices" not in stopped and "fine.any()" in stopped  # the first value read back
+    forgot = _vocoder_step_on_another_device(monkeypatch, tmp_path / "forgot", forget_batch_move=True)
+    assert "fine.any()" not in forgot  # the check itself sees the crops left on the CPU
+
+
+def test_train_vocoder_takes_the_device_flag_and_refuses_a_missing_gpu(monkeypatch, capsys, tmp_path):
+    _fake_gpus(monkeypatch, 0)
+    parser = build_parser()
+    assert parser.parse_args(["train", "vocoder", "x", "--out", "v"]).device == "auto"
+    assert not hasattr(parser.parse_args(["train", "vocoder", "x", "--out", "v"]), "amp")
+    assert main(["train", "vocoder", str(tmp_path), "--out", str(tmp_path / "v.safetensors"), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "device 'cuda' asked for but torch sees no CUDA GPU" in err and "\n" not in err
+    assert not (tmp_path / "v.safetensors").exists()

@@ -9,10 +9,10 @@ import sys
 from cli.set_flag import add_set_flag, config_overrides
 
 
-# Which of the shared options each stage reads: the vocoder trains on the CPU with its own batch settings,
-# and the student takes its config from the teacher file.
-_ACOUSTIC = ("config", "device", "batch", "log", "progress", "tensorboard")
-_USES = {"teacher": _ACOUSTIC, "student": _ACOUSTIC[1:], "vocoder": ("config",), "all": _ACOUSTIC}
+# Which of the shared options each stage reads: the vocoder has its own batch settings and no mixed
+# precision, and the student takes its config from the teacher file.
+_ACOUSTIC = ("config", "device", "amp", "batch", "log", "progress", "tensorboard")
+_USES = {"teacher": _ACOUSTIC, "student": _ACOUSTIC[1:], "vocoder": ("config", "device"), "all": _ACOUSTIC}
 
 _RESUME_HELP = {
     "teacher": "continue exactly from OUT's training checkpoint; OUT's vocoder and singer F0 medians are kept "
@@ -38,10 +38,10 @@ def _common(parser: argparse.ArgumentParser, stage: str) -> None:
     parser.add_argument("--resume", action="store_true", help=_RESUME_HELP[stage])
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     if "device" in uses:
-        where = " for the teacher and student (the vocoder trains on the CPU)" if stage == "all" else ""
-        parser.add_argument("--device", default="auto",
-                            help=f"auto (CUDA when present), cpu, cuda or cuda:N{where} (default auto)")
-        parser.add_argument("--amp", action="store_true", help="bfloat16 mixed precision, CUDA only (default off)")
+        parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
+    if "amp" in uses:
+        where = " for the teacher and student" if stage == "all" else ""
+        parser.add_argument("--amp", action="store_true", help=f"bfloat16 mixed precision{where}, CUDA only (default off)")
     if "batch" in uses:
         parser.add_argument("--batch-size", type=int, default=None,
                             help="clips per batch (default: the config's train.batch_size)")
@@ -101,7 +101,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_student)
 
     p = stages.add_parser("vocoder", help="the built-in harmonic-plus-noise vocoder from audio files or a folder",
-                          description="Train the built-in vocoder on the CPU. Its batch settings are the config's "
+                          description="Train the built-in vocoder (on a GPU where torch sees one; --device cpu keeps it "
+                                      "on the CPU). Its batch settings are the config's "
                                       "vocoder.train_* values (change them with --set). --set "
                                       "vocoder.train_range_shift_max=N adds two copies of each file re-sung by WORLD "
                                       "5..N semitones up and down with its own envelope, learnt through the "
@@ -254,7 +255,7 @@ def run_vocoder(args: argparse.Namespace) -> int:
     _options(args, args.steps)
     summary = train_vocoder(args.data, args.out, args.steps, _config(args), max_minutes=args.max_minutes,
                             resume=args.resume, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                            log=_log(args), init=args.init, aligned_to=args.aligned_to)
+                            log=_log(args), init=args.init, aligned_to=args.aligned_to, device=args.device)
     return _report(args, summary, f"vocoder -> {args.out}")
 
 

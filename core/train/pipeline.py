@@ -131,7 +131,7 @@ def train_all(data: str | Path, out: str | Path, cfg: Config, options: RunOption
     if vocoder is None:
         stage("vocoder", lambda: train_vocoder(vocoder_files(), out / "vocoder.safetensors", budget.vocoder_steps,
                                                cfg, max_minutes=budget.vocoder_minutes, resume=options.resume,
-                                               seed=options.seed, log=log))
+                                               seed=options.seed, log=log, device=options.device))
     else:
         stage("vocoder", lambda: {"imported": str(vocoder_path), "name": vocoder.name})
     stage("teacher", lambda: train_teacher(cache, out / "teacher.safetensors", cfg,

@@ -6,7 +6,9 @@ real context, as they do in a stream) and compares the audio of the crop with
 the recording: multi-resolution STFT loss plus log10-mel L1. Half the crops get
 gap-filled f0 (no zeros) because the live path holds f0 through unvoiced
 frames; the network must then read voicing from the mel. AdamW, cosine decay
-to a tenth of the learning rate, atomic checkpoints via `core.checkpoint`.
+to a tenth of the learning rate, atomic checkpoints via `core.checkpoint`. On a GPU
+(`device`) the crops are still cut on the CPU and moved per step; files and the
+held-out score stay on the CPU.
 
 With `vocoder.train_range_shift_max` > 0, each training file also gets two copies re-sung
 by WORLD outside its range with its own envelope (core.data.timbre_shift): a
@@ -18,6 +20,7 @@ STFT loss takes the recordings alone.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -164,6 +167,9 @@ class Batch:
     target_mel: torch.Tensor  # (B, n_mels, crop): the target audio's own mel (the input's, except for re-made mels)
     fine: torch.Tensor        # (B,) bool: the STFT loss takes this crop (False for range copies)
 
+    def to(self, device: torch.device) -> "Batch":
+        return Batch(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
+
 
 @dataclass
 class AlignedAnalysis(Analysis):
@@ -239,6 +245,7 @@ def train_vocoder(
     held_out_every: int = 10,
     init: str | os.PathLike | None = None,
     aligned_to: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
 ) -> dict:
     """Train the built-in vocoder; returns a summary (steps, losses, held-out score).
 
@@ -250,8 +257,12 @@ def train_vocoder(
     range copies too, each re-made from its re-sung audio.
 
     Stops after `steps` or `max_minutes`, whichever comes first, and always
-    leaves a complete model file at `out_path`.
+    leaves a complete model file at `out_path`. `device`: where the steps run (a name for
+    core.device.resolve_device: "cpu", "auto", "cuda", "cuda:N").
     """
+    from core.device import resolve_device
+
+    device = resolve_device(device)  # a missing GPU is refused before the files are read
     config = load_config(config) if isinstance(config, str) else config
     v, a = config.vocoder, config.audio
     torch.manual_seed(seed)
@@ -278,11 +289,12 @@ def train_vocoder(
             model = model.with_envelope_prior(a)
     else:
         model = BuiltinVocoderModel(BuiltinShape.from_config(a, v))
+    model = model.to(device)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=v.train_lr, weight_decay=config.train.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / max(steps, 1), 1.0))))
-    stft_loss, mel = MultiResolutionSTFTLoss(), MelSpectrogram(a)
+    stft_loss, mel = MultiResolutionSTFTLoss().to(device), MelSpectrogram(a).to(device)
     every = checkpoint_every or config.train.checkpoint_every
     started, history, step = time.monotonic(), [], 0
 
@@ -292,7 +304,7 @@ def train_vocoder(
 
     for step in range(1, steps + 1):
         batch = sample_batch(train_data, v.train_batch_size, v.train_crop_frames, v.train_warmup_frames,
-                             a.hop_length, rng)
+                             a.hop_length, rng).to(device)
         loss, parts = vocoder_loss(model, batch, v.train_warmup_frames, stft_loss, mel)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -312,7 +324,7 @@ def train_vocoder(
                "last_loss": float(np.mean(history[-20:])), "train_files": len(train_files),
                "held_out_files": len(held_files)}
     if held_files:
-        summary["held_out"] = evaluate_files(BuiltinVocoder(model), held_files, config).as_dict()
+        summary["held_out"] = evaluate_files(BuiltinVocoder(model.cpu()), held_files, config).as_dict()
         if log:
             log(f"held-out: {summary['held_out']}")
     return summary
