@@ -80,7 +80,8 @@ def evaluate_preset(preset: str, sources: list[Path], singers: list[str], model:
             pairs.append(pair)
             per_source.setdefault(source.stem, []).append(ratio)
             echo(f"{Path(preset).stem:14s} {source.stem:20s} -> {singer:18s} DNSMOS ratio {ratio:.3f}  "
-                 f"p99 {report['compute_p99_ms']:.1f} ms  xruns {report['xruns']}")
+                 f"p99 {report['compute_p99_ms']:.1f} ms  xruns {report['xruns']}"
+                 + (f"  nearest {pair['nearest_singer']}" if "nearest_singer" in pair else ""))
     ratios = np.array([p["ovrl_ratio"] for p in pairs])
     averaged = {"ovrl_ratio_averaged_mean": round(float(np.mean([p["ovrl_ratio_averaged"] for p in pairs])), 3),
                 "dnsmos_shifts_ms": list(shifts)} if shifts else {}
