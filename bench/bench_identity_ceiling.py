@@ -53,7 +53,7 @@ def evaluate(args) -> dict:
     rate, hop = config.audio.sample_rate, config.audio.hop_length
     root = Path(args.targets_dir)
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    files = {f.name: sorted(f.glob("*.wav")) for f in folders if not args.singers or f.name in args.singers}
+    files = {f.name: listening.singer_recordings(f) for f in folders if not args.singers or f.name in args.singers}
     files = {s: fs for s, fs in files.items() if len(fs) > CENTROID_FILES}
     if len(files) < 2:
         raise UserError(f"{root} needs at least 2 singer folders with more than {CENTROID_FILES} .wav files each")
