@@ -80,8 +80,9 @@ def register(subparsers) -> None:
     p.add_argument("--adversary-weight", type=float, default=0.1,
                    help="weight of the speaker adversary on the built-in encoder's code; 0 disables (default 0.1)")
     p.add_argument("--init", default=None, metavar="MODEL",
-                   help="start from the teacher and content encoder of this model file (same config and singers; "
-                        "default: random weights)")
+                   help="start from the teacher and content encoder of this model file, e.g. the default model, to "
+                        "fine-tune it to the cache's singers: same config; singers it knows keep their voice, new "
+                        "ones start from the average singer (default: random weights)")
     _common(p, "teacher")
     p.set_defaults(func=run_teacher)
 

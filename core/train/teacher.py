@@ -150,28 +150,38 @@ def ema_decay_at(step: int, decay: float) -> float:
     return min(decay, (1.0 + step) / (10.0 + step))
 
 
-def init_from_model_file(system: TeacherSystem, path: str | Path, cfg: Config,
-                         singers: list[str]) -> tuple[dict[str, dict], dict[str, Any]]:
-    """Start from the teacher (and built-in encoder) of a model file with the same config and singers.
+def init_from_model_file(system: TeacherSystem, path: str | Path, cfg: Config, singers: list[str],
+                         cache: str | Path, log: Callable[[str], None] = print) -> tuple[dict[str, dict], dict[str, Any]]:
+    """Start from the teacher (and built-in encoder) of a model file with the same config.
 
-    Returns the parts and metadata the new file keeps from it: its vocoder and the singers' F0
-    medians, so that a teacher and student trained on from a complete model are complete again.
+    Its singers may differ from the cache's: singers in both keep their learnt row, new ones start from
+    the average singer (core.model.singer_transfer). Returns the parts and metadata the new file keeps:
+    its vocoder and the singers' F0 medians (the cache's own when the singers differ), so that a teacher
+    and student trained on from a complete model are complete again.
     """
+    from core.convert.voice_model import SINGER_F0_KEY
     from core.model.model_file import load_model
+    from core.model.singer_transfer import transfer_singers
+    from core.train.singer_stats import singer_f0_medians
 
     bundle = load_model(path, parts=["teacher"])
-    if bundle.singers.names != list(singers):
-        raise UserError(f"--init {path} was trained for singers {', '.join(bundle.singers.names)}; "
-                        f"this cache has {', '.join(singers)}")
     stored = dataclasses.replace(bundle.config.model, n_singers=cfg.model.n_singers)
     if stored != cfg.model or bundle.config.features.content_dim != cfg.features.content_dim:
         raise UserError(f"--init {path} has another model size than the '{cfg.name}' config")
-    system.acoustic.load_state_dict(bundle.teacher.state_dict())
+    state = bundle.teacher.state_dict()
+    same_singers = bundle.singers.names == list(singers)
+    if not same_singers:
+        state, transfer = transfer_singers(state, bundle.singers.names, singers)
+        log(f"--init {path}: {transfer.describe()}")
+    system.acoustic.load_state_dict(state)
     if system.encoder is not None:
         if "content" not in bundle.extra_parts:
             raise UserError(f"--init {path} holds no built-in content encoder")
         system.encoder.network.load_state_dict(bundle.extra_parts["content"])
-    return parts_to_keep(bundle)
+    kept_parts, kept_meta = parts_to_keep(bundle)
+    if not same_singers:
+        kept_meta[SINGER_F0_KEY] = singer_f0_medians(cache)  # auto-transpose's medians for the new singers
+    return kept_parts, kept_meta
 
 
 def parts_to_keep(bundle) -> tuple[dict[str, dict], dict[str, Any]]:
@@ -199,7 +209,7 @@ def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunO
         kept_parts, kept_meta = {}, {}
         if init is not None:
             # On --resume the checkpoint's weights then replace these; the file still gives its vocoder.
-            kept_parts, kept_meta = init_from_model_file(system, init, cfg, train.singers.names)
+            kept_parts, kept_meta = init_from_model_file(system, init, cfg, train.singers.names, cache, log)
         elif options.resume and Path(out).exists():
             # Resumed without --init: keep what this run's own last file took over from its --init.
             from core.model.model_file import load_model

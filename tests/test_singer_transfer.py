@@ -1,0 +1,50 @@
+"""`train teacher --init` from a model trained for other singers (core/model/singer_transfer.py)."""
+
+import pytest
+import torch
+
+from core.data.preprocess import preprocess
+from core.model.model_file import load_model
+from core.model.singer_transfer import SINGER_TABLE_KEY, transfer_singers
+from core.train.singer_stats import singer_f0_medians
+from core.train.teacher import RunOptions, train_teacher
+from tests.test_data_fixtures import make_corpus, micro_config
+from tests.test_train_teacher import cache  # noqa: F401 - the two-singer micro cache fixture
+
+
+def test_rows_follow_the_names_and_new_singers_start_from_the_mean():
+    table = torch.arange(12.0).reshape(3, 4)
+    state = {SINGER_TABLE_KEY: table, "other": torch.ones(2)}
+    moved, transfer = transfer_singers(state, ["a", "b", "c"], ["c", "new", "a"])
+    assert torch.equal(moved[SINGER_TABLE_KEY][0], table[2])
+    assert torch.equal(moved[SINGER_TABLE_KEY][1], table.mean(dim=0))
+    assert torch.equal(moved[SINGER_TABLE_KEY][2], table[0])
+    assert moved["other"] is state["other"] and torch.equal(state[SINGER_TABLE_KEY], table)  # the input is untouched
+    assert (transfer.kept, transfer.added, transfer.dropped) == (["c", "a"], ["new"], ["b"])
+    with pytest.raises(ValueError, match="rows"):
+        transfer_singers(state, ["a", "b"], ["a"])
+
+
+def test_teacher_init_from_a_model_of_other_singers(cache, tmp_path):
+    cfg = micro_config()
+    first = tmp_path / "two.safetensors"
+    train_teacher(cache, first, cfg, RunOptions(steps=2, progress=False, tensorboard=False), log=lambda m: None)
+    three = tmp_path / "cache3"
+    preprocess(make_corpus(tmp_path / "data3", singers=3, files=3), three, cfg, progress=False, log=lambda m: None)
+
+    messages = []
+    again = tmp_path / "three.safetensors"  # zero steps: the file is what --init started it from
+    train_teacher(three, again, cfg, RunOptions(steps=0, progress=False, tensorboard=False), log=messages.append,
+                  init=first)
+    old, new = load_model(first), load_model(again)
+    assert new.singers.names == ["singer0", "singer1", "singer2"]
+    old_table, new_table = old.teacher.state_dict()[SINGER_TABLE_KEY], new.teacher.state_dict()[SINGER_TABLE_KEY]
+    assert torch.equal(new_table[:2], old_table)
+    assert torch.allclose(new_table[2], old_table.mean(dim=0))
+    for key, value in old.teacher.state_dict().items():  # everything else is carried over as it was
+        if key != SINGER_TABLE_KEY:
+            assert torch.equal(new.teacher.state_dict()[key], value), key
+    assert any("new 1 (singer2)" in m for m in messages)
+    # Auto-transpose needs every singer's median, so a new singer set takes them from its own cache.
+    assert new.metadata["singer_f0_median_hz"] == pytest.approx(singer_f0_medians(three))
+    assert set(new.metadata["singer_f0_median_hz"]) == {"singer0", "singer1", "singer2"}
