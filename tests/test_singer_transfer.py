@@ -48,3 +48,27 @@ def test_teacher_init_from_a_model_of_other_singers(cache, tmp_path):
     # Auto-transpose needs every singer's median, so a new singer set takes them from its own cache.
     assert new.metadata["singer_f0_median_hz"] == pytest.approx(singer_f0_medians(three))
     assert set(new.metadata["singer_f0_median_hz"]) == {"singer0", "singer1", "singer2"}
+
+
+def test_student_init_from_a_model_of_other_singers(cache, tmp_path):
+    from core.train.student import train_student
+
+    cfg = micro_config()
+    options = RunOptions(steps=1, progress=False, tensorboard=False)
+    two_teacher, two_model = tmp_path / "two-teacher.safetensors", tmp_path / "two-model.safetensors"
+    train_teacher(cache, two_teacher, cfg, options, log=lambda m: None)
+    train_student(cache, two_teacher, two_model, options, log=lambda m: None)
+    three = tmp_path / "cache3"
+    preprocess(make_corpus(tmp_path / "data3", singers=3, files=3), three, cfg, progress=False, log=lambda m: None)
+    three_teacher = tmp_path / "three-teacher.safetensors"
+    train_teacher(three, three_teacher, cfg, options, log=lambda m: None, init=two_model)
+
+    messages = []
+    out = tmp_path / "three-model.safetensors"  # zero steps: the student is what --init started it from
+    train_student(three, three_teacher, out, RunOptions(steps=0, progress=False, tensorboard=False),
+                  log=messages.append, init=two_model)
+    old, new = load_model(two_model).student.state_dict(), load_model(out).student.state_dict()
+    assert torch.equal(new[SINGER_TABLE_KEY][:2], old[SINGER_TABLE_KEY])
+    assert torch.allclose(new[SINGER_TABLE_KEY][2], old[SINGER_TABLE_KEY].mean(dim=0))
+    assert all(torch.equal(new[k], v) for k, v in old.items() if k != SINGER_TABLE_KEY)
+    assert any("new 1 (singer2)" in m for m in messages)

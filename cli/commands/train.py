@@ -96,8 +96,8 @@ def register(subparsers) -> None:
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop (with a complete file) after this long (default: no time limit)")
     p.add_argument("--init", default=None, metavar="MODEL",
-                   help="start the student from the student of this model file (same singers and config as the teacher; default: "
-                        "a copy of the teacher)")
+                   help="start the student from the student of this model file (same config as the teacher; singers it "
+                        "knows keep their row, new ones start from the average singer; default: a copy of the teacher)")
     _common(p, "student")
     p.set_defaults(func=run_student)
 

@@ -215,21 +215,29 @@ def check_resumed_weights(path: Path, weights: dict[str, float]) -> None:
 
 
 def start_from_student(student: AcousticModel, ema: AcousticModel, path: str | Path, singers: list[str],
-                       cfg: Config) -> None:
-    """--init: the student and its EMA start from the student of a model file with the same singers."""
+                       cfg: Config, log: Callable[[str], None] = print) -> None:
+    """--init: the student and its EMA start from the student of a model file.
+
+    Its singers may differ from the teacher's: known singers keep their row, new ones start from the
+    average singer (core.model.singer_transfer), as `train teacher --init` does.
+    """
     from core.model.model_file import load_model
+    from core.model.singer_transfer import transfer_singers
 
     bundle = load_model(path, parts=["student"])
-    if bundle.singers.names != list(singers):
-        raise UserError(f"--init {path} was trained for singers {', '.join(bundle.singers.names)}; "
-                        f"the teacher has {', '.join(singers)}")
     # Same shapes are not enough: another dilation, mel range or content encoder would load silently.
+    # The singer count may differ: the singer table is re-made below.
+    stored = bundle.config.replace({"model.n_singers": cfg.model.n_singers})
     for part in ("audio", "features", "model"):
-        if getattr(bundle.config, part) != getattr(cfg, part):
+        if getattr(stored, part) != getattr(cfg, part):
             raise UserError(f"--init {path} has other '{part}' settings than the teacher; start from a student "
                             "of this teacher's config")
+    state = bundle.student.state_dict()
+    if bundle.singers.names != list(singers):
+        state, transfer = transfer_singers(state, bundle.singers.names, singers)
+        log(f"--init {path}: {transfer.describe()}")
     try:
-        student.load_state_dict(bundle.student.state_dict())
+        student.load_state_dict(state)
     except RuntimeError as exc:
         raise UserError(f"--init {path}: its student is not the teacher's size ({str(exc).splitlines()[0]})") from None
     ema.load_state_dict(student.state_dict())
@@ -256,7 +264,7 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
             encoder = encoder.to(runtime.device).eval()
         student, ema = make_student(teacher)
         if init is not None:
-            start_from_student(student, ema, init, bundle.singers.names, cfg)
+            start_from_student(student, ema, init, bundle.singers.names, cfg, log)
         system = StudentSystem(student)
         wrapped = runtime.wrap(system)
         optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.train.student_lr, weight_decay=cfg.train.weight_decay)
