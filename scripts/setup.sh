@@ -10,6 +10,8 @@ SYSTEM_PACKAGES=(
     jackd2                             # JACK dummy server for the headless audio tests
     espeak-ng flite festival           # TTS voices for the synthetic corpus
     festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+    festvox-italp16k festvox-itapc16k festvox-czech-dita festvox-czech-krb festvox-czech-machac
+    festvox-czech-ph festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru festvox-ca-ona-hts
     sox                                # listening checks
     alsa-utils asterisk-core-sounds-en-wav asterisk-core-sounds-it-wav   # real voices for bench_quality
     libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3   # Qt offscreen

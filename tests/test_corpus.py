@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,6 +99,22 @@ def test_singer_roster_is_varied():
     assert len({s.name for s in SINGERS}) == len(SINGERS)
     assert len({(s.voice, s.low_midi, s.formant_scale) for s in SINGERS}) == len(SINGERS)
     assert len({s.voice.engine for s in SINGERS}) == 3
+
+
+def test_every_voice_has_a_package_that_the_set_up_installs():
+    setup = (Path(__file__).resolve().parents[1] / "scripts" / "setup.sh").read_text()
+    listed = set(setup.split("SYSTEM_PACKAGES=(")[1].split(")")[0].split())
+    for singer in SINGERS:
+        assert singer.voice.package in listed, singer.name
+
+
+def test_the_first_16_singers_are_the_default_models_corpus():
+    """`comosvc corpus --singers 16` (scripts/train_default_model.sh) must keep making its training singers."""
+    from core.model.model_file import load_model
+
+    trained = load_model(Path(__file__).resolve().parents[1] / "models" / "default.safetensors",
+                         parts=["student"]).singers.names
+    assert set(trained) <= {s.name for s in SINGERS[:16]}
 
 
 def test_missing_engine_is_skipped_or_a_user_error(monkeypatch, tmp_path, capsys):

@@ -36,4 +36,17 @@ SINGERS: tuple[SyntheticSinger, ...] = (
     SyntheticSinger("espeak_lancs_alto", TtsVoice("espeak-ng", "en-gb-x-gbclan+f4"), 53, 70, 0.97),
     SyntheticSinger("espeak_wmids_bass", TtsVoice("espeak-ng", "en-gb-x-gbcwmd+m5"), 38, 53, 0.90),
     SyntheticSinger("slt_low_alto", TtsVoice("flite", "slt"), 52, 69, 0.93),
+    # Festival's voices of other languages: each a recorded speaker of its own, reading the English
+    # sentences with its language's letter-to-sound rules. After the first 16 so that `--singers 16`
+    # still makes the corpus the first default models were trained from.
+    SyntheticSinger("it_lp_soprano", TtsVoice("festival", "lp_diphone"), 59, 76, 1.00),
+    SyntheticSinger("it_pc_tenor", TtsVoice("festival", "pc_diphone"), 48, 65, 1.00),
+    SyntheticSinger("cz_dita_alto", TtsVoice("festival", "czech_dita"), 55, 72, 1.00),
+    SyntheticSinger("cz_krb_treble", TtsVoice("festival", "czech_krb"), 60, 77, 1.00),
+    SyntheticSinger("cz_machac_baritone", TtsVoice("festival", "czech_machac"), 44, 61, 1.00),
+    SyntheticSinger("cz_ph_tenor", TtsVoice("festival", "czech_ph"), 47, 64, 1.00),
+    SyntheticSinger("fi_lj_mezzo", TtsVoice("festival", "suo_fi_lj_diphone"), 57, 74, 1.00),
+    SyntheticSinger("fi_mv_bass", TtsVoice("festival", "hy_fi_mv_diphone"), 40, 57, 1.00),
+    SyntheticSinger("ru_nsh_baritone", TtsVoice("festival", "msu_ru_nsh_clunits"), 43, 60, 1.00),
+    SyntheticSinger("ca_ona_alto", TtsVoice("festival", "upc_ca_ona_hts"), 54, 71, 1.00),
 )

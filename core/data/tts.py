@@ -25,6 +25,16 @@ FESTIVAL_VOICE_PACKAGES = {
     "cmu_us_slt_arctic_hts": "festvox-us-slt-hts",
     "rab_diphone": "festvox-rablpc16k",
     "don_diphone": "festvox-don",
+    "lp_diphone": "festvox-italp16k",
+    "pc_diphone": "festvox-itapc16k",
+    "czech_dita": "festvox-czech-dita",
+    "czech_krb": "festvox-czech-krb",
+    "czech_machac": "festvox-czech-machac",
+    "czech_ph": "festvox-czech-ph",
+    "suo_fi_lj_diphone": "festvox-suopuhe-lj",
+    "hy_fi_mv_diphone": "festvox-suopuhe-mv",
+    "msu_ru_nsh_clunits": "festvox-ru",
+    "upc_ca_ona_hts": "festvox-ca-ona-hts",
 }
 _FESTIVAL_VOICE_ROOT = Path("/usr/share/festival/voices")
 _TTS_TIMEOUT_S = 60
