@@ -82,7 +82,7 @@ def register(subparsers) -> None:
     p.add_argument("--init", default=None, metavar="MODEL",
                    help="start from the teacher and content encoder of this model file, e.g. the default model, to "
                         "fine-tune it to the cache's singers: same config; singers it knows keep their voice, new "
-                        "ones start from the average singer (default: random weights)")
+                        "ones get a new random row (default: random weights)")
     _common(p, "teacher")
     p.set_defaults(func=run_teacher)
 
@@ -97,7 +97,7 @@ def register(subparsers) -> None:
                    help="stop (with a complete file) after this long (default: no time limit)")
     p.add_argument("--init", default=None, metavar="MODEL",
                    help="start the student from the student of this model file (same config as the teacher; singers it "
-                        "knows keep their row, new ones start from the average singer; default: a copy of the teacher)")
+                        "knows keep their row, new ones get a new random row; default: a copy of the teacher)")
     _common(p, "student")
     p.set_defaults(func=run_student)
 

@@ -218,8 +218,8 @@ def start_from_student(student: AcousticModel, ema: AcousticModel, path: str | P
                        cfg: Config, log: Callable[[str], None] = print) -> None:
     """--init: the student and its EMA start from the student of a model file.
 
-    Its singers may differ from the teacher's: known singers keep their row, new ones start from the
-    average singer (core.model.singer_transfer), as `train teacher --init` does.
+    Its singers may differ from the teacher's: known singers keep their row, new ones get a random
+    row of their own (core.model.singer_transfer), as `train teacher --init` does.
     """
     from core.model.model_file import load_model
     from core.model.singer_transfer import transfer_singers

@@ -154,8 +154,8 @@ def init_from_model_file(system: TeacherSystem, path: str | Path, cfg: Config, s
                          cache: str | Path, log: Callable[[str], None] = print) -> tuple[dict[str, dict], dict[str, Any]]:
     """Start from the teacher (and built-in encoder) of a model file with the same config.
 
-    Its singers may differ from the cache's: singers in both keep their learnt row, new ones start from
-    the average singer (core.model.singer_transfer). Returns the parts and metadata the new file keeps:
+    Its singers may differ from the cache's: singers in both keep their learnt row, new ones get a random
+    row of their own (core.model.singer_transfer). Returns the parts and metadata the new file keeps:
     its vocoder and the singers' F0 medians (the cache's own when the singers differ), so that a teacher
     and student trained on from a complete model are complete again.
     """
