@@ -14,10 +14,9 @@ distinct speakers").
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import zlib
 
 import torch
 
