@@ -97,7 +97,7 @@ def register(subparsers) -> None:
                    help="stop (with a complete file) after this long (default: no time limit)")
     p.add_argument("--init", default=None, metavar="MODEL",
                    help="start the student from the student of this model file (same config as the teacher; singers it "
-                        "knows keep their row, new ones get a new random row; default: a copy of the teacher)")
+                        "knows keep their row, new ones take the teacher's row; default: a copy of the teacher)")
     _common(p, "student")
     p.set_defaults(func=run_student)
 

@@ -218,11 +218,13 @@ def start_from_student(student: AcousticModel, ema: AcousticModel, path: str | P
                        cfg: Config, log: Callable[[str], None] = print) -> None:
     """--init: the student and its EMA start from the student of a model file.
 
-    Its singers may differ from the teacher's: known singers keep their row, new ones get a random
-    row of their own (core.model.singer_transfer), as `train teacher --init` does.
+    Its singers may differ from the teacher's: known singers keep their row, and a singer the file does
+    not have takes the teacher's row for it. The teacher was trained with that row; a new random one
+    (as `train teacher --init` makes) would be a code the teacher never saw, so the student would start
+    from a voice that its distillation targets do not have.
     """
     from core.model.model_file import load_model
-    from core.model.singer_transfer import transfer_singers
+    from core.model.singer_transfer import SINGER_TABLE_KEY, transfer_singers
 
     bundle = load_model(path, parts=["student"])
     # Same shapes are not enough: another dilation, mel range or content encoder would load silently.
@@ -235,7 +237,11 @@ def start_from_student(student: AcousticModel, ema: AcousticModel, path: str | P
     state = bundle.student.state_dict()
     if bundle.singers.names != list(singers):
         state, transfer = transfer_singers(state, bundle.singers.names, singers)
-        log(f"--init {path}: {transfer.describe()}")
+        teacher_table = student.state_dict()[SINGER_TABLE_KEY]  # the student is still the teacher's copy
+        for name in transfer.added:
+            row = singers.index(name)
+            state[SINGER_TABLE_KEY][row] = teacher_table[row]
+        log(f"--init {path}: {transfer.describe()}; new singers take the teacher's row")
     try:
         student.load_state_dict(state)
     except RuntimeError as exc:
