@@ -15,7 +15,7 @@ distinct speakers").
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +26,7 @@ SINGER_TABLE_KEY = "conditioner.singer.weight"
 @dataclass(frozen=True)
 class SingerTransfer:
     kept: list[str]  # singers in both, their trained row carried over
-    added: list[str]  # singers only in the new set, given a new random row
+    added: list[str]  # singers only in the new set, given a new row (random unless the caller supplies one)
     dropped: list[str]  # singers of the old model that the new set does not have
 
     def describe(self) -> str:
@@ -34,14 +34,19 @@ class SingerTransfer:
                 f"({', '.join(self.added) or 'none'}), dropped {len(self.dropped)}")
 
 
-def transfer_singers(state: dict[str, torch.Tensor], old_names: Sequence[str],
-                     new_names: Sequence[str]) -> tuple[dict[str, torch.Tensor], SingerTransfer]:
-    """A copy of an acoustic model's state dict with its singer table re-made for `new_names`."""
+def transfer_singers(state: dict[str, torch.Tensor], old_names: Sequence[str], new_names: Sequence[str],
+                     new_row: Callable[[str], torch.Tensor] | None = None,
+                     ) -> tuple[dict[str, torch.Tensor], SingerTransfer]:
+    """A copy of an acoustic model's state dict with its singer table re-made for `new_names`.
+
+    A singer `old_names` lacks gets `new_row(name)`, by default a random row (`new_singer_row`).
+    """
     table = state[SINGER_TABLE_KEY]
     if table.shape[0] != len(old_names):
         raise ValueError(f"the singer table has {table.shape[0]} rows for {len(old_names)} singer names")
+    make_row = new_row or (lambda name: new_singer_row(table, name))
     old_index = {name: row for row, name in enumerate(old_names)}
-    rows = [table[old_index[name]] if name in old_index else new_singer_row(table, name) for name in new_names]
+    rows = [table[old_index[name]] if name in old_index else make_row(name) for name in new_names]
     result = dict(state)
     result[SINGER_TABLE_KEY] = torch.stack(rows).clone()
     transfer = SingerTransfer(kept=[n for n in new_names if n in old_index],

@@ -236,11 +236,9 @@ def start_from_student(student: AcousticModel, ema: AcousticModel, path: str | P
                             "of this teacher's config")
     state = bundle.student.state_dict()
     if bundle.singers.names != list(singers):
-        state, transfer = transfer_singers(state, bundle.singers.names, singers)
         teacher_table = student.state_dict()[SINGER_TABLE_KEY]  # the student is still the teacher's copy
-        for name in transfer.added:
-            row = singers.index(name)
-            state[SINGER_TABLE_KEY][row] = teacher_table[row]
+        state, transfer = transfer_singers(state, bundle.singers.names, singers,
+                                           new_row=lambda name: teacher_table[singers.index(name)])
         log(f"--init {path}: {transfer.describe()}; new singers take the teacher's row")
     try:
         student.load_state_dict(state)
