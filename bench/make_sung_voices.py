@@ -6,7 +6,12 @@ Real recordings that Debian packages ship (installed by scripts/setup.sh), none 
 training corpus of this project:
 - alsa-utils: /usr/share/sounds/alsa/*.wav, a woman's voice, 48 kHz (8 short phrases, joined);
 - asterisk-core-sounds-en-wav: Allison, a woman's voice, US English, 8 kHz telephone band;
-- asterisk-core-sounds-it-wav: Carlo, a man's voice, Italian, 8 kHz telephone band.
+- asterisk-core-sounds-it-wav: Carlo, a man's voice, Italian, 8 kHz telephone band;
+- asterisk-core-sounds-fr-wav: June, a woman's voice, Canadian French, 8 kHz telephone band;
+- asterisk-prompt-it-menardi-wav: Menardi, a woman's voice, Italian, 8 kHz telephone band;
+- asterisk-core-sounds-ru-wav: a woman's voice, Russian, 8 kHz telephone band.
+The first three are the sets BENCHMARKS.md has measured since session 12; the last three (session 40)
+widen the held-out voices. Each voice keeps its own seeds, so adding a voice changes no earlier clip.
 Each is re-sung by WORLD onto a seeded tune in a range that suits the voice (the corpus's method,
 core.data.corpus_render.sing_speech), so the sources are real voices singing imposed melodies.
 Writes OUT_DIR/<voice>_<n>.wav at 24 kHz and OUT_DIR/voices.json (the intended F0 per frame).
@@ -25,13 +30,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 RATE, HOP = 24000, 128
 
+ASTERISK = Path("/usr/share/asterisk/sounds")
+PROMPTS = ("demo-congrats.wav", "demo-echotest.wav", "vm-intro.wav")
+
 # name: (files, low MIDI, high MIDI); phrases are joined with a short pause before singing.
+# Append new voices at the end: a voice's seed is its position in this table.
 VOICES = {
     "alsa_female": (sorted(Path("/usr/share/sounds/alsa").glob("[FRS]*_*.wav")), 55, 72),
-    "allison_female": ([Path("/usr/share/asterisk/sounds/en_US_f_Allison") / n for n in
-                        ("demo-congrats.wav", "demo-echotest.wav", "vm-intro.wav")], 55, 72),
-    "carlo_male": ([Path("/usr/share/asterisk/sounds/it_IT_m_Carlo") / n for n in
-                    ("demo-congrats.wav", "demo-echotest.wav", "vm-intro.wav")], 45, 62),
+    "allison_female": ([ASTERISK / "en_US_f_Allison" / n for n in PROMPTS], 55, 72),
+    "carlo_male": ([ASTERISK / "it_IT_m_Carlo" / n for n in PROMPTS], 45, 62),
+    "june_female": ([ASTERISK / "fr_CA_f_June" / n for n in PROMPTS], 55, 72),
+    "menardi_female": ([ASTERISK / "it_IT_f_Menardi" / n for n in PROMPTS], 55, 72),
+    "ivr_ru_female": ([ASTERISK / "ru_RU_f_IvrvoiceRU" / n for n in PROMPTS], 55, 72),
 }
 
 

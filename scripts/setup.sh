@@ -14,6 +14,7 @@ SYSTEM_PACKAGES=(
     festvox-czech-ph festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru festvox-ca-ona-hts
     sox                                # listening checks
     alsa-utils asterisk-core-sounds-en-wav asterisk-core-sounds-it-wav   # real voices for bench_quality
+    asterisk-core-sounds-fr-wav asterisk-core-sounds-ru-wav asterisk-prompt-it-menardi-wav
     libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3   # Qt offscreen
 )
 
