@@ -29,6 +29,7 @@ class MainWindow(QMainWindow):
         self.controller, self.store, self.model_loader = controller, store, model_loader
         settings = controller.settings
         self._messages: list[str] = []
+        self._singer_medians_hz: dict[str, float] = {}  # the loaded model's, for the F0 plot's range band
 
         self.transport = TransportPanel()
         self.audio = AudioPanel(settings, device_source)
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.transport.bypass_button.toggled.connect(c.set_bypass)
         self.transport.record_button.toggled.connect(self._record_toggled)
         self.voice.singer_changed.connect(c.set_singer)
+        self.voice.singer_changed.connect(self._show_singer_range)
         self.voice.pitch_changed.connect(c.set_pitch)
         self.voice.auto_transpose_changed.connect(c.set_auto_transpose)
         self.voice.retrieval_changed.connect(c.set_retrieval)
@@ -191,12 +193,17 @@ class MainWindow(QMainWindow):
     def _model_loaded(self, converter, path: str) -> None:
         self.controller.update_settings(model=path)
         self.controller.preloaded = (path, converter)
+        self._singer_medians_hz = dict(getattr(converter, "singer_medians_hz", None) or {})
         self.voice.set_singers(list(converter.singers), self.controller.settings.singer)
+        self._show_singer_range(self.voice.singer.currentText())
         self.voice.set_retrieval_available(bool(getattr(converter, "retrieval_available", False)))
         self.voice.set_own_latent_scale(getattr(converter, "own_latent_scale", None))
         if self.controller.engine is not None:
             self.controller.engine.swap_converter(converter)
         self.statusBar().showMessage(f"model ready: {converter.description}", 4000)
+
+    def _show_singer_range(self, singer: str) -> None:
+        self.live.show_singer_range(self._singer_medians_hz.get(singer))
 
     def _show_snapshot(self, snap) -> None:
         self.live.show_snapshot(snap)

@@ -299,3 +299,27 @@ def test_the_noise_scale_shows_the_models_own_and_reaches_the_engine(qtbot, wind
     assert engine.last("latent_scale") is None and window.controller.settings.latent_scale == LATENT_SCALE_MODEL_OWN
     window._model_loaded(type("Plain", (), {"singers": ["alto", "tenor"], "description": "stand-in"})(), "")
     assert not control.isEnabled()
+
+
+def test_the_f0_plot_shades_the_chosen_singers_range(qtbot, window_and_engine):
+    import math
+
+    window, _engine = window_and_engine
+    qtbot.waitUntil(lambda: window.voice.singer.count() == 2, timeout=3000)
+    band = window.live.singer_range
+    assert not band.isVisible()  # the stand-in knows no singer's pitch
+    model = type("Model", (), {"singers": ["alto", "tenor"], "description": "a model",
+                               "singer_medians_hz": {"alto": 220.0}})()
+    window._model_loaded(model, "model.safetensors")
+    window.voice.singer.setCurrentText("alto")
+    assert band.isVisible()
+    low, high = band.getRegion()  # log10 Hz: five semitones either side of 220 Hz
+    assert 10 ** low == pytest.approx(220.0 / 2 ** (5 / 12), rel=1e-4)
+    assert 10 ** high == pytest.approx(220.0 * 2 ** (5 / 12), rel=1e-4)
+    assert math.isclose((low + high) / 2, math.log10(220.0), rel_tol=1e-6)
+    assert "165-294 Hz" in window.live.pitch.plotItem.titleLabel.text
+    window.voice.singer.setCurrentText("tenor")  # a singer the file has no median for
+    assert not band.isVisible() and "shaded" not in window.live.pitch.plotItem.titleLabel.text
+    window.voice.singer.setCurrentText("alto")
+    window._model_loaded(type("Plain", (), {"singers": ["alto", "tenor"], "description": "stand-in"})(), "")
+    assert not band.isVisible()

@@ -139,3 +139,10 @@ def test_live_auto_transpose_moves_a_220_hz_voice_by_whole_octaves(model, singer
     simulate(converter, _exact_preset(model, 40.0), sung_tone(1.5, hz=220.0), RATE, 256, compute_ms=1.0,
              controls={"pitch": 0.5, "singer": singer, "f0_method": "dio", "auto_transpose": True})
     assert converter.stream.pitch == 0.5 + 12.0 * octaves
+
+
+def test_the_converter_tells_the_window_each_singers_median_pitch(model):
+    medians = ModelConverter(model).singer_medians_hz
+    assert set(medians) == set(model.singers.names)
+    assert all(hz == model.singer_median(name) and 50.0 < hz < 1100.0 for name, hz in medians.items())
+    assert not hasattr(StandInConverter(), "singer_medians_hz")  # the window shows no range for it
