@@ -226,6 +226,14 @@ def test_auto_transpose_moves_to_the_singer_median(model: VoiceModel, tone: np.n
     assert report.pitch_semitones == expected + 1.0
 
 
+def test_a_conversion_far_from_the_singers_range_says_so(model: VoiceModel, tone: np.ndarray) -> None:
+    far = convert_audio(model, tone, 24000, "bass", pitch=3.0)[2]  # 220 Hz + 3 st against 110 Hz: 15 above
+    assert any("15 semitones above bass's median pitch" in note for note in far.notes)
+    near = convert_audio(model, tone, 24000, "alto")[2]  # 7 below
+    moved = convert_audio(model, tone, 24000, "bass", pitch=3.0, auto_transpose=True)[2]
+    assert not any("median pitch" in note for note in near.notes + moved.notes)
+
+
 def test_teacher_steps_run_on_the_same_windows(model: VoiceModel) -> None:
     audio = sung_tone(0.2)
     out, _, report = convert_audio(model, audio, 24000, "alto", steps="teacher-2")

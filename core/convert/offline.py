@@ -30,6 +30,11 @@ from core.features.retrieval import check_retrieval_ratio, no_index_error
 
 
 
+# Sung further than this from a singer's median training pitch, the default model's singer is recognised
+# in 30 % of conversions of held-out voices, against 78 % within 5 semitones (BENCHMARKS.md, session 40).
+FAR_FROM_RANGE_SEMITONES = 12.0
+
+
 @dataclass
 class ConversionReport:
     singer: str
@@ -137,6 +142,7 @@ def _convert_voiced(model, source: np.ndarray, singer: str, pitch: float, steps:
             report.auto_transpose_semitones = shift
             pitch = float(pitch) + shift
     report.pitch_semitones = float(pitch)
+    _note_far_from_range(report, singer, model.singer_median(singer))
     block_frames = max(1, int(block_seconds * model.sample_rate) // hop)
     stream = ConversionStream(
         model, singer=singer, pitch=pitch, steps=steps, f0_method=method,
@@ -155,6 +161,18 @@ def _convert_voiced(model, source: np.ndarray, singer: str, pitch: float, steps:
             chunk = np.pad(chunk, (0, want - len(chunk)))
         out[pos:pos + want] = stream.push(chunk)
     return out[latency:latency + length].copy()
+
+
+def _note_far_from_range(report: ConversionReport, singer: str, singer_median_hz: float | None) -> None:
+    """Tell the user when the output sings far outside the singer's range, where little of the voice is left."""
+    if not report.source_f0_median_hz or not singer_median_hz:
+        return
+    distance = 12.0 * math.log2(report.source_f0_median_hz / singer_median_hz) + report.pitch_semitones
+    if round(abs(distance)) > FAR_FROM_RANGE_SEMITONES:  # in whole semitones, as the note says it
+        report.notes.append(
+            f"the output sings {round(abs(distance))} semitones {'above' if distance > 0 else 'below'} {singer}'s "
+            "median pitch, where little of the singer's timbre comes through: try --auto-transpose or --pitch"
+        )
 
 
 def output_path(input_path: str | os.PathLike, singer: str, out_dir: str | os.PathLike | None) -> Path:
