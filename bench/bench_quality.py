@@ -129,6 +129,7 @@ def evaluate(args) -> dict:
     from core.convert import VoiceModel, convert_audio, parse_steps
     from core.convert import evaluate as ev
     from core.convert import listening
+    from core.convert.offline import range_distance_semitones
     from core.convert.voice_model import check_teacher_churn
     from core.sampling_settings import check_latent_scale
     from core.features.pitch import get_pitch_extractor, shift_f0
@@ -210,7 +211,7 @@ def evaluate(args) -> dict:
                 out_embedding = embedder.embed(out, rate)
                 out_cos = ev.cosine(out_embedding, target_embedding[singer])
                 identified.append((singer, out_embedding))
-                distance = _range_distance(source["median_hz"], shift, model.singer_median(singer))
+                distance = range_distance_semitones(source["median_hz"], shift, model.singer_median(singer))
                 if distance is not None:
                     by_distance.append((singer, out_embedding, distance))
                 outputs_by_source.setdefault(source["path"], {})[singer] = out_embedding
@@ -272,13 +273,6 @@ def evaluate(args) -> dict:
         "student_vs_teacher": {"reference": reference, "relative_difference": relative},
         "leakage": _leakage(model, target_audio, rate),
     }
-
-
-def _range_distance(source_median_hz: float | None, shift: float, singer_median_hz: float | None) -> float | None:
-    """Semitones from the singer's own median pitch to the pitch the output sings (the source's, shifted)."""
-    if not source_median_hz or not singer_median_hz:
-        return None
-    return 12.0 * math.log2(source_median_hz / singer_median_hz) + shift
 
 
 def _dnsmos_or_none(listening, audio: np.ndarray, rate: int) -> dict | None:

@@ -71,7 +71,7 @@ class ModelConverter:
         self.description = f"model {os.path.basename(model.path or 'in memory')} ({model.config.name}{where})"
         self._steps = steps
         self.retrieval_available = model.retrieval is not None
-        # Each singer's median training F0, for auto-transpose and the window's range band (older files: none).
+        # Each singer's median training F0, for the window's range band (older files have none).
         self.singer_medians_hz = {name: hz for name in self.singers if (hz := model.singer_median(name))}
         self._own_latent_scale: float | None = None  # kept the first time the controls set another
         self.stream: ConversionStream | None = None

@@ -163,14 +163,22 @@ def _convert_voiced(model, source: np.ndarray, singer: str, pitch: float, steps:
     return out[latency:latency + length].copy()
 
 
+def range_distance_semitones(source_median_hz: float | None, shift: float,
+                             singer_median_hz: float | None) -> float | None:
+    """Semitones from the singer's own median pitch to the pitch the output sings (the source's, shifted);
+    None if either median is unknown. bench_quality.py's identity-by-distance bands use the same measure."""
+    if not source_median_hz or not singer_median_hz:
+        return None
+    return 12.0 * math.log2(source_median_hz / singer_median_hz) + shift
+
+
 def _note_far_from_range(report: ConversionReport, singer: str, singer_median_hz: float | None) -> None:
     """Tell the user when the output sings far outside the singer's range, where little of the voice is left."""
-    if not report.source_f0_median_hz or not singer_median_hz:
-        return
-    distance = 12.0 * math.log2(report.source_f0_median_hz / singer_median_hz) + report.pitch_semitones
-    if round(abs(distance)) > FAR_FROM_RANGE_SEMITONES:  # in whole semitones, as the note says it
+    distance = range_distance_semitones(report.source_f0_median_hz, report.pitch_semitones, singer_median_hz)
+    semitones = round(abs(distance)) if distance is not None else 0  # whole semitones, as the note says it
+    if semitones > FAR_FROM_RANGE_SEMITONES:
         report.notes.append(
-            f"the output sings {round(abs(distance))} semitones {'above' if distance > 0 else 'below'} {singer}'s "
+            f"the output sings {semitones} semitones {'above' if distance > 0 else 'below'} {singer}'s "
             "median pitch, where little of the singer's timbre comes through: try --auto-transpose or --pitch"
         )
 
