@@ -21,7 +21,7 @@ import numpy as np
 from core.errors import UserError
 from realtime.converter import Converter, ConverterControls, tracker_for
 from realtime.gate import NoiseGate
-from realtime.silence import SilenceFollower
+from core.audio.silence import SilenceFollower
 from realtime.sola import SolaCrossfader, fade_curves
 
 
@@ -160,7 +160,7 @@ class ConverterPlugin(Plugin):
     The window holds the last `context + region + lookahead` input samples; the region is the
     converter's output span (block, plus crossfade + SOLA search for windowed converters).
     Controls are swapped in as one immutable object, read once per block. Where the input
-    it converted was silent (a closed gate), its output is exact zeros (realtime.silence).
+    it converted was silent (a closed gate), its output is exact zeros (core.audio.silence).
     """
 
     name = "converter"

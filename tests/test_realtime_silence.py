@@ -6,7 +6,7 @@ import pytest
 from core.models import default_model_path
 from realtime.gate import NoiseGate
 from realtime.presets import load_preset
-from realtime.silence import SilenceFollower
+from core.audio.silence import FADE_IN_MS, FADE_OUT_MS, HOLD_MS, SilenceFollower, mute_where_silent
 from realtime.simulate import simulate
 
 RATE = 48000
@@ -80,8 +80,8 @@ def test_a_phrase_plays_and_the_pauses_after_it_are_exact_zeros(default_converte
     assert report.xruns == 0
     for a, b in ((bounds[1], bounds[2]), (bounds[3], bounds[4])):  # both phrases come out
         assert np.sqrt(np.mean(seg(a + 0.1, b - 0.1) ** 2)) > 0.01
-    # digital silence after the first phrase: zeros 0.1 s after its end (hold 50 ms, fade 20 ms)
-    assert not np.any(seg(bounds[2] + 0.1, bounds[3] - 0.01))
+    # digital silence after the first phrase: zeros 0.25 s after its end (hold 50 ms, fade 150 ms)
+    assert not np.any(seg(bounds[2] + 0.25, bounds[3] - 0.01))
     # room noise under the threshold after the second: zeros once the gate has closed (hold 150 ms,
     # then its release fades under -80 dB) and the follower has faded
     assert not np.any(seg(bounds[4] + 0.7, bounds[5] - d))
@@ -89,3 +89,31 @@ def test_a_phrase_plays_and_the_pauses_after_it_are_exact_zeros(default_converte
     start = int((bounds[3] + d) * RATE) - 2 * RATE // 100
     first = start + int(np.flatnonzero(played[start:])[0])
     assert np.max(np.abs(played[first:first + RATE // 1000])) < 0.2 * np.max(np.abs(seg(bounds[3], bounds[4])))
+
+
+def test_offline_muting_follows_the_live_rule_and_looks_ahead():
+    sr = 24000
+    x = np.zeros(sr, np.float32)
+    onset, end = 6000, 14000
+    x[onset:end] = 0.5
+    murmur = np.full(sr, 0.01, np.float32)  # what the model renders everywhere, aligned with the input
+    out = mute_where_silent(x, murmur, sr)
+    fade_in, hold, fade_out = (int(ms * sr / 1000) for ms in (FADE_IN_MS, HOLD_MS, FADE_OUT_MS))
+    assert len(out) == sr
+    assert not np.any(out[:onset - fade_in])                       # silent before: exact zeros
+    assert 0 < out[onset - fade_in // 2] < 0.01                    # faded in ahead of the onset
+    assert np.all(out[onset:end + hold] == np.float32(0.01))       # the phrase and its tail untouched
+    assert not np.any(out[end + hold + fade_out:])                 # silent after: zeros again
+
+
+def test_offline_conversion_is_silent_where_the_input_is(default_converter):
+    from core.convert import convert_audio
+
+    rate = default_converter.model.sample_rate
+    gap = np.zeros(rate, np.float32)
+    x = np.concatenate([tone(1.0, rate=rate), gap, tone(1.0, rate=rate)])
+    out, out_rate, _ = convert_audio(default_converter.model, x, rate, default_converter.model.singers.names[0])
+    assert out_rate == rate and len(out) == len(x)
+    assert not np.any(out[rate + rate // 4:2 * rate - rate // 100])  # the gap, after the tail
+    for phrase in (out[rate // 10:rate - rate // 10], out[2 * rate + rate // 10:-rate // 10]):
+        assert np.sqrt(np.mean(phrase ** 2)) > 0.01

@@ -7,6 +7,8 @@ Differences from live use, all for quality, none in the model path:
   inference and does not depend on the block size;
 - the stream's constant delay is dropped, so output sample i is the conversion
   of input sample i.
+Like the live engine, it mutes the output where the input is digitally silent
+(core.audio.silence), so both play silence in the same places.
 Memory stays bounded on long files: the stream only keeps its history, and the
 blocks are `block_seconds` long.
 """
@@ -23,6 +25,7 @@ import numpy as np
 
 from core.audio.peak import SILENCE_PEAK
 from core.audio.resample import resample
+from core.audio.silence import mute_where_silent
 from core.convert.stream import ConversionStream, exact_lookahead, parse_steps
 from core.errors import UserError
 from core.features.pitch import AUTO_TRANSPOSE_MODES, check_pitch_shift
@@ -118,6 +121,7 @@ def convert_audio(
     else:
         converted = _convert_voiced(model, source, singer, pitch, str(steps), method, auto_transpose, block_seconds,
                                     retrieval, report)
+        converted = mute_where_silent(source, converted, rate)  # as live plays it: no murmur in silent gaps
     if out_rate != rate:
         converted = resample(converted, rate, out_rate)
     report.seconds_taken = time.perf_counter() - began

@@ -11,6 +11,9 @@ It sees `latency` samples into the output's future, so a fade-in starts before t
 input's onset reaches the output and is complete when it does (no click, no lost
 attack); a fade-out starts `hold` after the input fell silent (the model's tail
 rings out). The fades are raised-cosine. Plain object, no device.
+
+`mute_where_silent` applies the same rule to a whole file (offline conversion), so a
+file converted offline is silent exactly where the live engine would be.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import numpy as np
 from core.audio.peak import SILENCE_PEAK
 
 FADE_IN_MS = 5.0    # the gain is fully open when the onset reaches the output
-FADE_OUT_MS = 20.0  # then to exact zero
+# then to exact zero. Slow, as a tail decays: cut in 20 ms, the model's noise floor stopping at each
+# pause scored lower in DNSMOS than no muting at all (BENCHMARKS.md, session 41).
+FADE_OUT_MS = 150.0
 HOLD_MS = 50.0      # after the last audible input sample: the model's output decays
 
 
@@ -78,3 +83,16 @@ class SilenceFollower:
             start = stop
         self._state = s
         return (0.5 - 0.5 * np.cos(np.pi * state)).astype(np.float32)
+
+
+def mute_where_silent(source: np.ndarray, output: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`output` (aligned sample for sample with `source`, same rate) muted as the live engine mutes it.
+
+    Offline there is no delay to look ahead into, so the output is delayed by one fade-in here and
+    the follower sees the onset that much early: the fade is complete when the onset arrives.
+    """
+    lead = max(int(FADE_IN_MS * sample_rate / 1000), 1)
+    follower = SilenceFollower(sample_rate, latency=lead)
+    delayed = np.concatenate([np.zeros(lead, np.float32), np.asarray(output, np.float32)])
+    follower.process(np.concatenate([np.asarray(source, np.float32), np.zeros(lead, np.float32)]), delayed)
+    return delayed[lead:]
