@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from core.audio.silence import SilenceFollower
 from core.errors import UserError
 from realtime.converter import Converter, ConverterControls, tracker_for
 from realtime.gate import NoiseGate
-from core.audio.silence import SilenceFollower
 from realtime.sola import SolaCrossfader, fade_curves
 
 

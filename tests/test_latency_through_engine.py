@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from cli.main import main
+from core.audio.silence import FADE_IN_MS
 from realtime.latency_probe import TAKE_TRIES
 from realtime.latency_probe_signals import RISES_MATCH
-from core.audio.silence import FADE_IN_MS
 from tests.test_realtime_jack import PERIOD, RATE, jack_server  # noqa: F401 - the JACK dummy-server fixture
 
 PERIOD_MS = 1000.0 * PERIOD / RATE

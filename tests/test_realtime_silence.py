@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from core.audio.silence import FADE_IN_MS, FADE_OUT_MS, HOLD_MS, SilenceFollower, mute_where_silent
 from core.models import default_model_path
 from realtime.gate import NoiseGate
 from realtime.presets import load_preset
-from core.audio.silence import FADE_IN_MS, FADE_OUT_MS, HOLD_MS, SilenceFollower, mute_where_silent
 from realtime.simulate import simulate
 
 RATE = 48000
