@@ -33,8 +33,8 @@ RATE = 24000
 def stream_conversion(model, source: np.ndarray, singer: str, lookahead: int, push_frames: int, f0_method: str,
                       whole_file_f0: bool) -> np.ndarray:
     """`source` through a fresh stream, `push_frames` at a time, aligned to the input (its latency removed),
-    muted where the input is silent as the live engine and offline conversion mute it."""
-    from core.audio.silence import mute_where_silent
+    ducked and muted where the input is quiet or silent, as the live engine and offline conversion do."""
+    from core.convert.offline import follow_input
     from core.convert import ConversionStream
 
     hop = model.hop_length
@@ -48,7 +48,7 @@ def stream_conversion(model, source: np.ndarray, singer: str, lookahead: int, pu
     total += (-total) % push
     fed = np.pad(padded, (0, total - len(padded)))
     out = np.concatenate([stream.push(fed[at:at + push]) for at in range(0, total, push)])
-    return mute_where_silent(source, out[latency:latency + len(source)], model.sample_rate)
+    return follow_input(source, out[latency:latency + len(source)], model.sample_rate)
 
 
 def _matched(values: np.ndarray, reference: np.ndarray) -> dict:

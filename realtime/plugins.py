@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from core.audio.envelope import EnvelopeFollower
 from core.audio.silence import SilenceFollower
 from core.errors import UserError
 from realtime.converter import Converter, ConverterControls, tracker_for
@@ -160,7 +161,8 @@ class ConverterPlugin(Plugin):
     The window holds the last `context + region + lookahead` input samples; the region is the
     converter's output span (block, plus crossfade + SOLA search for windowed converters).
     Controls are swapped in as one immutable object, read once per block. Where the input
-    it converted was silent (a closed gate), its output is exact zeros (core.audio.silence).
+    it converted was silent (a closed gate), its output is exact zeros (core.audio.silence); where the
+    output is louder than its input allows, it is ducked (core.audio.envelope).
     """
 
     name = "converter"
@@ -182,6 +184,7 @@ class ConverterPlugin(Plugin):
         self._window = np.zeros(self.context + self.region + self.lookahead, dtype=np.float32)
         self.sola = SolaCrossfader(block_size, self.crossfade, self.search) if self.converter.uses_sola else None
         self.converter.prepare(block_size, self.context, self.lookahead)
+        self.envelope = EnvelopeFollower(sample_rate, self.latency_samples)
         self.silence = SilenceFollower(sample_rate, self.latency_samples)
 
     @property
@@ -197,6 +200,7 @@ class ConverterPlugin(Plugin):
         self.converter.reset()
         if self.sola is not None:
             self.sola.reset()
+        self.envelope.reset()
         self.silence.reset()
 
     def swap(self, converter: Converter) -> None:
@@ -237,6 +241,7 @@ class ConverterPlugin(Plugin):
             self.converter = new_converter
             if self.sola is not None:  # continue from the new converter's tail
                 self.sola.continue_from(new_chunk)
+        self.envelope.process(block, out)
         self.silence.process(block, out)
         block[:] = out
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from convert_fixtures import MEDIANS, SINGERS, build_tiny_model, sung_tone
-from core.audio.silence import mute_where_silent
 from core.convert import ConversionStream, VoiceModel, convert_audio, exact_lookahead
+from core.convert.offline import follow_input
 from core.errors import ModelFileError, UserError
 from core.features.pitch import PitchTrack
 
@@ -74,7 +74,7 @@ def test_random_block_streaming_equals_offline(model: VoiceModel, tone: np.ndarr
         pieces.append(out)
         pos += size
     streamed = np.concatenate(pieces)[stream.latency_samples:stream.latency_samples + len(tone)]
-    streamed = mute_where_silent(tone, streamed, 24000)  # offline mutes silent input, as the live engine does
+    streamed = follow_input(tone, streamed, 24000)  # offline ducks and mutes as the live engine does
     assert np.abs(offline).max() > 0
     np.testing.assert_allclose(streamed, offline, atol=1e-5)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.audio.envelope import follow_input_envelope
 from core.audio.peak import SILENCE_PEAK
 from core.audio.resample import resample
 from core.audio.silence import mute_where_silent
@@ -121,12 +122,18 @@ def convert_audio(
     else:
         converted = _convert_voiced(model, source, singer, pitch, str(steps), method, auto_transpose, block_seconds,
                                     retrieval, report)
-        converted = mute_where_silent(source, converted, rate)  # as live plays it: no murmur in silent gaps
+        converted = follow_input(source, converted, rate)
     if out_rate != rate:
         converted = resample(converted, rate, out_rate)
     report.seconds_taken = time.perf_counter() - began
     report.real_time_factor = report.seconds_taken / max(report.input_seconds, 1e-9)
     return converted.astype(np.float32, copy=False), out_rate, report
+
+
+def follow_input(source: np.ndarray, output: np.ndarray, sample_rate: int) -> np.ndarray:
+    """What the live engine does to the converter's output, on a whole file: ducked where the model sings
+    louder than its input (core.audio.envelope), then muted where the input is silent (core.audio.silence)."""
+    return mute_where_silent(source, follow_input_envelope(source, output, sample_rate), sample_rate)
 
 
 def _convert_voiced(model, source: np.ndarray, singer: str, pitch: float, steps: str, method: str,
