@@ -184,7 +184,8 @@ class ConverterPlugin(Plugin):
         self._window = np.zeros(self.context + self.region + self.lookahead, dtype=np.float32)
         self.sola = SolaCrossfader(block_size, self.crossfade, self.search) if self.converter.uses_sola else None
         self.converter.prepare(block_size, self.context, self.lookahead)
-        self.envelope = EnvelopeFollower(sample_rate, self.latency_samples)
+        # SOLA moves each block by up to its search: the input's level is read across that much
+        self.envelope = EnvelopeFollower(sample_rate, self.latency_samples, spread=self.search)
         self.silence = SilenceFollower(sample_rate, self.latency_samples)
 
     @property

@@ -42,14 +42,16 @@ def test_murmur_over_a_quiet_pause_is_ducked_to_the_pause():
     assert abs(rms_db(out[int(1.6 * SR):]) - rms_db(y[int(1.6 * SR):])) < 0.1   # the next phrase is back
 
 
-def test_any_split_into_blocks_gives_the_whole_file_result():
+@pytest.mark.parametrize("spread", [0, 240])
+def test_any_split_into_blocks_gives_the_whole_file_result(spread):
     x = np.concatenate([noise(0.4, 0.2, 7), noise(0.3, 1e-4, 8), noise(0.4, 0.2, 9)])
     y = noise(len(x) / SR, 0.05, 10)
     latency = 700
     delayed_y = np.concatenate([np.zeros(latency, np.float32), y])[:len(x)]
     whole = delayed_y.copy()
-    EnvelopeFollower(SR, latency).process(x, whole)
-    follower, out, at = EnvelopeFollower(SR, latency), delayed_y.copy(), 0
+    EnvelopeFollower(SR, latency, spread=spread).process(x, whole)
+    assert not np.array_equal(whole, delayed_y)   # it did duck something
+    follower, out, at = EnvelopeFollower(SR, latency, spread=spread), delayed_y.copy(), 0
     for size in np.random.default_rng(11).integers(1, 2000, size=100):
         follower.process(x[at:at + size], out[at:at + size])
         at += int(size)
@@ -65,6 +67,22 @@ def test_an_onset_slightly_ahead_of_its_input_is_not_ducked():
     out = follow_input_envelope(x, early, SR)
     loud = np.abs(early) > 0.01
     assert np.min(out[loud] / early[loud]) > 0.99
+
+
+@pytest.mark.parametrize("shift_ms", [-10.0, 10.0])
+def test_with_a_spread_an_output_off_its_latency_by_up_to_it_is_not_ducked(shift_ms):
+    latency, spread = 2000, 240                       # 240 samples: balanced's 10 ms SOLA search
+    x = np.concatenate([np.zeros(SR // 2, np.float32), noise(0.5, 0.1, 17), np.zeros(SR // 2, np.float32)])
+    delayed = np.concatenate([np.zeros(latency, np.float32), x])[:len(x)]
+    moved = np.roll(delayed, int(shift_ms * SR / 1000))   # SOLA put this block early (-) or late (+)
+    out = moved.copy()
+    EnvelopeFollower(SR, latency, spread=spread).process(x, out)
+    loud = np.abs(moved) > 0.01
+    assert np.min(out[loud] / moved[loud]) > 0.99
+    if shift_ms < 0:  # early: without the spread its onset was ducked (late tails fall within the headroom)
+        without = moved.copy()
+        EnvelopeFollower(SR, latency).process(x, without)
+        assert np.min(without[loud] / moved[loud]) < 0.5
 
 
 class MurmuringConverter:
@@ -88,6 +106,7 @@ def test_the_live_converter_ducks_the_murmur_as_offline_conversion_does():
     block, lookahead = 480, 768
     plugin = ConverterPlugin(MurmuringConverter(), context=2400, lookahead=lookahead, crossfade=0, search=0)
     plugin.prepare(SR, block)
+    assert plugin.envelope.spread == 0   # no SOLA search here, so nothing to read across
     x = np.concatenate([noise(0.5, 0.1, 13), noise(1.0, 10 ** (-90 / 20), 14), noise(0.5, 0.1, 15)])
     fed = np.concatenate([x, np.zeros(lookahead + block, np.float32)])
     played = []

@@ -21,6 +21,7 @@ louder than the performer keeps that. Plain object, no device.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 from scipy.signal import lfilter
 
 ENVELOPE_MS = 20.0    # the level both sides are compared at: a syllable's onset, not a period
@@ -31,10 +32,14 @@ FLOOR_POWER = 1e-12   # -120 dBFS: keeps the ratio finite where both sides are s
 
 
 class EnvelopeFollower:
+    """`spread`: how many samples the output may sit either side of `latency` (the live SOLA search
+    moves each block by up to that); the input's level is then the loudest within that distance."""
+
     def __init__(self, sample_rate: int, latency: int, envelope_ms: float = ENVELOPE_MS,
-                 headroom_db: float = HEADROOM_DB, lookahead_ms: float = LOOKAHEAD_MS) -> None:
+                 headroom_db: float = HEADROOM_DB, lookahead_ms: float = LOOKAHEAD_MS, spread: int = 0) -> None:
         self.latency = max(int(latency), 0)
-        self.ahead = min(int(lookahead_ms * sample_rate / 1000), self.latency)
+        self.spread = max(int(spread), 0)
+        self.ahead = min(int(lookahead_ms * sample_rate / 1000) + self.spread, self.latency)
         self.coeff = 1.0 - float(np.exp(-1000.0 / (envelope_ms * sample_rate)))
         self.headroom_power = 10.0 ** (headroom_db / 10.0)
         self.reset()
@@ -44,6 +49,7 @@ class EnvelopeFollower:
         self._delay = np.zeros(self.latency - self.ahead, dtype=np.float32)  # input not yet compared
         self._state_in = np.zeros(1)
         self._state_out = np.zeros(1)
+        self._recent_in = np.zeros(2 * self.spread)  # the input's last mean squares, for the spread's max
 
     def _mean_square(self, x: np.ndarray, last: np.ndarray) -> np.ndarray:
         """m[k] = m[k-1] + coeff * (x[k]^2 - m[k-1]), continuing from `last` (m before this block)."""
@@ -63,6 +69,12 @@ class EnvelopeFollower:
         power_in = self._mean_square(aligned, self._state_in)
         power_out = self._mean_square(output, self._state_out)
         self._state_in, self._state_out = power_in[-1:], power_out[-1:]
+        if self.spread:
+            # the loudest input level within the spread either side of this sample (read `spread` early,
+            # so a causal max over twice the spread covers both sides)
+            history = np.concatenate([self._recent_in, power_in])
+            power_in = maximum_filter1d(history, 2 * self.spread + 1, origin=self.spread)[-n:]
+            self._recent_in = history[-2 * self.spread:]
         ratio = self.headroom_power * (power_in + FLOOR_POWER) / (power_out + FLOOR_POWER)
         output *= np.sqrt(np.minimum(ratio, 1.0)).astype(np.float32)
 
