@@ -24,6 +24,8 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 from scipy.signal import lfilter
 
+from core.audio.silence import follow_whole_file
+
 ENVELOPE_MS = 20.0    # the level both sides are compared at: a syllable's onset, not a period
 LOOKAHEAD_MS = 5.0    # the input's level is read this much early (at most the latency)
 HEADROOM_DB = 3.0     # how much louder than its input the output may be before it is ducked (0, 3, 6
@@ -80,13 +82,7 @@ class EnvelopeFollower:
 
 
 def follow_input_envelope(source: np.ndarray, output: np.ndarray, sample_rate: int) -> np.ndarray:
-    """`output` (aligned sample for sample with `source`, same rate) ducked as the live engine ducks it.
-
-    Offline there is no delay to read the input early from, so the output is delayed by the lookahead
-    here, as core.audio.silence.mute_where_silent does.
-    """
+    """`output` (aligned sample for sample with `source`, same rate) ducked as the live engine ducks it,
+    reading the input LOOKAHEAD_MS early."""
     lead = int(LOOKAHEAD_MS * sample_rate / 1000)
-    follower = EnvelopeFollower(sample_rate, latency=lead)
-    delayed = np.concatenate([np.zeros(lead, np.float32), np.asarray(output, np.float32)])
-    follower.process(np.concatenate([np.asarray(source, np.float32), np.zeros(lead, np.float32)]), delayed)
-    return delayed[lead:]
+    return follow_whole_file(EnvelopeFollower(sample_rate, latency=lead), source, output, lead)

@@ -85,14 +85,17 @@ class SilenceFollower:
         return (0.5 - 0.5 * np.cos(np.pi * state)).astype(np.float32)
 
 
-def mute_where_silent(source: np.ndarray, output: np.ndarray, sample_rate: int) -> np.ndarray:
-    """`output` (aligned sample for sample with `source`, same rate) muted as the live engine mutes it.
-
-    Offline there is no delay to look ahead into, so the output is delayed by one fade-in here and
-    the follower sees the onset that much early: the fade is complete when the onset arrives.
-    """
-    lead = max(int(FADE_IN_MS * sample_rate / 1000), 1)
-    follower = SilenceFollower(sample_rate, latency=lead)
+def follow_whole_file(follower, source: np.ndarray, output: np.ndarray, lead: int) -> np.ndarray:
+    """Run a live output follower (built with `latency=lead`) over a whole file, `output` aligned sample
+    for sample with `source`. Offline there is no delay to look ahead into, so the output is delayed by
+    `lead` here and the follower sees the input that much early, as it does live."""
     delayed = np.concatenate([np.zeros(lead, np.float32), np.asarray(output, np.float32)])
     follower.process(np.concatenate([np.asarray(source, np.float32), np.zeros(lead, np.float32)]), delayed)
     return delayed[lead:]
+
+
+def mute_where_silent(source: np.ndarray, output: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`output` (aligned sample for sample with `source`, same rate) muted as the live engine mutes it:
+    looking one fade-in ahead, so the fade is complete when the onset arrives."""
+    lead = max(int(FADE_IN_MS * sample_rate / 1000), 1)
+    return follow_whole_file(SilenceFollower(sample_rate, latency=lead), source, output, lead)
