@@ -1,0 +1,43 @@
+"""scripts/make_real_training_voices.py: real recorded prompts, sung, in the layout preprocess reads."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pyworld
+import soundfile as sf
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "make_real_training_voices.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("make_real_training_voices", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_prompts_are_read_as_speech_and_joined_into_pieces():
+    script = _script()
+    for folder, _, _ in script.VOICES.values():  # scripts/setup.sh installs both packages
+        pieces = script.speech_pieces(folder)
+        assert len(pieces) >= 20, folder
+        lengths = np.array([len(p) for p in pieces]) / script.PROMPT_RATE
+        assert (lengths >= script.SPEECH_PER_CLIP_S).all() and np.median(lengths) < 3 * script.SPEECH_PER_CLIP_S
+        level = np.sqrt(np.mean(pieces[0] ** 2))
+        assert 0.01 < level < 0.5 and np.abs(pieces[0]).max() <= 1.0  # decoded GSM, not noise or silence
+
+
+def test_each_voice_is_sung_in_its_range(tmp_path):
+    script = _script()
+    assert script.main([str(tmp_path), "--clips", "1"]) == 0
+    for name, (_, low, high) in script.VOICES.items():
+        audio, rate = sf.read(tmp_path / name / "0.wav")
+        assert rate == script.RATE and 2.5 <= len(audio) / rate <= 8.0 + 0.5
+        f0, _ = pyworld.harvest(audio.astype(np.float64), rate, f0_floor=60.0, f0_ceil=1000.0, frame_period=10.0)
+        voiced = f0[f0 > 0]
+        assert len(voiced) > 50
+        midi = 69 + 12 * np.log2(np.median(voiced) / 440.0)
+        assert low - 1.5 <= midi <= high + 1.5, (name, midi)
