@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce models/default.safetensors in one command (about 9.5 h on a 2-core CPU):
+# Reproduce models/default.safetensors in one command (about 11 h on a 2-core CPU):
 #   bash scripts/train_default_model.sh [WORK_DIR]
 # 1. the synthetic corpus (16 singers x 20 clips, seed 0);
 # 2. two voices held out of training for evaluation (HELD_OUT below);
@@ -105,5 +105,24 @@ for f in teacher-p4.safetensors teacher-p4.train-state.safetensors; do cp "$WORK
     --aligned-to "$WORK/model-p4b.safetensors" --steps 8000 --set vocoder.train_lr=0.0002 \
     --set vocoder.train_range_shift_max=12 --set vocoder.builtin_envelope_prior=true --seed 3 --threads 1
 "${COMOSVC[@]}" set-vocoder "$WORK/model-p4b.safetensors" "$WORK/vocoder-prior.safetensors" --out "$WORK/model-prior.safetensors" --force
-cp "$WORK/model-prior.safetensors" models/default.safetensors
+# Two real voices in training (session 43; BENCHMARKS.md "Two real voices in training"): Asterisk's
+# Colombian Spanish and French (Armelle) prompts, sung by WORLD, as two more training singers; the
+# teacher fine-tuned from the model above on a cache of the 16 for 40 min, a student distilled from it
+# for 25 min starting from that model's student, the index rebuilt, and the two voices dropped from
+# the model's singers: it offers the same 14.
+.venv/bin/python scripts/make_real_training_voices.py "$WORK/real-voices"
+mkdir -p "$WORK/train-corpus-real"
+for folder in "$WORK"/train-corpus/*/ "$WORK"/real-voices/*/; do
+    ln -sfn "$(realpath "$folder")" "$WORK/train-corpus-real/$(basename "$folder")"
+done
+"${COMOSVC[@]}" preprocess "$WORK/train-corpus-real" "$WORK/cache-real" --set train.range_shift_max=12 --perturb-copies 4
+"${COMOSVC[@]}" train teacher "$WORK/cache-real" --out "$WORK/teacher-real.safetensors" --init "$WORK/model-prior.safetensors" \
+    --set edm.sigma_data=0.1 --max-minutes 40 --checkpoint-every 200 --threads 2 --no-progress --no-tensorboard
+"${COMOSVC[@]}" train student "$WORK/cache-real" --teacher "$WORK/teacher-real.safetensors" --init "$WORK/model-prior.safetensors" \
+    --out "$WORK/model-real16.safetensors" --set edm.distill_steps=4 --set edm.student_latent_scale=0.6 --max-minutes 25 \
+    --checkpoint-every 200 --threads 2 --no-progress --no-tensorboard
+"${COMOSVC[@]}" index "$WORK/model-real16.safetensors" "$WORK/cache-real"
+"${COMOSVC[@]}" keep-singers "$WORK/model-real16.safetensors" asterisk_es_co_female asterisk_fr_armelle_female --drop \
+    --out "$WORK/model-real.safetensors" --force
+cp "$WORK/model-real.safetensors" models/default.safetensors
 "${COMOSVC[@]}" models
