@@ -34,16 +34,13 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from core.errors import UserError
+    from cli.output_file import check_output_file
     from core.models import resolve_model
     from core.train.retrieval_index import add_index
 
     model = resolve_model(args.model)
-    out = Path(args.out) if args.out else Path(model)
-    if out.is_dir():
-        raise UserError(f"cannot write {out}: a folder has that name")
-    if args.out and out.exists() and not args.force:
-        raise UserError(f"{out} already exists; pass --force to replace it")
+    # Without --out the index goes into MODEL itself, which of course exists.
+    out = check_output_file(args.out, args.force) if args.out else Path(model)
     index = add_index(model, args.cache, out, count=args.codes)
     sizes = sorted({len(t) for t in index.tables})
     print(f"{out}: retrieval index of {index.n_singers} singers, {'/'.join(map(str, sizes))} codes each")

@@ -28,17 +28,14 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from cli.output_file import check_output_file
     from core.checkpoint import read_metadata
     from core.errors import UserError
     from core.model.model_file import MODEL_KIND
     from core.model.singer_subset import write_singer_subset
     from core.models import resolve_model
 
-    out = Path(args.out)
-    if out.is_dir():
-        raise UserError(f"cannot write {out}: a folder has that name")
-    if out.exists() and not args.force:
-        raise UserError(f"{out} already exists; pass --force to replace it")
+    out = check_output_file(args.out, args.force)
     model = resolve_model(args.model)
     names = list(read_metadata(model, expect_kind=MODEL_KIND).get("singers") or [])
     if args.drop:

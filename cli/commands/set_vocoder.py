@@ -28,15 +28,11 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from core.errors import UserError
+    from cli.output_file import check_output_file
     from core.models import resolve_model
     from core.vocoder.files import load_vocoder_file, replace_model_vocoder
 
-    out = Path(args.out)
-    if out.is_dir():
-        raise UserError(f"cannot write {out}: a folder has that name")
-    if out.exists() and not args.force:
-        raise UserError(f"{out} already exists; pass --force to replace it")
+    out = check_output_file(args.out, args.force)
     model = resolve_model(args.model)
     vocoder = load_vocoder_file(args.vocoder)
     replace_model_vocoder(model, vocoder, out)
