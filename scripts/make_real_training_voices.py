@@ -25,7 +25,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-RATE, HOP = 24000, 128
 PROMPT_RATE = 8000
 SPEECH_PER_CLIP_S = 4.5
 SHORTEST_PROMPT_S = 0.8  # beeps and single words
@@ -67,6 +66,9 @@ def speech_pieces(folder: Path) -> list[np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     from core.audio.io import save_audio
     from core.data.corpus_render import sing_speech
+    from core.data.corpus_spec import CorpusSpec
+
+    spec = CorpusSpec()  # the synthetic corpus's rate, hop and clip lengths
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="output folder (one sub-folder per voice)")
@@ -82,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         voice_dir.mkdir(parents=True, exist_ok=True)
         for clip, speech in enumerate(pieces):
             rng = np.random.default_rng([SEED, index, clip])
-            sung = sing_speech(speech, PROMPT_RATE, low, high, 1.0, rng, RATE, HOP, 2.5, 8.0)
-            save_audio(voice_dir / f"{clip}.wav", sung.audio, RATE)
+            sung = sing_speech(speech, PROMPT_RATE, low, high, 1.0, rng, spec.sample_rate, spec.hop_length,
+                               spec.min_seconds, spec.max_seconds)
+            save_audio(voice_dir / f"{clip}.wav", sung.audio, spec.sample_rate)
             made += 1
         print(f"{voice_dir}: {len(pieces)} clips")
     if missing:

@@ -30,17 +30,18 @@ def tiny_config():
     })
 
 
-def build_tiny_model(path: Path) -> VoiceModel:
+def build_tiny_model(path: Path, singers: tuple[str, ...] = SINGERS,
+                     medians: dict[str, float] = MEDIANS) -> VoiceModel:
     torch.manual_seed(0)
-    cfg = tiny_config().replace({"model.n_singers": len(SINGERS)})
+    cfg = tiny_config().replace({"model.n_singers": len(singers)})
     teacher = AcousticModel.from_config(cfg)
     student = AcousticModel.from_config(cfg)
     for net in (teacher.network, student.network):
         # The output layer starts at zero (training's choice); random weights let conditions reach the mel.
         torch.nn.init.normal_(net.output_projection.weight, std=0.3)
     save_voice_model(
-        path, cfg, SINGERS, teacher, student, BuiltinContentEncoder.from_config(cfg),
-        BuiltinVocoder.from_config(cfg.audio, cfg.vocoder), MEDIANS,
+        path, cfg, singers, teacher, student, BuiltinContentEncoder.from_config(cfg),
+        BuiltinVocoder.from_config(cfg.audio, cfg.vocoder), medians,
     )
     return VoiceModel.load(path)
 

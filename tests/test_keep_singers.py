@@ -8,31 +8,23 @@ import torch
 
 from cli.main import main
 from core.checkpoint import load_model_file
-from core.convert import VoiceModel, convert_audio, save_voice_model
-from core.features.content_builtin import BuiltinContentEncoder
+from core.convert import VoiceModel, convert_audio
 from core.features.retrieval import SingerIndex
-from core.model.acoustic import AcousticModel
 from core.model.model_file import replace_part
-from core.vocoder.builtin import BuiltinVocoder
-from tests.convert_fixtures import sung_tone, tiny_config
+from core.model.singer_transfer import SINGER_TABLE_KEY as TABLE
+from tests.convert_fixtures import build_tiny_model, sung_tone
 
 SINGERS = ("alto", "bass", "tenor")
 MEDIANS = {"alto": 330.0, "bass": 110.0, "tenor": 220.0}
-TABLE = "conditioner.singer.weight"
 
 
 @pytest.fixture()
 def model_path(tmp_path):
     """A tiny model of three singers, with a retrieval index whose tables differ per singer."""
-    torch.manual_seed(0)
-    cfg = tiny_config().replace({"model.n_singers": len(SINGERS)})
-    teacher, student = AcousticModel.from_config(cfg), AcousticModel.from_config(cfg)
-    for net in (teacher.network, student.network):
-        torch.nn.init.normal_(net.output_projection.weight, std=0.3)  # let the singer reach the mel
     path = tmp_path / "three.safetensors"
-    save_voice_model(path, cfg, SINGERS, teacher, student, BuiltinContentEncoder.from_config(cfg),
-                     BuiltinVocoder.from_config(cfg.audio, cfg.vocoder), MEDIANS)
-    index = SingerIndex([torch.full((4, cfg.features.content_dim), float(i)) for i in range(len(SINGERS))])
+    model = build_tiny_model(path, SINGERS, MEDIANS)
+    dim = model.config.features.content_dim
+    index = SingerIndex([torch.full((4, dim), float(i)) for i in range(len(SINGERS))])
     replace_part(path, path, "retrieval", index.file_part())
     return path
 

@@ -9,6 +9,8 @@ import numpy as np
 import pyworld
 import soundfile as sf
 
+from core.data.corpus_spec import CorpusSpec
+
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "make_real_training_voices.py"
 
 
@@ -35,7 +37,7 @@ def test_each_voice_is_sung_in_its_range(tmp_path):
     assert script.main([str(tmp_path), "--clips", "1"]) == 0
     for name, (_, low, high) in script.VOICES.items():
         audio, rate = sf.read(tmp_path / name / "0.wav")
-        assert rate == script.RATE and 2.5 <= len(audio) / rate <= 8.0 + 0.5
+        assert rate == CorpusSpec().sample_rate and 2.5 <= len(audio) / rate <= 8.0 + 0.5
         f0, _ = pyworld.harvest(audio.astype(np.float64), rate, f0_floor=60.0, f0_ceil=1000.0, frame_period=10.0)
         voiced = f0[f0 > 0]
         assert len(voiced) > 50

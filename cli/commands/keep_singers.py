@@ -29,22 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cli.output_file import check_output_file
-    from core.checkpoint import read_metadata
-    from core.errors import UserError
-    from core.model.model_file import MODEL_KIND
     from core.model.singer_subset import write_singer_subset
     from core.models import resolve_model
 
     out = check_output_file(args.out, args.force)
     model = resolve_model(args.model)
-    names = list(read_metadata(model, expect_kind=MODEL_KIND).get("singers") or [])
-    if args.drop:
-        unknown = [name for name in args.singers if name not in names]
-        if unknown:
-            raise UserError(f"the model has no singer {', '.join(unknown)} (it has {', '.join(names)})")
-        keep = [name for name in names if name not in args.singers]
-    else:
-        keep = list(args.singers)
-    dropped = write_singer_subset(model, out, keep)
+    keep, dropped = write_singer_subset(model, out, args.singers, drop=args.drop)
     print(f"{out}: {len(keep)} singers of {Path(model).name}, dropped {', '.join(dropped) or 'none'}")
     return 0

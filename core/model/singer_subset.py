@@ -24,13 +24,17 @@ from core.model.singer_transfer import SINGER_TABLE_KEY
 RETRIEVAL_PREFIX = "retrieval."
 
 
+def _check_known(names: Sequence[str], asked: Sequence[str]) -> None:
+    unknown = [name for name in asked if name not in names]
+    if unknown:
+        raise UserError(f"the model has no singer {', '.join(unknown)} (it has {', '.join(names)})")
+
+
 def keep_singers(tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: Sequence[str],
                  ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Copies of a model file's tensors and metadata holding only the singers `keep`, in that order."""
     names = list(meta.get("singers") or [])
-    unknown = [name for name in keep if name not in names]
-    if unknown:
-        raise UserError(f"the model has no singer {', '.join(unknown)} (it has {', '.join(names)})")
+    _check_known(names, keep)
     if not keep or len(set(keep)) != len(keep):
         raise UserError("name each singer to keep once, at least one")
     rows = torch.tensor([names.index(name) for name in keep])
@@ -54,10 +58,15 @@ def keep_singers(tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: S
     return result, new_meta
 
 
-def write_singer_subset(path: str | os.PathLike, out: str | os.PathLike, keep: Sequence[str]) -> list[str]:
-    """Write to `out` the model at `path` with only the singers `keep`; returns the singers dropped."""
+def write_singer_subset(path: str | os.PathLike, out: str | os.PathLike, singers: Sequence[str],
+                        drop: bool = False) -> tuple[list[str], list[str]]:
+    """Write to `out` the model at `path` with only `singers` (with `drop`: all but them, in the model's
+    order); returns the singers kept and those dropped."""
     tensors, meta = load_model_file(path, expect_kind=MODEL_KIND)
+    if drop:
+        _check_known(meta["singers"], singers)
+    keep = [name for name in meta["singers"] if name not in singers] if drop else list(singers)
     subset, new_meta = keep_singers(tensors, meta, keep)
     new_meta.pop("format_version", None)  # save_model_file writes the current one
     save_model_file(out, subset, new_meta)
-    return [name for name in meta["singers"] if name not in keep]
+    return keep, [name for name in meta["singers"] if name not in keep]
