@@ -110,7 +110,7 @@ for f in teacher-p4.safetensors teacher-p4.train-state.safetensors; do cp "$WORK
 # teacher fine-tuned from the model above on a cache of the 16 for 40 min, a student distilled from it
 # for 25 min starting from that model's student, the index rebuilt, and the two voices dropped from
 # the model's singers: it offers the same 14.
-.venv/bin/python scripts/make_real_training_voices.py "$WORK/real-voices"
+.venv/bin/python scripts/make_real_training_voices.py "$WORK/real-voices" --voices asterisk_es_co_female asterisk_fr_armelle_female
 mkdir -p "$WORK/train-corpus-real"
 for folder in "$WORK"/train-corpus/*/ "$WORK"/real-voices/*/; do
     ln -sfn "$(realpath "$folder")" "$WORK/train-corpus-real/$(basename "$folder")"
