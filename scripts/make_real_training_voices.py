@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -117,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         voice_dir.mkdir(parents=True, exist_ok=True)
         for clip, speech in enumerate(pieces):
             rng = np.random.default_rng([SEED, index, clip])
-            sung = sing_speech(speech, rate, voice.low_midi, voice.high_midi, 1.0, rng, spec.sample_rate, spec.hop_length,
-                               spec.min_seconds, spec.max_seconds)
+            sung = sing_speech(speech, rate, voice.low_midi, voice.high_midi, 1.0, rng, spec.sample_rate,
+                               spec.hop_length, spec.min_seconds, spec.max_seconds)
             save_audio(voice_dir / f"{clip}.wav", sung.audio, spec.sample_rate)
             made += 1
         print(f"{voice_dir}: {len(pieces)} clips")
