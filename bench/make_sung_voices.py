@@ -1,6 +1,6 @@
 """Held-out REAL human voices, made to sing: the sources bench_quality.py converts.
 
-    .venv/bin/python bench/make_sung_voices.py OUT_DIR [--seed 0] [--seconds 6]
+    .venv/bin/python bench/make_sung_voices.py OUT_DIR [--seed 0] [--seconds 6] [--clips 2]
 
 Real recordings that Debian packages ship (installed by scripts/setup.sh), none of them in any
 training corpus of this project:
@@ -15,6 +15,9 @@ widen the held-out voices. Each voice keeps its own seeds, so adding a voice cha
 Each is re-sung by WORLD onto a seeded tune in a range that suits the voice (the corpus's method,
 core.data.corpus_render.sing_speech), so the sources are real voices singing imposed melodies.
 Writes OUT_DIR/<voice>_<n>.wav at 24 kHz and OUT_DIR/voices.json (the intended F0 per frame).
+Clip n of N sings the n-th of N equal stretches of the voice's speech, so a clip depends on N as
+well as n: `_0` and `_1` from `--clips 2` (halves) are not those from `--clips 4` (quarters).
+BENCHMARKS.md says which N each set of clips came from.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", help="output folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each sung clip")
-    parser.add_argument("--clips", type=int, default=2, help="sung clips per voice")
+    parser.add_argument("--clips", type=int, default=2, help="sung clips per voice, each an equal stretch of its speech (default 2)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

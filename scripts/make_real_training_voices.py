@@ -30,6 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.errors import UserError  # noqa: E402
+
 SPEECH_PER_CLIP_S = 4.5
 PAUSE_S = 0.15
 SEED = 7
@@ -81,7 +83,7 @@ def speech_pieces(voice: RealVoice) -> tuple[list[np.ndarray], int]:
         if rate is None:
             rate = file_rate
         if file_rate != rate:
-            raise ValueError(f"{path}: {file_rate} Hz where the voice's other recordings are {rate} Hz")
+            raise UserError(f"{path}: {file_rate} Hz where the voice's other recordings are {rate} Hz")
         if len(audio) < voice.shortest_s * rate:
             continue
         current += [audio, np.zeros(int(PAUSE_S * rate), np.float32)]
@@ -108,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     for index, (name, voice) in enumerate(VOICES.items()):
         if name not in args.voices:
             continue
-        pieces, rate = speech_pieces(voice)
+        try:
+            pieces, rate = speech_pieces(voice)
+        except UserError as exc:  # one line, not a traceback; the voices already written stay whole
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
         pieces = pieces[: args.clips]
         if not pieces:
             missing.append(name)

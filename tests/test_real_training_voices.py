@@ -11,6 +11,7 @@ import pyworld
 import soundfile as sf
 
 from core.data.corpus_spec import CorpusSpec
+from core.errors import UserError
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "make_real_training_voices.py"
 
@@ -49,15 +50,18 @@ def test_each_voice_is_sung_in_its_range(tmp_path):
         assert low - 1.5 <= midi <= high + 1.5, (name, midi)
 
 
-def test_a_voice_whose_recordings_differ_in_rate_is_refused(tmp_path):
+def test_a_voice_whose_recordings_differ_in_rate_is_refused(tmp_path, capsys):
     """Mixed rates mean mixed sources (KTuberling's French words are three): one voice must be one speaker."""
     script = _script()
     tone = np.sin(np.arange(22050) * 0.05).astype(np.float32) * 0.1
     sf.write(tmp_path / "a.wav", tone, 22050)
     sf.write(tmp_path / "b.wav", tone[::2], 11025)
     voice = script.RealVoice(tmp_path, "*.wav", 50, 60, 0.3)
-    with pytest.raises(ValueError, match="11025 Hz"):
+    with pytest.raises(UserError, match="11025 Hz"):
         script.speech_pieces(voice)
+    script.VOICES = {"mixed": voice}
+    assert script.main([str(tmp_path / "out"), "--voices", "mixed"]) != 0
+    assert "11025 Hz" in capsys.readouterr().err
     (tmp_path / "b.wav").unlink()
     pieces, rate = script.speech_pieces(voice)
     assert rate == 22050 and pieces == []  # 1 s of speech, short of one 4.5 s piece
