@@ -2,16 +2,21 @@
 
     .venv/bin/python bench/bench_sampler_sweep.py --model M --sources VOICE.wav [...] --singers NAME [...] \
         --variants teacher:4 teacher:50 teacher:50:floor=1.0 teacher:50:churn=40 student:1 student:4 \
-        [--max-seconds 6] [--json]
+        [--seeds 0 1 2] [--max-seconds 6] [--json]
 
 A variant is KIND:STEPS[:key=value ...], KIND `teacher` (the teacher's sampler, `--sampler teacher-N`) or
 `student` (consistency sampler, N = 1, 2 or 4). Keys, teacher only, each defaulting to the model's own:
   floor=F   the teacher's floor (`edm.teacher_floor`);
   churn=S   EDM's stochastic churn (`edm.teacher_churn`, core/model/samplers.py); churn=0 is the ODE;
   rho=R     the Karras spacing of the levels (`edm.rho`, > 0; it also places the distillation grid's points).
-Every source x singer pair is converted without transposition (`convert_audio`, the offline path).
+Every source x singer pair is converted without transposition (`convert_audio`, the offline path),
+once per seed of the sampler's noise (`--seeds`, default 0, what `convert` and the live engine use).
 Reported per variant: DNSMOS OVRL mean and its ratio to the sources' mean; against the FIRST
-variant, the matched-pair mean difference, how many pairs scored lower, and the paired t.
+variant, the matched-pair mean difference, how many pairs scored lower, and the paired t, on each
+pair's mean over the seeds. The noise is anchored to frames, not to the pair, so within one seed every
+pair of a set gets the same draw and their errors move together: that t overstates how sure a
+difference is. With two seeds or more each variant also gets its mean per seed, and against the first
+variant the t over seeds, which counts each draw once.
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ def evaluate(args) -> dict:
     source_ovrl = float(np.mean([listening.dnsmos(a, rate)["ovrl"] for a in sources.values()]))
     teacher = model.teacher
     base = teacher.denoiser.schedule if teacher is not None else None
+    seeds = list(dict.fromkeys(args.seeds))
     rows = []
     for variant in variants:
         if variant.kind == "teacher":
@@ -96,16 +102,21 @@ def evaluate(args) -> dict:
             teacher.denoiser.schedule = replace(base, teacher_floor=floor, teacher_churn=churn, rho=rho)
         try:
             steps = f"teacher-{variant.steps}" if variant.kind == "teacher" else str(variant.steps)
-            scores = [listening.dnsmos(convert_audio(model, audio, rate, singer, steps=steps)[0], rate)["ovrl"]
-                      for audio in sources.values() for singer in args.singers]
+            by_seed = np.array([[listening.dnsmos(convert_audio(model, audio, rate, singer, steps=steps, seed=seed)[0],
+                                                  rate)["ovrl"]
+                                 for audio in sources.values() for singer in args.singers] for seed in seeds])
         finally:
             if teacher is not None:
                 teacher.denoiser.schedule = base
+        scores = by_seed.mean(axis=0).tolist()
         rows.append({"variant": variant.label, "ovrl_mean": float(np.mean(scores)),
-                     "ovrl_ratio": float(np.mean(scores)) / source_ovrl, "scores": scores})
+                     "ovrl_ratio": float(np.mean(scores)) / source_ovrl, "scores": scores,
+                     "seed_means": by_seed.mean(axis=1).tolist()})
     for row in rows[1:]:
         row["against_first"] = paired(row["scores"], rows[0]["scores"])
-    return {"model": args.model or "default", "sources": list(sources), "singers": args.singers,
+        if len(seeds) > 1:
+            row["against_first_by_seed"] = paired(row["seed_means"], rows[0]["seed_means"])
+    return {"model": args.model or "default", "sources": list(sources), "singers": args.singers, "seeds": seeds,
             "source_ovrl_mean": source_ovrl, "pairs": len(sources) * len(args.singers), "variants": rows}
 
 
@@ -115,6 +126,10 @@ def print_table(result: dict) -> None:
         versus = row.get("against_first")
         extra = "" if versus is None else (f"  vs first {versus['mean_difference']:+.3f}, {versus['lower']} lower"
                                           + (f", t {versus['t']:+.1f}" if versus["t"] is not None else ""))
+        by_seed = row.get("against_first_by_seed")
+        if by_seed is not None:
+            extra += f"; over seeds {by_seed['mean_difference']:+.3f}" + (
+                f", t {by_seed['t']:+.1f}" if by_seed["t"] is not None else "")
         print(f"{row['variant']:32s} OVRL {row['ovrl_mean']:.3f} ({row['ovrl_ratio']:.2f} x input){extra}")
 
 
@@ -124,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", nargs="+", required=True, help="voices the model never saw")
     parser.add_argument("--singers", nargs="+", required=True, help="target singers of the model")
     parser.add_argument("--variants", nargs="+", required=True, help="KIND:STEPS[:floor=F][:churn=S][:rho=R]")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="seeds of the sampler's noise; each pair is converted once per seed (default 0)")
     parser.add_argument("--max-seconds", type=float, default=6.0, help="seconds of each source (default 6)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -50,6 +50,29 @@ def test_a_run_reports_every_variant_against_the_first_and_restores_the_teacher(
     assert all(1.0 <= s <= 5.0 for row in rows.values() for s in row["scores"])
 
 
+def test_seeds_are_draws_of_one_variant_and_compared_draw_by_draw(sweep, tmp_path, capsys):
+    model_path = tmp_path / "tiny.safetensors"
+    build_tiny_model(model_path)
+    source = tmp_path / "src.wav"
+    save_audio(source, sung_tone(DNSMOS_ONE_WINDOW_SECONDS, hz=220.0), 24000)
+    singer = VoiceModel.load(model_path, "cpu").singers.names[0]
+    runs = {}
+    for seeds in (["0"], ["1"], ["0", "1"]):
+        assert sweep.main(["--model", str(model_path), "--sources", str(source), "--singers", singer,
+                           "--variants", "teacher:3", "teacher:3:churn=0", "--seeds", *seeds,
+                           "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS), "--json"]) == 0
+        runs[" ".join(seeds)] = json.loads(capsys.readouterr().out)
+    first = [run["variants"][0]["scores"][0] for run in (runs["0"], runs["1"])]
+    assert first[0] != first[1]  # another seed, another draw of the churned teacher
+    both = runs["0 1"]["variants"]
+    assert both[0]["seed_means"] == pytest.approx(first)
+    assert both[0]["scores"][0] == pytest.approx(sum(first) / 2)
+    assert "against_first_by_seed" in both[1] and "against_first_by_seed" not in runs["0"]["variants"][1]
+    ode = [run["variants"][1]["scores"][0] for run in (runs["0"], runs["1"])]
+    by_seed = both[1]["against_first_by_seed"]
+    assert by_seed["mean_difference"] == pytest.approx((ode[0] - first[0] + ode[1] - first[1]) / 2)
+
+
 def test_an_unknown_singer_is_one_line(sweep, tmp_path, capsys):
     build_tiny_model(tmp_path / "tiny.safetensors")
     source = tmp_path / "src.wav"

@@ -53,6 +53,23 @@ def test_churn_changes_the_teacher_and_zero_is_the_ode(model_path: Path, tmp_pat
     assert changed("gentle") > 1e-3  # 3 / 30 steps raises each level by 10 %; 20 / 30 hits the cap, 41 %
 
 
+def test_seed_draws_other_noise_and_zero_is_the_default(model_path: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.wav"
+    sf.write(source, sung_tone(0.3), 24000)
+    outputs = {}
+    for name, extra in {"own": [], "zero": ["--seed", "0"], "one": ["--seed", "1"],
+                        "teacher": ["--sampler", "teacher-4"], "teacher one": ["--sampler", "teacher-4", "--seed", "1"]
+                        }.items():
+        folder = tmp_path / name
+        assert main(["convert", str(source), "--model", str(model_path), "--singer", "alto", "--out", str(folder),
+                     *extra]) == 0
+        outputs[name] = sf.read(folder / "in_alto.wav")[0]
+    differs = lambda a, b: np.abs(outputs[a] - outputs[b]).max() / np.abs(outputs[a]).max()  # noqa: E731
+    assert differs("zero", "own") == 0.0
+    assert differs("one", "own") > 1e-3  # the student's starting noise
+    assert differs("teacher one", "teacher") > 1e-3  # the teacher's start and churn
+
+
 def test_latent_scale_changes_the_student_and_the_models_own_is_the_default(model_path: Path, tmp_path: Path) -> None:
     source = tmp_path / "in.wav"
     sf.write(source, sung_tone(0.3), 24000)

@@ -40,6 +40,9 @@ def register(subparsers) -> None:
                         help="teacher-N only: EDM's stochastic churn S_churn, fresh noise before each step; 0 is "
                              "the deterministic ODE (default: the model's own edm.teacher_churn)")
     parser.add_argument("--latent-scale", type=float, default=None, help=LATENT_SCALE_HELP)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the sampler's noise: the same seed gives the same output, another seed another "
+                             "draw (default 0, what the live engine plays)")
     # The old name: 'steps' means training steps in 'comosvc train'; kept working, with a notice.
     parser.add_argument("--steps", dest="deprecated_steps", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--f0", default=None, choices=PITCH_METHODS, help="pitch method (default: the model's)")
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             target, report = convert_file(
                 model, path, args.singer, args.out, pitch=args.pitch, steps=sampler, f0_method=args.f0,
-                auto_transpose=args.auto_transpose, out_rate=args.rate, retrieval=args.retrieval,
+                auto_transpose=args.auto_transpose, out_rate=args.rate, retrieval=args.retrieval, seed=args.seed,
             )
         except UserError as exc:  # one bad file must not cost the others their conversion
             reason = str(exc) if str(path) in str(exc) else f"{path}: {exc}"

@@ -91,9 +91,11 @@ def convert_audio(
     out_rate: int | None = None,
     block_seconds: float = 10.0,
     retrieval: float = 0.0,
+    seed: int = 0,
 ) -> tuple[np.ndarray, int, ConversionReport]:
     """Convert mono `audio` at `sample_rate` to `singer`; returns (audio, rate, report). `auto_transpose`:
-    False, True (= 'semitones') or 'octaves' (AUTO_TRANSPOSE_MODES)."""
+    False, True (= 'semitones') or 'octaves' (AUTO_TRANSPOSE_MODES). `seed` picks the sampler's noise: the
+    same seed gives the same output, another seed another draw of it."""
     began = time.perf_counter()
     model.singers.id(singer)  # unknown singer: UserError listing the names, before any work
     pitch = check_pitch_shift(pitch)
@@ -121,7 +123,7 @@ def convert_audio(
         converted = np.zeros(length, np.float32)
     else:
         converted = _convert_voiced(model, source, singer, pitch, str(steps), method, auto_transpose, block_seconds,
-                                    retrieval, report)
+                                    retrieval, int(seed), report)
         converted = follow_input(source, converted, rate)
     if out_rate != rate:
         converted = resample(converted, rate, out_rate)
@@ -137,7 +139,7 @@ def follow_input(source: np.ndarray, output: np.ndarray, sample_rate: int) -> np
 
 
 def _convert_voiced(model, source: np.ndarray, singer: str, pitch: float, steps: str, method: str,
-                    auto_transpose: str | None, block_seconds: float, retrieval: float,
+                    auto_transpose: str | None, block_seconds: float, retrieval: float, seed: int,
                     report: ConversionReport) -> np.ndarray:
     hop = model.hop_length
     length = len(source)
@@ -158,7 +160,7 @@ def _convert_voiced(model, source: np.ndarray, singer: str, pitch: float, steps:
     stream = ConversionStream(
         model, singer=singer, pitch=pitch, steps=steps, f0_method=method,
         lookahead_frames=exact_lookahead(model, steps), f0_track=track, max_block_frames=block_frames,
-        retrieval=retrieval,
+        retrieval=retrieval, seed=seed,
     )
     latency = stream.latency_samples
     total = length + latency
