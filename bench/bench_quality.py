@@ -36,6 +36,9 @@ Files are cut to --max-seconds. Singers without a folder are skipped and listed.
 teacher sampler's EDM churn for the teacher-N rows (default: the model's `edm.teacher_churn`; 0 is
 the deterministic ODE, the sampler before session 17). --latent-scale sets the student's starting
 noise, x sigma_max, for the consistency rows (default: the model's `edm.student_latent_scale`).
+--seed picks the samplers' noise (default 0, as `convert` and the live engine). Every pair of a run
+shares one draw, since the noise is anchored to frames: to tell a model's figure from its draw,
+run again with other seeds.
 """
 
 from __future__ import annotations
@@ -193,13 +196,14 @@ def evaluate(args) -> dict:
     for steps in args.steps:
         warm = sources[0]["audio"][: min(len(sources[0]["audio"]), rate)]
         convert_audio(model, warm, rate, singers[0], pitch=args.pitch, steps=steps,
-                      auto_transpose=args.auto_transpose, retrieval=args.retrieval)  # warm-up, not timed
+                      auto_transpose=args.auto_transpose, retrieval=args.retrieval, seed=args.seed)  # warm-up
         rows, cents, taken, seconds = [], [], 0.0, 0.0
         identified, outputs_by_source, by_distance = [], {}, []
         for source in sources:
             for singer in singers:
                 out, _, report = convert_audio(model, source["audio"], rate, singer, pitch=args.pitch, steps=steps,
-                                               auto_transpose=args.auto_transpose, retrieval=args.retrieval)
+                                               auto_transpose=args.auto_transpose, retrieval=args.retrieval,
+                                               seed=args.seed)
                 taken += report.seconds_taken
                 seconds += report.input_seconds
                 shift = args.pitch + (report.auto_transpose_semitones or 0.0)
@@ -263,7 +267,7 @@ def evaluate(args) -> dict:
         "auto_transpose_mode": args.auto_transpose, "steps": list(args.steps), "max_seconds": args.max_seconds,
         "threads": int(args.threads), "f0_method": args.eval_f0, "fpc_scale": "hz",
         "teacher_churn": model.teacher.schedule.teacher_churn if model.teacher is not None else None,
-        "student_latent_scale": model.generator.schedule.student_latent_scale,
+        "student_latent_scale": model.generator.schedule.student_latent_scale, "seed": int(args.seed),
         "singers": singers, "missing_singers": missing, "notes": notes,
         "pairs": pairs, "by_steps": by_steps,
         "source_dnsmos": {s["path"]: s["dnsmos"] for s in sources},
@@ -400,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="EDM churn of the teacher's sampler (default: the model's own; 0 = the ODE)")
     parser.add_argument("--latent-scale", type=float, default=None,
                         help="the student's starting noise x sigma_max (default: the model's own; 1 = the paper)")
+    parser.add_argument("--seed", type=int, default=0, help="the samplers' noise (default 0, as convert)")
     parser.add_argument("--max-seconds", type=float, default=6.0, help="cut every file to this length (0: no cut)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--no-dnsmos", dest="dnsmos", action="store_false",

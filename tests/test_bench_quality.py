@@ -123,6 +123,20 @@ def test_a_sampler_setting_changes_the_output_and_a_bad_one_is_one_line(
     assert message in capsys.readouterr().err
 
 
+def test_another_seed_is_another_draw_of_the_same_conversion(setup, capsys):
+    root, sources, targets = setup
+    bench = load_bench("bench_quality")
+    common = ["--model", str(root / "tiny.safetensors"), "--sources", sources[0], "--targets-dir", str(targets),
+              "--eval-f0", "dio", "--steps", "1", "--max-seconds", "1", "--no-dnsmos", "--json"]
+    runs = []
+    for extra in ([], ["--seed", "0"], ["--seed", "3"]):
+        assert bench.main([*common, *extra]) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    assert [run["seed"] for run in runs] == [0, 0, 3]
+    cosine = [run["pairs"][0]["output_cosine"] for run in runs]
+    assert cosine[0] == cosine[1] and cosine[2] != cosine[0]
+
+
 def test_table_and_leakage_with_two_singers(setup, capsys):
     root, sources, targets = setup
     bass = targets / "bass"
