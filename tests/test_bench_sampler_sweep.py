@@ -29,12 +29,19 @@ def test_variants_parse_and_refuse(sweep):
             sweep.parse_variant(bad)
 
 
-def test_a_run_reports_every_variant_against_the_first_and_restores_the_teacher(sweep, tmp_path, capsys):
-    model_path = tmp_path / "tiny.safetensors"
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(model file, one sung source, the model's first singer)."""
+    root = tmp_path_factory.mktemp("sweep")
+    model_path = root / "tiny.safetensors"
     build_tiny_model(model_path)
-    source = tmp_path / "src.wav"
+    source = root / "src.wav"
     save_audio(source, sung_tone(DNSMOS_ONE_WINDOW_SECONDS, hz=220.0), 24000)
-    singer = VoiceModel.load(model_path, "cpu").singers.names[0]
+    return model_path, source, VoiceModel.load(model_path, "cpu").singers.names[0]
+
+
+def test_a_run_reports_every_variant_against_the_first_and_restores_the_teacher(sweep, tiny, capsys):
+    model_path, source, singer = tiny
     code = sweep.main(["--model", str(model_path), "--sources", str(source), "--singers", singer,
                        "--variants", "teacher:3", "teacher:3:floor=1.5", "teacher:3:churn=0", "teacher:3:rho=2",
                        "teacher:3", "student:1",
@@ -50,12 +57,8 @@ def test_a_run_reports_every_variant_against_the_first_and_restores_the_teacher(
     assert all(1.0 <= s <= 5.0 for row in rows.values() for s in row["scores"])
 
 
-def test_seeds_are_draws_of_one_variant_and_compared_draw_by_draw(sweep, tmp_path, capsys):
-    model_path = tmp_path / "tiny.safetensors"
-    build_tiny_model(model_path)
-    source = tmp_path / "src.wav"
-    save_audio(source, sung_tone(DNSMOS_ONE_WINDOW_SECONDS, hz=220.0), 24000)
-    singer = VoiceModel.load(model_path, "cpu").singers.names[0]
+def test_seeds_are_draws_of_one_variant_and_compared_draw_by_draw(sweep, tiny, capsys):
+    model_path, source, singer = tiny
     runs = {}
     for seeds in (["0"], ["1"], ["0", "1"]):
         assert sweep.main(["--model", str(model_path), "--sources", str(source), "--singers", singer,
