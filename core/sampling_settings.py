@@ -1,4 +1,4 @@
-"""The student-sampler settings a user gives (latent scale, help text), without torch.
+"""The sampler settings a user gives (the student's latent scale, the noise's seed, help text), without torch.
 
 The argument parsers read these at start-up; core.convert.voice_model applies them to a model.
 """
@@ -18,6 +18,16 @@ def check_latent_scale(scale: float) -> None:
     """A usable scale of the student's starting noise: a finite number >= 0 (UserError otherwise)."""
     if not math.isfinite(scale) or scale < 0:
         raise UserError(f"the latent scale must be a number >= 0, got {scale}")
+
+
+SEED_LIMIT = 2**32  # seeds 0 .. 2^32 - 1: any of them keys core/model/noise.py's counter-based generator
+
+
+def check_seed(seed: int) -> int:
+    """A usable seed of the samplers' noise (UserError otherwise)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise UserError(f"the seed must be a whole number from 0 to {SEED_LIMIT - 1}, got {seed!r}")
+    return seed
 
 
 def no_student_error(description: str) -> UserError:

@@ -93,6 +93,8 @@ def test_latent_scale_changes_the_student_and_the_models_own_is_the_default(mode
         (["--singer", "alto", "--sampler", "teacher-2", "--churn", "-1"], "churn must be a number >= 0"),
         (["--singer", "alto", "--latent-scale", "nan"], "latent scale must be a number >= 0"),
         (["--singer", "alto", "--sampler", "teacher-2", "--latent-scale", "0.5"], "the teacher's starts at sigma_max"),
+        (["--singer", "alto", "--seed", "-1"], "seed must be a whole number from 0"),
+        (["--singer", "alto", "--seed", str(2**64)], "seed must be a whole number from 0"),
     ],
 )
 def test_errors_are_one_line(model_path: Path, tmp_path: Path, capsys, extra: list[str], message: str) -> None:

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import UserError
     from core.features.pitch_settings import check_pitch_shift
     from core.features.retrieval_settings import check_retrieval_ratio, no_index_error
-    from core.sampling_settings import check_latent_scale
+    from core.sampling_settings import check_latent_scale, check_seed
 
     sampler = _sampler(args)
     kind, _ = parse_steps(sampler)
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--latent-scale sets the student's sampler; the teacher's starts at sigma_max")
         check_latent_scale(args.latent_scale)
     check_pitch_shift(args.pitch)
+    check_seed(args.seed)
     check_retrieval_ratio(args.retrieval)
     if args.rate is not None and not 8000 <= args.rate <= 192000:
         raise UserError(f"--rate must be between 8000 and 192000 Hz, got {args.rate}")

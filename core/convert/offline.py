@@ -31,6 +31,7 @@ from core.convert.stream import ConversionStream, exact_lookahead, parse_steps
 from core.errors import UserError
 from core.features.pitch import AUTO_TRANSPOSE_MODES, check_pitch_shift
 from core.features.retrieval import check_retrieval_ratio, no_index_error
+from core.sampling_settings import check_seed
 
 
 
@@ -99,6 +100,7 @@ def convert_audio(
     began = time.perf_counter()
     model.singers.id(singer)  # unknown singer: UserError listing the names, before any work
     pitch = check_pitch_shift(pitch)
+    seed = check_seed(seed)
     auto_transpose = auto_transpose_mode(auto_transpose)
     retrieval = check_retrieval_ratio(retrieval)
     if retrieval > 0 and getattr(model, "retrieval", None) is None:
@@ -123,7 +125,7 @@ def convert_audio(
         converted = np.zeros(length, np.float32)
     else:
         converted = _convert_voiced(model, source, singer, pitch, str(steps), method, auto_transpose, block_seconds,
-                                    retrieval, int(seed), report)
+                                    retrieval, seed, report)
         converted = follow_input(source, converted, rate)
     if out_rate != rate:
         converted = resample(converted, rate, out_rate)
