@@ -267,7 +267,7 @@ def evaluate(args) -> dict:
         "auto_transpose_mode": args.auto_transpose, "steps": list(args.steps), "max_seconds": args.max_seconds,
         "threads": int(args.threads), "f0_method": args.eval_f0, "fpc_scale": "hz",
         "teacher_churn": model.teacher.schedule.teacher_churn if model.teacher is not None else None,
-        "student_latent_scale": model.generator.schedule.student_latent_scale, "seed": int(args.seed),
+        "student_latent_scale": model.generator.schedule.student_latent_scale, "seed": args.seed,
         "singers": singers, "missing_singers": missing, "notes": notes,
         "pairs": pairs, "by_steps": by_steps,
         "source_dnsmos": {s["path"]: s["dnsmos"] for s in sources},

@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", help="output folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each sung clip")
-    parser.add_argument("--clips", type=int, default=2, help="sung clips per voice, each an equal stretch of its speech (default 2)")
+    parser.add_argument("--clips", type=int, default=2,
+                        help="sung clips per voice, each an equal stretch of its speech (default 2)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
