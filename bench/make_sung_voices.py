@@ -9,9 +9,15 @@ training corpus of this project:
 - asterisk-core-sounds-it-wav: Carlo, a man's voice, Italian, 8 kHz telephone band;
 - asterisk-core-sounds-fr-wav: June, a woman's voice, Canadian French, 8 kHz telephone band;
 - asterisk-prompt-it-menardi-wav: Menardi, a woman's voice, Italian, 8 kHz telephone band;
-- asterisk-core-sounds-ru-wav: a woman's voice, Russian, 8 kHz telephone band.
-The first three are the sets BENCHMARKS.md has measured since session 12; the last three (session 40)
-widen the held-out voices. Each voice keeps its own seeds, so adding a voice changes no earlier clip.
+- asterisk-core-sounds-ru-wav: a woman's voice, Russian, 8 kHz telephone band;
+- fillets-ng-data-cs and fillets-ng-data-nl: the two fish of the game Fish Fillets, each voiced by
+  one actor in Czech and one in Dutch, 22.05 kHz Ogg Vorbis (full band to 11 kHz). The files name
+  their speaker (`-m-` the small fish, `-v-` the big one); a voice is the first 12 files in name
+  order. The small fish speak at a median F0 of 282 Hz (Czech) and 207 Hz (Dutch) and sing in the
+  women's range here; the big fish, 134 and 137 Hz, in the men's.
+The first three are the sets BENCHMARKS.md has measured since session 12; the next three (session 40)
+widen the held-out voices; the four fish (session 46) add full-band voices and two more men. Each
+voice keeps its own seeds, so adding a voice changes no earlier clip.
 Each is re-sung by WORLD onto a seeded tune in a range that suits the voice (the corpus's method,
 core.data.corpus_render.sing_speech), so the sources are real voices singing imposed melodies.
 Writes OUT_DIR/<voice>_<n>.wav at 24 kHz and OUT_DIR/voices.json (the intended F0 per frame).
@@ -35,6 +41,14 @@ RATE, HOP = 24000, 128
 
 ASTERISK = Path("/usr/share/asterisk/sounds")
 PROMPTS = ("demo-congrats.wav", "demo-echotest.wav", "vm-intro.wav")
+FILLETS = Path("/usr/share/games/fillets-ng/sound")
+FILLETS_FILES = 12
+
+
+def _fillets_lines(language: str, fish: str) -> list[Path]:
+    """One fish's lines in one language: the game names each file by its speaker (m: small, v: big)."""
+    return sorted(FILLETS.glob(f"*/{language}/*-{fish}-*.ogg"))[:FILLETS_FILES]
+
 
 # name: (files, low MIDI, high MIDI); phrases are joined with a short pause before singing.
 # Append new voices at the end: a voice's seed is its position in this table.
@@ -45,6 +59,10 @@ VOICES = {
     "june_female": ([ASTERISK / "fr_CA_f_June" / n for n in PROMPTS], 55, 72),
     "menardi_female": ([ASTERISK / "it_IT_f_Menardi" / n for n in PROMPTS], 55, 72),
     "ivr_ru_female": ([ASTERISK / "ru_RU_f_IvrvoiceRU" / n for n in PROMPTS], 55, 72),
+    "fillets_cs_small": (_fillets_lines("cs", "m"), 55, 72),
+    "fillets_cs_big": (_fillets_lines("cs", "v"), 45, 62),
+    "fillets_nl_small": (_fillets_lines("nl", "m"), 55, 72),
+    "fillets_nl_big": (_fillets_lines("nl", "v"), 45, 62),
 }
 
 

@@ -15,6 +15,7 @@ SYSTEM_PACKAGES=(
     sox                                # listening checks
     alsa-utils asterisk-core-sounds-en-wav asterisk-core-sounds-it-wav   # real voices for bench_quality
     asterisk-core-sounds-fr-wav asterisk-core-sounds-ru-wav asterisk-prompt-it-menardi-wav
+    fillets-ng-data-cs fillets-ng-data-nl   # full-band real voices for bench_quality
     asterisk-prompt-es-co asterisk-prompt-fr-armelle ktuberling-data   # real voices in the default model's training
     libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3   # Qt offscreen
 )
