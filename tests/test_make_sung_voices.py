@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pyworld
 import soundfile as sf
 
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "make_sung_voices.py"
+from tests.bench_scripts import load_bench
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("make_sung_voices", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("make_sung_voices")
 
 
 def _median_midi(audio: np.ndarray, rate: int) -> float:
