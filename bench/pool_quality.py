@@ -12,8 +12,8 @@ runs out as sets x seeds and reports, for each sampler (--steps value):
 - over the seeds: each set's mean, and the pooled share's mean and range.
 All runs must share the model and the transposition (one error line otherwise): pooling a model or
 a mode with another would say nothing about either. Two model paths are one model when the files
-have the same bytes (a copy of the shipped file is the shipped model). A run written before --seed existed
-counts as seed 0, the default it ran with.
+have the same bytes (a copy of the shipped file is the shipped model). A run written before --seed
+existed counts as seed 0, the default it ran with.
 """
 
 from __future__ import annotations
@@ -63,11 +63,15 @@ def _same(runs: list[tuple[str, dict]], key: str, what: str, identity=lambda val
     return runs[0][1].get(key)
 
 
-def cell(run: dict, steps: str) -> dict | None:
-    """One run's figures for one sampler: top-1 count, pairs, DNSMOS ratio of the means."""
+def _seed(run: dict) -> int:
+    """The run's --seed; a run written before --seed existed ran with the default, 0."""
+    return int(run.get("seed") or 0)
+
+
+def cell(run: dict, steps: str) -> dict:
+    """One run's figures for one sampler (every run has it: pool() checks): top-1 count, pairs, DNSMOS
+    ratio of the means."""
     pairs = [p for p in run["pairs"] if str(p["steps"]) == steps]
-    if not pairs:
-        return None
     outputs = [p["dnsmos"]["ovrl"] for p in pairs if p.get("dnsmos")]
     inputs = [d["ovrl"] for d in run["source_dnsmos"].values() if d]
     ratio = float(np.mean(outputs) / np.mean(inputs)) if outputs and inputs else None
@@ -87,10 +91,10 @@ def pool(paths: list[str], steps_wanted: list[str] | None) -> dict:
                         f"{', '.join(common) or 'none'}")
 
     sets = sorted({tuple(run["sources"]) for _, run in runs})
-    seeds = sorted({int(run.get("seed") or 0) for _, run in runs})
+    seeds = sorted({_seed(run) for _, run in runs})
     grid: dict[tuple[int, int], dict] = {}
     for path, run in runs:
-        key = (sets.index(tuple(run["sources"])), int(run.get("seed") or 0))
+        key = (sets.index(tuple(run["sources"])), _seed(run))
         if key in grid:
             raise UserError(f"{path} repeats set {key[0] + 1} with seed {key[1]}: give each set and seed once")
         grid[key] = run

@@ -11,10 +11,6 @@ import soundfile as sf
 from tests.bench_scripts import load_bench
 
 
-def _script():
-    return load_bench("make_sung_voices")
-
-
 def _median_midi(audio: np.ndarray, rate: int) -> float:
     f0, _ = pyworld.harvest(audio.astype(np.float64), rate, f0_floor=60.0, f0_ceil=1000.0, frame_period=10.0)
     voiced = f0[f0 > 0]
@@ -23,7 +19,7 @@ def _median_midi(audio: np.ndarray, rate: int) -> float:
 
 
 def test_every_voice_is_installed_and_the_fish_are_told_apart_by_their_file_names():
-    script = _script()
+    script = load_bench("make_sung_voices")
     for name, (files, _, _) in script.VOICES.items():  # scripts/setup.sh installs the packages
         assert files and all(path.is_file() for path in files), name
     small, big = script._fillets_lines("cs", "m"), script._fillets_lines("cs", "v")
@@ -35,7 +31,7 @@ def test_every_voice_is_installed_and_the_fish_are_told_apart_by_their_file_name
 
 
 def test_each_voice_is_sung_in_its_range_and_the_melody_is_written(tmp_path):
-    script = _script()
+    script = load_bench("make_sung_voices")
     # the four fish and one Asterisk voice: singing all of them would only repeat the same path
     script.VOICES = {name: voice for name, voice in script.VOICES.items()
                      if name.startswith("fillets") or name == "carlo_male"}

@@ -80,10 +80,10 @@ def test_runs_that_cannot_be_pooled_are_one_error_line(runs, capsys, tmp_path):
     assert "transposition" in fails([paths[0, 0], transposed])
     other_model = tmp_path / "other.safetensors"
     build_tiny_model(other_model, medians={s: 200.0 for s in SINGERS})
-    assert "model" in fails([paths[0, 0], tmp_path / _rewritten(tmp_path, first, model=str(other_model))])
+    assert "model" in fails([paths[0, 0], _rewritten(tmp_path, first, model=str(other_model))])
     copy = tmp_path / "copy.safetensors"
     shutil.copy(root / "tiny.safetensors", copy)  # the same bytes elsewhere: the same model
-    assert pool.main([str(paths[0, 0]), str(tmp_path / _rewritten(tmp_path, first, model=str(copy), seed=1))]) == 0
+    assert pool.main([str(paths[0, 0]), str(_rewritten(tmp_path, first, model=str(copy), seed=1))]) == 0
     capsys.readouterr()
     assert "repeats" in fails([paths[0, 0], paths[0, 0]])
     assert "teacher-4" in fails([paths[0, 0]], "--steps", "teacher-4")
@@ -93,7 +93,8 @@ def test_runs_that_cannot_be_pooled_are_one_error_line(runs, capsys, tmp_path):
     assert "no such file" in fails([tmp_path / "absent.json"])
 
 
-def _rewritten(folder, run, **changes) -> str:
-    name = f"run_{len(list(folder.iterdir()))}.json"
-    (folder / name).write_text(json.dumps({**run, **changes}))
-    return name
+def _rewritten(folder, run, **changes):
+    """A copy of a run's JSON with some fields changed, as a new file in folder."""
+    path = folder / f"run_{len(list(folder.iterdir()))}.json"
+    path.write_text(json.dumps({**run, **changes}))
+    return path
