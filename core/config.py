@@ -106,6 +106,7 @@ class TrainConfig:
     singer_classifier_steps: int  # steps of that loss's classifier, trained before distillation starts
     student_adversarial_weight: float  # > 0: the adversarial term in distillation (train/adversarial.py)
     adversarial_warmup_steps: int  # steps the discriminator learns alone before the student gets that term
+    content_band_limit_prob: float  # share of training crops whose content-encoder input is band-limited (perturb.py)
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,9 @@ AT_LEAST: dict[str, float] = {
     "train.singer_classifier_steps": 0,
     "train.student_adversarial_weight": 0.0,
     "train.adversarial_warmup_steps": 0,
+    "train.content_band_limit_prob": 0.0,
 }
+AT_MOST: dict[str, float] = {"train.content_band_limit_prob": 1.0}
 
 
 def from_dict(data: dict[str, Any]) -> Config:
@@ -222,6 +225,11 @@ def from_dict(data: dict[str, Any]) -> Config:
         value = getattr(getattr(config, section), leaf)
         if not value >= lowest:  # also refuses NaN
             raise ConfigError(f"config key '{dotted}' must be >= {lowest:g}, got {value!r}")
+    for dotted, highest in AT_MOST.items():
+        section, leaf = dotted.split(".")
+        value = getattr(getattr(config, section), leaf)
+        if not value <= highest:
+            raise ConfigError(f"config key '{dotted}' must be <= {highest:g}, got {value!r}")
     return config
 
 
@@ -239,6 +247,7 @@ ADDED_KEYS: dict[str, Any] = {
     "train.singer_classifier_steps": 2000,
     "train.student_adversarial_weight": 0.0,
     "train.adversarial_warmup_steps": 100,
+    "train.content_band_limit_prob": 0.0,
 }
 
 

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from core.config import available_configs, load_config
@@ -53,3 +55,15 @@ def test_a_negative_or_nan_sampler_setting_is_refused_when_the_config_is_built(k
         with pytest.raises(ConfigError, match=f"'{key}' must be >= 0"):
             load_config("live", {key: bad})
     assert load_config("live", {key: 0.0}) is not None
+
+
+def test_the_band_limit_share_is_a_probability_and_old_model_files_read_it_as_off():
+    from core.config import from_stored_dict
+
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ConfigError, match="train.content_band_limit_prob"):
+            load_config("live", {"train.content_band_limit_prob": bad})
+    assert load_config("live", {"train.content_band_limit_prob": 1.0}).train.content_band_limit_prob == 1.0
+    stored = dataclasses.asdict(load_config("live", {"train.content_band_limit_prob": 0.5}))
+    del stored["train"]["content_band_limit_prob"]  # a file written before the key existed
+    assert from_stored_dict(stored).train.content_band_limit_prob == 0.0

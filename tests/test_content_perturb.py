@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pyworld
 import torch
 
-from core.audio.mel import MelSpectrogram
+from core.audio.mel import MelSpectrogram, mel_bin_of
 from core.config import load_config
 from core.features.perturb import (
     PerturbSettings,
     perturb_audio,
     random_eq,
+    random_mel_band_limit,
     random_mel_eq,
     warp_envelope,
     world_shift,
@@ -90,6 +92,52 @@ def test_random_mel_eq_keeps_shape_and_is_smooth():
     assert gain.abs().max() > 0.05 and gain.abs().max() <= 9.0 / 20 + 1e-6
     assert (gain[1:] - gain[:-1]).abs().max() < 0.2  # a smooth curve, not noise
     assert random_mel_eq(mel.unsqueeze(0), 9.0, g).shape == (1,) + mel.shape
+
+
+def _cut_bins(original: torch.Tensor, limited: torch.Tensor) -> list[int | None]:
+    """Per item, the first mel bin the band limit lowered (None where it left the item alone)."""
+    lowered = (limited < original - 1e-6).any(-1)
+    return [int(row.nonzero()[0]) if row.any() else None for row in lowered]
+
+
+def test_band_limit_is_what_a_low_sample_rate_recording_gives(monkeypatch):
+    import scipy.signal
+    import core.features.perturb as perturb
+
+    monkeypatch.setattr(perturb, "BAND_LIMIT_HZ", (4000.0, 4000.0))
+    x = _voice(f0=140.0) + 0.003 * np.random.default_rng(0).standard_normal(int(0.6 * SR)).astype(np.float32)
+    telephone = scipy.signal.sosfiltfilt(scipy.signal.butter(16, 4000.0, fs=SR, output="sos"), x)
+    real = _mel(telephone.astype(np.float32))
+    limited = random_mel_band_limit(_mel(x)[None], CFG.audio, 1.0, torch.Generator().manual_seed(0))[0]
+    below, above = slice(0, int(mel_bin_of(3000.0, CFG.audio))), slice(int(mel_bin_of(5000.0, CFG.audio)), None)
+    floor = np.log10(CFG.audio.log_clamp)
+    assert (limited[below] - real[below]).abs().mean() < 0.05  # the band kept is the recording's
+    assert _mel(x)[above].mean() > floor + 1.0  # the full-band voice had something up there
+    assert (limited[above] - floor).abs().max() < 1e-6 and (real[above] - floor).abs().mean() < 0.5
+
+
+def test_band_limit_cuts_a_share_of_items_within_the_range_and_never_below_the_clamp():
+    from core.features.perturb import BAND_LIMIT_HZ
+
+    mel = torch.full((400, CFG.audio.n_mels, 3), -2.0)
+    mel[:, :, 0] = -5.5  # already under the clamp: left there, not raised
+    limited = random_mel_band_limit(mel, CFG.audio, 0.5, torch.Generator().manual_seed(1))
+    cuts = _cut_bins(mel, limited)
+    chosen = [c for c in cuts if c is not None]
+    assert 160 < len(chosen) < 240
+    low, high = (mel_bin_of(hz, CFG.audio) for hz in BAND_LIMIT_HZ)
+    assert low - 1 <= min(chosen) and max(chosen) <= high + 1 and max(chosen) - min(chosen) > 0.7 * (high - low)
+    for item, cut in zip(limited, cuts):
+        if cut is None:
+            assert torch.equal(item, mel[0])
+        else:
+            assert torch.equal(item[:cut, 1:], mel[0, :cut, 1:]) and (item[cut + 2:, 1:] == -5.0).all()
+    assert (limited[:, :, 0] == -5.5).all()
+    again = random_mel_band_limit(mel, CFG.audio, 0.5, torch.Generator().manual_seed(1))
+    assert torch.equal(limited, again)
+    assert torch.equal(random_mel_band_limit(mel, CFG.audio, 0.0, torch.Generator().manual_seed(1)), mel)
+    with pytest.raises(ValueError, match="probability"):
+        random_mel_band_limit(mel, CFG.audio, 1.5, torch.Generator())
 
 
 def test_perturb_audio_is_deterministic_per_seed():

@@ -81,6 +81,20 @@ def test_student_resume_equals_straight_run(cache, tmp_path):
         train_student(cache, teacher, tmp_path / "b.safetensors", _options(7, resume=True), log=lambda m: None)
 
 
+def test_student_with_band_limited_content_resumes_exactly_and_differs_from_one_without(cache, tmp_path):
+    teacher = tmp_path / "teacher.safetensors"
+    train_teacher(cache, teacher, micro_config(), _options(2), log=lambda m: None)
+    band = {"train.content_band_limit_prob": 1.0}
+    train_student(cache, teacher, tmp_path / "a.safetensors", _options(4), overrides=band, log=lambda m: None)
+    train_student(cache, teacher, tmp_path / "b.safetensors", _options(2), overrides=band, log=lambda m: None)
+    train_student(cache, teacher, tmp_path / "b.safetensors", _options(4, resume=True), overrides=band, log=lambda m: None)
+    train_student(cache, teacher, tmp_path / "c.safetensors", _options(4), log=lambda m: None)
+    a, b, c = (load_model(tmp_path / f"{name}.safetensors").student.state_dict() for name in "abc")
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert any(not torch.equal(a[key], c[key]) for key in a)  # the cut reached the student's condition
+
+
 def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
     model = torch.nn.Linear(3, 2)
     optimizer = torch.optim.AdamW(model.parameters())

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from core.checkpoint import with_prefix
+from core.config import load_config
 from core.data.preprocess import preprocess
 from core.errors import UserError
 from core.features.content import CONTENT_PREFIX, encoder_from_tensors
@@ -87,3 +88,24 @@ def test_loss_curve_splits_the_run_into_equal_parts():
     assert max(sizes) - min(sizes) <= 1  # no one-step tail standing in for the end of the run
     assert curve[0][1] == pytest.approx(sum(v for _, v in history[:220]) / 220)
     assert _curve(history[:3]) == [(1, 1.0), (2, 2.0), (3, 3.0)] and _curve([]) == []
+
+
+def test_band_limit_reaches_the_teachers_content_input_in_training_only(cache):
+    from core.data.dataset import CachedDataset
+    from core.train.student import content_of
+    from core.train.teacher import build_teacher_system
+
+    data = CachedDataset(cache, "train")
+    batch = data.batch(4, 64, torch.Generator().manual_seed(0))
+    codes = {}
+    for share in (0.0, 1.0):
+        cfg = load_config("tiny", {**MICRO, "train.content_band_limit_prob": share})
+        torch.manual_seed(0)
+        system = build_teacher_system(cfg, data, 0.0, 0.0).eval()
+        codes[share] = system.content(batch, torch.Generator().manual_seed(3))
+        assert torch.equal(system.content(batch, None), system.encoder.forward_mel(batch.mel_perturbed))
+    assert not torch.allclose(codes[0.0], codes[1.0])
+    assert torch.equal(codes[0.0], system.encoder.forward_mel(batch.mel_perturbed))
+    # The student's frozen codes get the same cut when training asks for it, and none otherwise.
+    cut = content_of(system.encoder, batch, (cfg, torch.Generator().manual_seed(3)))
+    assert torch.allclose(cut, codes[1.0]) and torch.equal(content_of(system.encoder, batch), codes[0.0])

@@ -10,7 +10,9 @@ idea):
 - pitch shift: WORLD re-synthesis with a scaled f0, envelope kept;
 - random EQ: a low shelf, a high shelf and a few parametric peaks (the
   microphone / room colour), as biquads on the audio; or, cheaper, a smooth
-  random gain curve added to the log-mel.
+  random gain curve added to the log-mel;
+- random band limit: the log-mel above a random cut-off taken down to its
+  clamp, as if the audio had been recorded at a lower sample rate.
 
 Every function keeps the length of its input (so the mel frame count is
 unchanged) and draws its randomness from a torch.Generator only, so a seed
@@ -151,6 +153,33 @@ def random_mel_eq(log_mel: torch.Tensor, max_db: float, generator: torch.Generat
     curve = curve.transpose(1, 2).to(log_mel)  # (B, n_mels, 1)
     shifted = log_mel + curve / 20.0  # dB of amplitude -> log10 of magnitude
     return shifted if log_mel.dim() == 3 else shifted[0]
+
+
+# A recording's bandwidth is a cue of WHO sings (an 8 kHz telephone voice, a 16 kHz TTS voice, a
+# 22.05 kHz game recording), not of what is sung. Cut-offs from the telephone band to 22.05 kHz audio.
+BAND_LIMIT_HZ = (3400.0, 11000.0)
+BAND_LIMIT_RAMP_BINS = 2.0  # mel bins from no cut to the full cut, as a resampler's filter rolls off
+BAND_LIMIT_DEPTH = 4.0  # log10 magnitude taken off above the cut-off (80 dB), never below the clamp
+
+
+def random_mel_band_limit(log_mel: torch.Tensor, audio_cfg, probability: float,
+                          generator: torch.Generator) -> torch.Tensor:
+    """Each item of a log10 mel batch (B, n_mels, T), with the given probability, as if its audio had
+    been recorded at a lower sample rate: the bins above a cut-off drawn log-uniformly in BAND_LIMIT_HZ
+    fall to the mel's clamp. The content encoder then cannot tell singers apart by their bandwidth."""
+    from core.audio.mel import mel_bin_of
+
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"band-limit probability must be in [0, 1], got {probability}")
+    batch, n_mels = log_mel.shape[0], log_mel.shape[1]
+    chosen = torch.rand(batch, generator=generator) < probability
+    low, high = (math.log(hz) for hz in BAND_LIMIT_HZ)
+    cutoff_hz = torch.exp(low + (high - low) * torch.rand(batch, generator=generator))
+    cutoff_bin = torch.tensor([mel_bin_of(float(hz), audio_cfg) for hz in cutoff_hz])
+    ramp = ((torch.arange(n_mels)[None, :] - cutoff_bin[:, None]) / BAND_LIMIT_RAMP_BINS).clamp(0.0, 1.0)
+    depth = (ramp * BAND_LIMIT_DEPTH * chosen[:, None]).to(log_mel)[:, :, None]  # (B, n_mels, 1)
+    floor = math.log10(audio_cfg.log_clamp)
+    return torch.maximum(log_mel - depth, torch.clamp(log_mel, max=floor))
 
 
 def perturb_audio(audio: np.ndarray | torch.Tensor, sample_rate: int, settings: PerturbSettings,

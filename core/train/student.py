@@ -171,12 +171,21 @@ class ValidationConsistency:
         return sum(losses) / len(losses)
 
 
-def content_of(encoder: nn.Module | None, batch: Batch) -> torch.Tensor:
-    """Frozen content codes: the built-in encoder on the perturbed mel, or the cached code."""
+def content_of(encoder: nn.Module | None, batch: Batch, band_limit: tuple[Config, torch.Generator] | None = None
+               ) -> torch.Tensor:
+    """Frozen content codes: the built-in encoder on the perturbed mel, or the cached code. With
+    `band_limit` (the config and a generator), a share train.content_band_limit_prob of the mels are
+    band-limited first, as the teacher's were in training (features/perturb.py)."""
     if encoder is None:
         return batch.content
+    mel = batch.mel_perturbed
+    if band_limit is not None:
+        from core.features.perturb import random_mel_band_limit
+
+        cfg, generator = band_limit
+        mel = random_mel_band_limit(mel.cpu(), cfg.audio, cfg.train.content_band_limit_prob, generator).to(mel.device)
     with torch.no_grad():
-        return encoder.forward_mel(batch.mel_perturbed)
+        return encoder.forward_mel(mel)
 
 
 def load_teacher_file(path: str | Path):
@@ -298,6 +307,9 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
             with torch.random.fork_rng(devices=[]):
                 modules["singer_classifier"] = SingerClassifier(cfg.audio.n_mels, len(train.singers.names)).to(runtime.device)
             generators["singer"] = torch.Generator().manual_seed(options.seed * 1009 + runtime.rank + 2000)
+        if cfg.train.content_band_limit_prob > 0 and encoder is not None:
+            generators["band"] = torch.Generator().manual_seed(options.seed * 1009 + runtime.rank + 2500)
+        band_limit = (cfg, generators["band"]) if "band" in generators else None
         state = TrainState(0, modules, optimizers, generators)
         ckpt, logs = default_dirs(out)
         grid = distillation_grid_record(cfg)
@@ -321,11 +333,13 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
             data_gen.manual_seed(options.seed * 1009 + runtime.rank + state.step * 7)
             if "singer" in generators:  # the state holds rank 0's draws; each rank asks for its own singers
                 generators["singer"].manual_seed(options.seed * 1009 + runtime.rank + 2000 + state.step * 7)
+            if "band" in generators:
+                generators["band"].manual_seed(options.seed * 1009 + runtime.rank + 2500 + state.step * 7)
         batch_size, crop = options.batch_size or cfg.train.batch_size, crop_frames(cfg)
 
         def step_fn(step: int) -> dict[str, float]:
             batch = train.batch(batch_size, crop, data_gen).to(runtime.device)
-            inputs = ConditionInputs(content_of(encoder, batch), batch.f0, batch.loudness, batch.singer, batch.key_shift)
+            inputs = ConditionInputs(content_of(encoder, batch, band_limit), batch.f0, batch.loudness, batch.singer, batch.key_shift)
             student.train()
             figures: dict[str, float] = {}
             real = normalize(batch.mel, cfg.audio)

@@ -79,6 +79,7 @@ class TeacherSystem(nn.Module):
         super().__init__()
         self.acoustic, self.encoder, self.adversary = acoustic, encoder, adversary
         self.audio_cfg = cfg.audio
+        self.band_limit_prob = cfg.train.content_band_limit_prob
         self.adversary_weight, self.mel_eq_db = adversary_weight, mel_eq_db
 
     def content(self, batch: Batch, generator: torch.Generator | None) -> torch.Tensor:
@@ -89,6 +90,10 @@ class TeacherSystem(nn.Module):
             from core.features.perturb import random_mel_eq
 
             mel = random_mel_eq(mel.cpu(), self.mel_eq_db, generator).to(mel.device)
+        if generator is not None and self.band_limit_prob > 0:
+            from core.features.perturb import random_mel_band_limit
+
+            mel = random_mel_band_limit(mel.cpu(), self.audio_cfg, self.band_limit_prob, generator).to(mel.device)
         return self.encoder.forward_mel(mel)
 
     def forward(self, batch: Batch, noise: torch.Generator, eq: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
