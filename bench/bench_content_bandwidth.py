@@ -1,0 +1,108 @@
+"""Benchmark: how far a recording's bandwidth moves a model's content code.
+
+    .venv/bin/python bench/bench_content_bandwidth.py --models A.safetensors [B ...] --sources VOICE.wav [...]
+        [--cutoffs 4000 8000] [--max-seconds 6] [--json]
+
+Each source is low-passed at each cut-off (a 16th-order Butterworth run forward and back: what a
+recording made at about twice that sample rate holds) and both versions go through each model's
+content encoder. The figure is the mean distance between the two codes of a frame over the mean
+distance of the full-band code's frames from their own mean. 0: the encoder does not hear the
+bandwidth; near 1: the cut moves the code as far as the words move it from frame to frame.
+
+Bandwidth tells voices apart (telephone prompts, 16 kHz TTS voices, 22.05 kHz recordings), so what
+the code keeps of it is a cue of who sings that the acoustic model can learn to use in place of the
+singer's code (`train.content_band_limit_prob`, BENCHMARKS.md "Band-limited content input").
+The sources must have something above each cut-off: full-band recordings, not telephone ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cli.output import run_report  # noqa: E402
+from core.errors import UserError  # noqa: E402
+
+FILTER_ORDER = 16
+EMPTY_BAND_SHARE = 1e-5  # of a source's power above a cut-off: under this (-50 dB) the band is empty
+
+
+def low_passed(audio: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:
+    import scipy.signal
+
+    sections = scipy.signal.butter(FILTER_ORDER, cutoff_hz, fs=rate, output="sos")
+    return scipy.signal.sosfiltfilt(sections, audio).astype(np.float32)
+
+
+def power_share_above(audio: np.ndarray, rate: int, cutoff_hz: float) -> float:
+    power = np.abs(np.fft.rfft(audio)) ** 2
+    freqs = np.fft.rfftfreq(len(audio), 1.0 / rate)
+    return float(power[freqs > cutoff_hz].sum() / max(power.sum(), 1e-30))
+
+
+def code_shift(full: np.ndarray, limited: np.ndarray) -> float:
+    """Mean per-frame distance between two (frames, dim) codes, over the full code's own spread."""
+    spread = float(np.linalg.norm(full - full.mean(0), axis=1).mean())
+    if spread <= 0:
+        raise UserError("a source gives the same content code in every frame (silence?)")
+    return float(np.linalg.norm(limited - full, axis=1).mean()) / spread
+
+
+def evaluate(args) -> dict:
+    import torch
+
+    from core.audio.io import load_audio
+    from core.audio.mel import mel_frame_count
+    from core.convert import VoiceModel
+
+    torch.set_num_threads(args.threads)
+    for cutoff in args.cutoffs:
+        if cutoff <= 0:
+            raise UserError(f"--cutoffs must be positive, got {cutoff:g}")
+    result: dict = {"sources": args.sources, "cutoffs_hz": args.cutoffs, "models": {}}
+    for path in args.models:
+        model = VoiceModel.load(path)
+        rate, hop = model.sample_rate, model.hop_length
+        shifts: dict[str, list[float]] = {str(int(c)): [] for c in args.cutoffs}
+        for source in args.sources:
+            audio = load_audio(source, rate)[: int(args.max_seconds * rate)]
+            frames = mel_frame_count(len(audio), hop)
+            with torch.no_grad():
+                full = model.content_encoder.encode(torch.from_numpy(audio), frames).numpy()
+            for cutoff in args.cutoffs:
+                if power_share_above(audio, rate, cutoff) < EMPTY_BAND_SHARE:
+                    raise UserError(f"{source} holds next to nothing above {cutoff:g} Hz, so the cut takes nothing "
+                                    "away: use a full-band recording or a lower cut-off")
+                with torch.no_grad():
+                    cut = model.content_encoder.encode(torch.from_numpy(low_passed(audio, rate, cutoff)), frames)
+                shifts[str(int(cutoff))].append(code_shift(full, cut.numpy()))
+        result["models"][path] = {cutoff: {"mean": float(np.mean(v)), "per_source": v} for cutoff, v in shifts.items()}
+    return result
+
+
+def report(result: dict) -> None:
+    print("content code moved by a low-pass, over the code's own frame-to-frame spread (0 = not at all):")
+    for path, by_cutoff in result["models"].items():
+        figures = ", ".join(f"{cutoff} Hz {row['mean']:.3f}" for cutoff, row in by_cutoff.items())
+        print(f"  {path}: {figures}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", required=True, help="model files (or names) whose encoders to compare")
+    parser.add_argument("--sources", nargs="+", required=True, help="full-band recordings")
+    parser.add_argument("--cutoffs", nargs="+", type=float, default=[4000.0, 8000.0], help="low-pass cut-offs in Hz")
+    parser.add_argument("--max-seconds", type=float, default=6.0, help="each source is cut to this length")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    return run_report(evaluate, args, report)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
