@@ -87,7 +87,8 @@ def test_student_with_band_limited_content_resumes_exactly_and_differs_from_one_
     band = {"train.content_band_limit_prob": 1.0}
     train_student(cache, teacher, tmp_path / "a.safetensors", _options(4), overrides=band, log=lambda m: None)
     train_student(cache, teacher, tmp_path / "b.safetensors", _options(2), overrides=band, log=lambda m: None)
-    train_student(cache, teacher, tmp_path / "b.safetensors", _options(4, resume=True), overrides=band, log=lambda m: None)
+    train_student(cache, teacher, tmp_path / "b.safetensors", _options(4, resume=True), overrides=band,
+                  log=lambda m: None)
     train_student(cache, teacher, tmp_path / "c.safetensors", _options(4), log=lambda m: None)
     a, b, c = (load_model(tmp_path / f"{name}.safetensors").student.state_dict() for name in "abc")
     for key in a:

@@ -339,7 +339,8 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
 
         def step_fn(step: int) -> dict[str, float]:
             batch = train.batch(batch_size, crop, data_gen).to(runtime.device)
-            inputs = ConditionInputs(content_of(encoder, batch, band_limit), batch.f0, batch.loudness, batch.singer, batch.key_shift)
+            codes = content_of(encoder, batch, band_limit)
+            inputs = ConditionInputs(codes, batch.f0, batch.loudness, batch.singer, batch.key_shift)
             student.train()
             figures: dict[str, float] = {}
             real = normalize(batch.mel, cfg.audio)
