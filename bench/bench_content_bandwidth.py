@@ -1,7 +1,7 @@
 """Benchmark: how far a recording's bandwidth moves a model's content code.
 
     .venv/bin/python bench/bench_content_bandwidth.py --models A.safetensors [B ...] --sources VOICE.wav [...]
-        [--cutoffs 4000 8000] [--max-seconds 6] [--json]
+        [--cutoffs 4000 8000] [--max-seconds 6] [--threads 1] [--json]
 
 Each source is low-passed at each cut-off (a 16th-order Butterworth run forward and back: what a
 recording made at about twice that sample rate holds) and both versions go through each model's
@@ -61,27 +61,32 @@ def evaluate(args) -> dict:
     from core.convert import VoiceModel
 
     torch.set_num_threads(args.threads)
-    for cutoff in args.cutoffs:
-        if cutoff <= 0:
-            raise UserError(f"--cutoffs must be positive, got {cutoff:g}")
-    result: dict = {"sources": args.sources, "cutoffs_hz": args.cutoffs, "models": {}}
+    cutoffs = sorted(set(args.cutoffs))
+    if cutoffs[0] <= 0:
+        raise UserError(f"--cutoffs must be positive, got {cutoffs[0]:g}")
+    if args.max_seconds <= 0:
+        raise UserError(f"--max-seconds must be positive, got {args.max_seconds:g}")
+    result: dict = {"sources": args.sources, "cutoffs_hz": cutoffs, "max_seconds": args.max_seconds, "models": {}}
     for path in args.models:
         model = VoiceModel.load(path)
         rate, hop = model.sample_rate, model.hop_length
-        shifts: dict[str, list[float]] = {str(int(c)): [] for c in args.cutoffs}
+        if cutoffs[-1] >= rate / 2:
+            raise UserError(f"a cut-off of {cutoffs[-1]:g} Hz is not under {path}'s Nyquist frequency, {rate / 2:g} Hz")
+        shifts: dict[str, dict[str, float]] = {str(int(c)): {} for c in cutoffs}
         for source in args.sources:
             audio = load_audio(source, rate)[: int(args.max_seconds * rate)]
             frames = mel_frame_count(len(audio), hop)
             with torch.no_grad():
                 full = model.content_encoder.encode(torch.from_numpy(audio), frames).numpy()
-            for cutoff in args.cutoffs:
+            for cutoff in cutoffs:
                 if power_share_above(audio, rate, cutoff) < EMPTY_BAND_SHARE:
                     raise UserError(f"{source} holds next to nothing above {cutoff:g} Hz, so the cut takes nothing "
                                     "away: use a full-band recording or a lower cut-off")
                 with torch.no_grad():
                     cut = model.content_encoder.encode(torch.from_numpy(low_passed(audio, rate, cutoff)), frames)
-                shifts[str(int(cutoff))].append(code_shift(full, cut.numpy()))
-        result["models"][path] = {cutoff: {"mean": float(np.mean(v)), "per_source": v} for cutoff, v in shifts.items()}
+                shifts[str(int(cutoff))][source] = code_shift(full, cut.numpy())
+        result["models"][path] = {cutoff: {"mean": float(np.mean(list(by_source.values()))), "per_source": by_source}
+                                  for cutoff, by_source in shifts.items()}
     return result
 
 
@@ -98,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", nargs="+", required=True, help="full-band recordings")
     parser.add_argument("--cutoffs", nargs="+", type=float, default=[4000.0, 8000.0], help="low-pass cut-offs in Hz")
     parser.add_argument("--max-seconds", type=float, default=6.0, help="each source is cut to this length")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     return run_report(evaluate, args, report)

@@ -50,7 +50,7 @@ def test_every_model_gets_a_figure_per_cut_off_and_a_deeper_cut_moves_the_code_m
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     figures = result["models"][str(model)]
-    assert set(figures) == {"3000", "10000"} and len(figures["3000"]["per_source"]) == 1
+    assert set(figures) == {"3000", "10000"} and list(figures["3000"]["per_source"]) == [str(source)]
     assert figures["3000"]["mean"] > figures["10000"]["mean"] > 0.0
 
 
@@ -62,3 +62,12 @@ def test_a_source_with_nothing_above_the_cut_off_is_one_clear_error(bench, tmp_p
     code = bench.main(["--models", str(model), "--sources", str(telephone), "--cutoffs", "8000"])
     err = capsys.readouterr().err.strip()
     assert code != 0 and err.count("\n") == 0 and "nothing above 8000 Hz" in err
+
+
+def test_a_cut_off_at_the_models_nyquist_frequency_is_refused(bench, tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    build_tiny_model(model)
+    source = tmp_path / "full.wav"
+    save_audio(source, _full_band(), RATE)
+    assert bench.main(["--models", str(model), "--sources", str(source), "--cutoffs", "12000"]) != 0
+    assert "Nyquist" in capsys.readouterr().err

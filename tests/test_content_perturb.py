@@ -116,6 +116,22 @@ def test_band_limit_is_what_a_low_sample_rate_recording_gives(monkeypatch):
     assert (limited[above] - floor).abs().max() < 1e-6 and (real[above] - floor).abs().mean() < 0.5
 
 
+def test_band_limit_ramps_over_two_bins_to_its_full_depth(monkeypatch):
+    import core.features.perturb as perturb
+
+    monkeypatch.setattr(perturb, "BAND_LIMIT_HZ", (4000.0, 4000.0))
+    out = random_mel_band_limit(torch.zeros(1, CFG.audio.n_mels, 2), CFG.audio, 1.0, torch.Generator())[0, :, 0]
+    cutoff = mel_bin_of(4000.0, CFG.audio)
+    last_kept, first_full = int(np.floor(cutoff)), int(np.ceil(cutoff + perturb.BAND_LIMIT_RAMP_BINS))
+    assert (out[: last_kept + 1] == 0).all()
+    partial = out[last_kept + 1: first_full]
+    assert len(partial) == 2 and (partial < 0).all() and (partial > -perturb.BAND_LIMIT_DEPTH).all()
+    assert partial[0] > partial[1]
+    assert (out[first_full:] == -perturb.BAND_LIMIT_DEPTH).all()
+    with pytest.raises(ValueError, match="batch, n_mels, frames"):
+        random_mel_band_limit(torch.zeros(CFG.audio.n_mels, 2), CFG.audio, 1.0, torch.Generator())
+
+
 def test_band_limit_cuts_a_share_of_items_within_the_range_and_never_below_the_clamp():
     from core.features.perturb import BAND_LIMIT_HZ
 

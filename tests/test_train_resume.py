@@ -94,6 +94,14 @@ def test_student_with_band_limited_content_resumes_exactly_and_differs_from_one_
     for key in a:
         assert torch.equal(a[key], b[key]), key
     assert any(not torch.equal(a[key], c[key]) for key in a)  # the cut reached the student's condition
+    # Resuming with the cut switched off, or on for a run made without it, is one clear refusal.
+    for name, overrides in (("b", {}), ("c", band)):
+        state_file = tmp_path / f"{name}.train-state.safetensors"
+        before = state_file.read_bytes()
+        with pytest.raises(UserError, match="content_band_limit_prob"):
+            train_student(cache, teacher, tmp_path / f"{name}.safetensors", _options(6, resume=True),
+                          overrides=overrides, log=lambda m: None)
+        assert state_file.read_bytes() == before
 
 
 def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):

@@ -90,7 +90,7 @@ def test_loss_curve_splits_the_run_into_equal_parts():
     assert _curve(history[:3]) == [(1, 1.0), (2, 2.0), (3, 3.0)] and _curve([]) == []
 
 
-def test_band_limit_reaches_the_teachers_content_input_in_training_only(cache):
+def test_band_limit_reaches_the_teachers_content_input_when_a_generator_draws_it(cache):
     from core.data.dataset import CachedDataset
     from core.train.student import content_of
     from core.train.teacher import build_teacher_system

@@ -11,8 +11,8 @@ idea):
 - random EQ: a low shelf, a high shelf and a few parametric peaks (the
   microphone / room colour), as biquads on the audio; or, cheaper, a smooth
   random gain curve added to the log-mel;
-- random band limit: the log-mel above a random cut-off taken down to its
-  clamp, as if the audio had been recorded at a lower sample rate.
+- random band limit: the log-mel above a random cut-off lowered by 80 dB (never
+  below its clamp), as if the audio had been recorded at a lower sample rate.
 
 Every function keeps the length of its input (so the mel frame count is
 unchanged) and draws its randomness from a torch.Generator only, so a seed
@@ -166,11 +166,14 @@ def random_mel_band_limit(log_mel: torch.Tensor, audio_cfg, probability: float,
                           generator: torch.Generator) -> torch.Tensor:
     """Each item of a log10 mel batch (B, n_mels, T), with the given probability, as if its audio had
     been recorded at a lower sample rate: the bins above a cut-off drawn log-uniformly in BAND_LIMIT_HZ
-    fall to the mel's clamp. The content encoder then cannot tell singers apart by their bandwidth."""
+    are lowered by BAND_LIMIT_DEPTH, never below the mel's clamp. The content encoder then cannot tell
+    singers apart by their bandwidth. The draws come from `generator` (on the CPU) whatever the mel's device."""
     from core.audio.mel import mel_bin_of
 
     if not 0.0 <= probability <= 1.0:
         raise ValueError(f"band-limit probability must be in [0, 1], got {probability}")
+    if log_mel.dim() != 3:
+        raise ValueError(f"band limit needs a (batch, n_mels, frames) log-mel, got shape {tuple(log_mel.shape)}")
     batch, n_mels = log_mel.shape[0], log_mel.shape[1]
     chosen = torch.rand(batch, generator=generator) < probability
     low, high = (math.log(hz) for hz in BAND_LIMIT_HZ)

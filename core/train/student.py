@@ -183,7 +183,7 @@ def content_of(encoder: nn.Module | None, batch: Batch, band_limit: tuple[Config
         from core.features.perturb import random_mel_band_limit
 
         cfg, generator = band_limit
-        mel = random_mel_band_limit(mel.cpu(), cfg.audio, cfg.train.content_band_limit_prob, generator).to(mel.device)
+        mel = random_mel_band_limit(mel, cfg.audio, cfg.train.content_band_limit_prob, generator)
     with torch.no_grad():
         return encoder.forward_mel(mel)
 
@@ -204,8 +204,10 @@ def load_teacher_file(path: str | Path):
 
 
 # The extra loss weights a train-state records, each under its config key: resuming with another value (or
-# with the term switched on or off) would load modules the run does not have, or lack ones it needs.
-RESUMED_WEIGHTS = {"singer_weight": "student_singer_weight", "adversarial_weight": "student_adversarial_weight"}
+# with the term switched on or off) would load modules the run does not have, or lack ones it needs. The
+# band-limit share also decides whether the state holds its generator.
+RESUMED_WEIGHTS = {"singer_weight": "student_singer_weight", "adversarial_weight": "student_adversarial_weight",
+                   "band_limit_prob": "content_band_limit_prob"}
 
 
 def check_resumed_weights(path: Path, weights: dict[str, float]) -> None:
@@ -313,7 +315,8 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
         state = TrainState(0, modules, optimizers, generators)
         ckpt, logs = default_dirs(out)
         grid = distillation_grid_record(cfg)
-        weights = {"singer_weight": singer_weight, "adversarial_weight": adversarial_weight}
+        weights = {"singer_weight": singer_weight, "adversarial_weight": adversarial_weight,
+                   "band_limit_prob": cfg.train.content_band_limit_prob}
         state.extra = {"distillation_grid": grid, **weights}
         if options.resume:
             check_resumed_weights(ckpt, weights)

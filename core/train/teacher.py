@@ -93,7 +93,7 @@ class TeacherSystem(nn.Module):
         if generator is not None and self.band_limit_prob > 0:
             from core.features.perturb import random_mel_band_limit
 
-            mel = random_mel_band_limit(mel.cpu(), self.audio_cfg, self.band_limit_prob, generator).to(mel.device)
+            mel = random_mel_band_limit(mel, self.audio_cfg, self.band_limit_prob, generator)
         return self.encoder.forward_mel(mel)
 
     def forward(self, batch: Batch, noise: torch.Generator, eq: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
