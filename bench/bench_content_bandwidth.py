@@ -12,7 +12,8 @@ bandwidth; near 1: the cut moves the code as far as the words move it from frame
 Bandwidth tells voices apart (telephone prompts, 16 kHz TTS voices, 22.05 kHz recordings), so what
 the code keeps of it is a cue of who sings that the acoustic model can learn to use in place of the
 singer's code (`train.content_band_limit_prob`, BENCHMARKS.md "Band-limited content input").
-The sources must have something above each cut-off: full-band recordings, not telephone ones.
+A source with next to nothing above a cut-off (under -50 dB of its power) is left out at that
+cut-off, and said so; a cut-off no source reaches is an error. Use full-band recordings.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def evaluate(args) -> dict:
     if args.max_seconds <= 0:
         raise UserError(f"--max-seconds must be positive, got {args.max_seconds:g}")
     result: dict = {"sources": args.sources, "cutoffs_hz": cutoffs, "max_seconds": args.max_seconds, "models": {}}
+    skipped: set[str] = set()
     for path in args.models:
         model = VoiceModel.load(path)
         rate, hop = model.sample_rate, model.hop_length
@@ -80,13 +82,18 @@ def evaluate(args) -> dict:
                 full = model.content_encoder.encode(torch.from_numpy(audio), frames).numpy()
             for cutoff in cutoffs:
                 if power_share_above(audio, rate, cutoff) < EMPTY_BAND_SHARE:
-                    raise UserError(f"{source} holds next to nothing above {cutoff:g} Hz, so the cut takes nothing "
-                                    "away: use a full-band recording or a lower cut-off")
+                    skipped.add(f"{source} at {cutoff:g} Hz")  # nothing up there to take away
+                    continue
                 with torch.no_grad():
                     cut = model.content_encoder.encode(torch.from_numpy(low_passed(audio, rate, cutoff)), frames)
                 shifts[str(int(cutoff))][source] = code_shift(full, cut.numpy())
+        empty = [cutoff for cutoff, by_source in shifts.items() if not by_source]
+        if empty:
+            raise UserError(f"no source holds anything above {', '.join(empty)} Hz, so a cut there takes nothing "
+                            "away: use full-band recordings or lower cut-offs")
         result["models"][path] = {cutoff: {"mean": float(np.mean(list(by_source.values()))), "per_source": by_source}
                                   for cutoff, by_source in shifts.items()}
+    result["skipped"] = sorted(skipped)
     return result
 
 
@@ -95,6 +102,8 @@ def report(result: dict) -> None:
     for path, by_cutoff in result["models"].items():
         figures = ", ".join(f"{cutoff} Hz {row['mean']:.3f}" for cutoff, row in by_cutoff.items())
         print(f"  {path}: {figures}")
+    if result["skipped"]:
+        print(f"  not cut (next to nothing above the cut-off, -50 dB): {', '.join(result['skipped'])}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,14 +54,21 @@ def test_every_model_gets_a_figure_per_cut_off_and_a_deeper_cut_moves_the_code_m
     assert figures["3000"]["mean"] > figures["10000"]["mean"] > 0.0
 
 
-def test_a_source_with_nothing_above_the_cut_off_is_one_clear_error(bench, tmp_path, capsys):
+def test_a_source_with_nothing_above_the_cut_off_is_left_out_or_one_clear_error(bench, tmp_path, capsys):
     model = tmp_path / "m.safetensors"
     build_tiny_model(model)
     telephone = tmp_path / "telephone.wav"
     save_audio(telephone, bench.low_passed(_full_band(), RATE, 3500.0), RATE)
     code = bench.main(["--models", str(model), "--sources", str(telephone), "--cutoffs", "8000"])
     err = capsys.readouterr().err.strip()
-    assert code != 0 and err.count("\n") == 0 and "nothing above 8000 Hz" in err
+    assert code != 0 and err.count("\n") == 0 and "anything above 8000 Hz" in err
+    # Beside a full-band source, it is left out at that cut-off, and said so.
+    full = tmp_path / "full.wav"
+    save_audio(full, _full_band(), RATE)
+    code = bench.main(["--models", str(model), "--sources", str(telephone), str(full), "--cutoffs", "8000", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and list(result["models"][str(model)]["8000"]["per_source"]) == [str(full)]
+    assert result["skipped"] == [f"{telephone} at 8000 Hz"]
 
 
 def test_a_cut_off_at_the_models_nyquist_frequency_is_refused(bench, tmp_path, capsys):
