@@ -203,8 +203,8 @@ def _coerce(kind: type, value: Any, where: str) -> Any:
     raise ConfigError(f"config key '{where}' must be {kind.__name__}, got {value!r}")
 
 
-# Keys whose meaning has a floor, checked when a config is built, so a bad --set is one line at once
-# rather than an error deep in a sampler later.
+# Keys whose meaning has a floor (AT_LEAST) or a ceiling (AT_MOST), checked when a config is built, so a
+# bad --set is one line at once rather than an error deep in a sampler later.
 AT_LEAST: dict[str, float] = {
     "edm.teacher_floor": 0.0,
     "edm.teacher_churn": 0.0,
@@ -220,16 +220,12 @@ AT_MOST: dict[str, float] = {"train.content_band_limit_prob": 1.0}
 
 def from_dict(data: dict[str, Any]) -> Config:
     config = _build(Config, data, "")
-    for dotted, lowest in AT_LEAST.items():
-        section, leaf = dotted.split(".")
-        value = getattr(getattr(config, section), leaf)
-        if not value >= lowest:  # also refuses NaN
-            raise ConfigError(f"config key '{dotted}' must be >= {lowest:g}, got {value!r}")
-    for dotted, highest in AT_MOST.items():
-        section, leaf = dotted.split(".")
-        value = getattr(getattr(config, section), leaf)
-        if not value <= highest:
-            raise ConfigError(f"config key '{dotted}' must be <= {highest:g}, got {value!r}")
+    for bounds, sign, holds in ((AT_LEAST, ">=", float.__ge__), (AT_MOST, "<=", float.__le__)):
+        for dotted, bound in bounds.items():
+            section, leaf = dotted.split(".")
+            value = getattr(getattr(config, section), leaf)
+            if not holds(float(value), float(bound)):  # a comparison with NaN is False: refused too
+                raise ConfigError(f"config key '{dotted}' must be {sign} {bound:g}, got {value!r}")
     return config
 
 
