@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce models/default.safetensors in one command (about 11 h on a 2-core CPU):
+# Reproduce models/default.safetensors in one command (about 12 h on a 2-core CPU):
 #   bash scripts/train_default_model.sh [WORK_DIR]
 # 1. the synthetic corpus (16 singers x 20 clips, seed 0);
 # 2. two voices held out of training for evaluation (HELD_OUT below);
@@ -124,5 +124,19 @@ done
 "${COMOSVC[@]}" index "$WORK/model-real16.safetensors" "$WORK/cache-real"
 "${COMOSVC[@]}" keep-singers "$WORK/model-real16.safetensors" asterisk_es_co_female asterisk_fr_armelle_female --drop \
     --out "$WORK/model-real.safetensors" --force
-cp "$WORK/model-real.safetensors" models/default.safetensors
+# Band-limited content input (session 47; BENCHMARKS.md "Band-limited content input"): from the model
+# above, the teacher fine-tuned on the same cache for 40 min and a student distilled for 25 min, each
+# with the content encoder's input mel cut above a random 3.4-11 kHz in half the crops
+# (train.content_band_limit_prob), so a singer's recording bandwidth is less of what the content code
+# carries; the index rebuilt, the two real voices dropped again.
+"${COMOSVC[@]}" train teacher "$WORK/cache-real" --out "$WORK/teacher-band.safetensors" --init "$WORK/model-real.safetensors" \
+    --set edm.sigma_data=0.1 --set train.content_band_limit_prob=0.5 --max-minutes 40 --checkpoint-every 200 \
+    --threads 2 --no-progress --no-tensorboard
+"${COMOSVC[@]}" train student "$WORK/cache-real" --teacher "$WORK/teacher-band.safetensors" --init "$WORK/model-real.safetensors" \
+    --out "$WORK/model-band16.safetensors" --set edm.distill_steps=4 --set edm.student_latent_scale=0.6 \
+    --set train.content_band_limit_prob=0.5 --max-minutes 25 --checkpoint-every 200 --threads 2 --no-progress --no-tensorboard
+"${COMOSVC[@]}" index "$WORK/model-band16.safetensors" "$WORK/cache-real"
+"${COMOSVC[@]}" keep-singers "$WORK/model-band16.safetensors" asterisk_es_co_female asterisk_fr_armelle_female --drop \
+    --out "$WORK/model-band.safetensors" --force
+cp "$WORK/model-band.safetensors" models/default.safetensors
 "${COMOSVC[@]}" models
