@@ -38,9 +38,13 @@
 #    cache (BENCHMARKS.md "Four perturbed copies");
 # 13. that teacher trained on for 45 min more (`--resume`, copied so step 12's file stays), a student
 #    distilled from it for 35 min on a 4-point grid, and its index built from the third cache
-#    (BENCHMARKS.md "The teacher trained on, and a 4-point student"); copied to models/default.safetensors.
-#    Its student samples at edm.student_latent_scale 0.6 (session 34; BENCHMARKS.md "A sampling
-#    temperature for the student"): the student's file keeps the teacher's config, which predates it.
+#    (BENCHMARKS.md "The teacher trained on, and a 4-point student"). Its student samples at
+#    edm.student_latent_scale 0.6 (session 34; BENCHMARKS.md "A sampling temperature for the
+#    student"): the student's file keeps the teacher's config, which predates it;
+# 14. the vocoder given the envelope prior and trained on (session 28);
+# 15. two real voices in training (session 43), and the teacher and student trained on;
+# 16. the teacher and student trained on with band-limited content input (session 47), copied to
+#    models/default.safetensors. Each of 14-16 has its comment below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-work/default-model}"
