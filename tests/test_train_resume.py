@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,6 +52,27 @@ def test_teacher_resume_equals_straight_run(cache, tmp_path):
     assert init["steps"] == 1
     c = _tensors(tmp_path / "c.safetensors")
     assert any(not torch.equal(a[k], c[k]) for k in a)  # training moved the weights
+
+
+def test_teacher_resumed_under_another_objective_is_refused_and_its_state_kept(cache, tmp_path):
+    band = {"train.content_band_limit_prob": 0.5}
+    out = tmp_path / "t.safetensors"
+    state_file = tmp_path / "t.train-state.safetensors"
+    train_teacher(cache, out, micro_config().replace(band), _options(2), log=lambda m: None)
+    before = state_file.read_bytes()
+    refusals = (({}, "content_band_limit_prob=0.5; this run has train.content_band_limit_prob=0"),
+                ({**band, "edm.sigma_data": 0.25}, "--set edm.sigma_data=0.2,"))
+    for changed, message in refusals:
+        with pytest.raises(UserError, match=re.escape(message)):
+            train_teacher(cache, out, micro_config().replace(changed), _options(3, resume=True),
+                          log=lambda m: None)
+        assert state_file.read_bytes() == before
+    resumed = train_teacher(cache, out, micro_config().replace(band), _options(3, resume=True), log=lambda m: None)
+    assert resumed["steps"] == 3
+    # A state written before the settings were recorded resumes as before.
+    tensors, meta = load_model_file(state_file)
+    save_model_file(state_file, tensors, {**meta, "extra": {}})
+    assert train_teacher(cache, out, micro_config(), _options(4, resume=True), log=lambda m: None)["steps"] == 4
 
 
 def test_student_resume_equals_straight_run(cache, tmp_path):

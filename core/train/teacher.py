@@ -201,6 +201,38 @@ def parts_to_keep(bundle) -> tuple[dict[str, dict], dict[str, Any]]:
     return kept_parts, kept_meta
 
 
+# The settings that define what the teacher learns. A train-state records them, and --resume with other
+# values is refused: the run would go on under a different objective with no trace of it in the file.
+# To change one deliberately, start a new run from the weights with --init.
+OBJECTIVE_KEYS = ("edm.sigma_data", "edm.p_mean", "edm.p_std", "train.content_band_limit_prob")
+
+
+def objective_record(cfg: Config) -> dict[str, float]:
+    return {key: float(getattr(getattr(cfg, key.split(".")[0]), key.split(".")[1])) for key in OBJECTIVE_KEYS}
+
+
+def check_resumed_objective(path: Path, objective: dict[str, float], out: str | Path) -> None:
+    """A train-state made under other objective settings is refused before it is loaded.
+
+    A state written before they were recorded is resumed as it always was.
+    """
+    from core.checkpoint import read_metadata
+    from core.train.state import STATE_KIND
+
+    if not path.exists():
+        return
+    stored = read_metadata(path, expect_kind=STATE_KIND).get("extra", {}).get("objective")
+    if not stored:
+        return
+    changed = [key for key in OBJECTIVE_KEYS if key in stored and float(stored[key]) != objective[key]]
+    if changed:
+        was = [f"{key}={float(stored[key]):g}" for key in changed]
+        now = ", ".join(f"{key}={objective[key]:g}" for key in changed)
+        raise UserError(f"{path} was trained with {', '.join(was)}; this run has {now}. Resume with "
+                        f"{' '.join('--set ' + item for item in was)}, or start a new run from the weights "
+                        f"with --init {out}")
+
+
 def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunOptions,
                   adversary_weight: float = 0.1, mel_eq_db: float = 6.0,
                   log: Callable[[str], None] = print, init: str | Path | None = None) -> dict[str, Any]:
@@ -232,7 +264,11 @@ def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunO
         state = TrainState(0, modules, {"adamw": optimizer},
                            {"data": data_gen, "eq": eq_gen, "noise": noise_gen})
         ckpt, logs = default_dirs(out)
+        objective = objective_record(cfg)
+        if options.resume:
+            check_resumed_objective(ckpt, objective, out)
         try_resume(state, ckpt, options.resume, log if runtime.is_main else (lambda m: None))
+        state.extra = {**state.extra, "objective": objective}
         if runtime.rank > 0:  # ranks draw different batches after a resume too
             for g in (data_gen, eq_gen):
                 g.manual_seed(options.seed * 1009 + runtime.rank + state.step * 7)
