@@ -36,7 +36,7 @@ from core.sampling_settings import check_seed
 
 
 # Sung further than this from a singer's median training pitch, the default model's singer is recognised
-# in 30 % of conversions of held-out voices, against 78 % within 5 semitones (BENCHMARKS.md, session 40).
+# in 26 % of conversions of held-out voices, against 81 % within 5 semitones (BENCHMARKS.md, session 49).
 FAR_FROM_RANGE_SEMITONES = 12.0
 
 
