@@ -60,7 +60,7 @@ def test_teacher_resumed_under_another_objective_is_refused_and_its_state_kept(c
     state_file = tmp_path / "t.train-state.safetensors"
     train_teacher(cache, out, micro_config().replace(band), _options(2), log=lambda m: None)
     before = state_file.read_bytes()
-    refusals = (({}, "content_band_limit_prob=0.5; this run has train.content_band_limit_prob=0"),
+    refusals = (({}, "content_band_limit_prob=0.5; this run has train.content_band_limit_prob=0.0"),
                 ({**band, "edm.sigma_data": 0.25}, "--set edm.sigma_data=0.2,"))
     for changed, message in refusals:
         with pytest.raises(UserError, match=re.escape(message)):

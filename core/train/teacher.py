@@ -203,7 +203,7 @@ def parts_to_keep(bundle) -> tuple[dict[str, dict], dict[str, Any]]:
 
 # The settings that define what the teacher learns. A train-state records them, and --resume with other
 # values is refused: the run would go on under a different objective with no trace of it in the file.
-# To change one deliberately, start a new run from the weights with --init.
+# To change one deliberately, start a new run from a finished model file with --init.
 OBJECTIVE_KEYS = ("edm.sigma_data", "edm.p_mean", "edm.p_std", "train.content_band_limit_prob")
 
 
@@ -226,11 +226,12 @@ def check_resumed_objective(path: Path, objective: dict[str, float], out: str | 
         return
     changed = [key for key in OBJECTIVE_KEYS if key in stored and float(stored[key]) != objective[key]]
     if changed:
-        was = [f"{key}={float(stored[key]):g}" for key in changed]
-        now = ", ".join(f"{key}={objective[key]:g}" for key in changed)
+        was = [f"{key}={float(stored[key])!r}" for key in changed]  # exact, so the advice matches on retry
+        now = ", ".join(f"{key}={objective[key]!r}" for key in changed)
         raise UserError(f"{path} was trained with {', '.join(was)}; this run has {now}. Resume with "
-                        f"{' '.join('--set ' + item for item in was)}, or start a new run from the weights "
-                        f"with --init {out}")
+                        f"{' '.join('--set ' + item for item in was)}, or delete {path} to train afresh; "
+                        f"to go on from the weights under the new settings, start a new run without --resume "
+                        f"from a finished model file (train teacher --init MODEL, e.g. {out} once it exists)")
 
 
 def train_teacher(cache: str | Path, out: str | Path, cfg: Config, options: RunOptions,
