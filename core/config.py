@@ -146,6 +146,11 @@ class Config:
             _set_dotted(data, dotted, value)
         return from_dict(data)
 
+    def value(self, dotted: str) -> Any:
+        """One setting by its dotted key, e.g. "edm.sigma_data"."""
+        section, leaf = dotted.split(".")
+        return getattr(getattr(self, section), leaf)
+
 
 def _set_dotted(data: dict, dotted: str, value: Any) -> None:
     *parents, leaf = dotted.split(".")
@@ -222,8 +227,7 @@ def from_dict(data: dict[str, Any]) -> Config:
     config = _build(Config, data, "")
     for bounds, sign, holds in ((AT_LEAST, ">=", float.__ge__), (AT_MOST, "<=", float.__le__)):
         for dotted, bound in bounds.items():
-            section, leaf = dotted.split(".")
-            value = getattr(getattr(config, section), leaf)
+            value = config.value(dotted)
             if not holds(float(value), float(bound)):  # a comparison with NaN is False: refused too
                 raise ConfigError(f"config key '{dotted}' must be {sign} {bound:g}, got {value!r}")
     return config

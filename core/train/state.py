@@ -64,6 +64,17 @@ def save_state(path: str | os.PathLike, state: TrainState) -> None:
                                     "extra": state.extra})
 
 
+def recorded_extra(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The `extra` a train-state file records, read without loading its tensors; None if there is no file.
+
+    --resume checks it against the run's own settings before anything is loaded."""
+    from core.checkpoint import read_metadata
+
+    if not os.path.exists(path):
+        return None
+    return read_metadata(path, expect_kind=STATE_KIND).get("extra", {})
+
+
 def load_state(path: str | os.PathLike, state: TrainState) -> TrainState:
     """Fill `state`'s modules, optimisers and generators from the file; returns it with step and extra set."""
     tensors, meta = load_model_file(path, expect_kind=STATE_KIND)

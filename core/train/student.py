@@ -212,12 +212,11 @@ RESUMED_WEIGHTS = {"singer_weight": "student_singer_weight", "adversarial_weight
 
 def check_resumed_weights(path: Path, weights: dict[str, float]) -> None:
     """A train-state made with other extra-loss weights is refused before it is loaded."""
-    from core.checkpoint import read_metadata
-    from core.train.state import STATE_KIND
+    from core.train.state import recorded_extra
 
-    if not path.exists():
+    extra = recorded_extra(path)
+    if extra is None:
         return
-    extra = read_metadata(path, expect_kind=STATE_KIND).get("extra", {})
     for name, key in RESUMED_WEIGHTS.items():
         stored, weight = float(extra.get(name, 0.0)), weights[name]
         if stored != weight:

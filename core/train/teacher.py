@@ -208,7 +208,7 @@ OBJECTIVE_KEYS = ("edm.sigma_data", "edm.p_mean", "edm.p_std", "train.content_ba
 
 
 def objective_record(cfg: Config) -> dict[str, float]:
-    return {key: float(getattr(getattr(cfg, key.split(".")[0]), key.split(".")[1])) for key in OBJECTIVE_KEYS}
+    return {key: float(cfg.value(key)) for key in OBJECTIVE_KEYS}
 
 
 def check_resumed_objective(path: Path, objective: dict[str, float], out: str | Path) -> None:
@@ -216,12 +216,9 @@ def check_resumed_objective(path: Path, objective: dict[str, float], out: str | 
 
     A state written before they were recorded is resumed as it always was.
     """
-    from core.checkpoint import read_metadata
-    from core.train.state import STATE_KIND
+    from core.train.state import recorded_extra
 
-    if not path.exists():
-        return
-    stored = read_metadata(path, expect_kind=STATE_KIND).get("extra", {}).get("objective")
+    stored = (recorded_extra(path) or {}).get("objective")
     if not stored:
         return
     changed = [key for key in OBJECTIVE_KEYS if key in stored and float(stored[key]) != objective[key]]
