@@ -66,6 +66,22 @@ def test_same_seed_same_bytes_and_rerun_skips(corpus, tmp_path):
     assert (tmp_path / first["path"]).read_bytes() != (out / first["path"]).read_bytes()
 
 
+def test_only_named_singers_give_the_full_corpus_clips(corpus, tmp_path, capsys):
+    out, _, manifest = corpus
+    second = manifest["singers"][1]["name"]
+    spec = CorpusSpec(1, 1, SPEC.seed, SPEC.min_seconds, SPEC.max_seconds, names=(second,))
+    summary = build_corpus(tmp_path / "only", spec, workers=1, log=_quiet)
+    only = json.loads((tmp_path / "only" / "manifest.json").read_text())
+    assert summary["singers"] == 1 and [s["name"] for s in only["singers"]] == [second]
+    clip = next(c for c in manifest["clips"] if c["singer"] == second)
+    assert (tmp_path / "only" / clip["path"]).read_bytes() == (out / clip["path"]).read_bytes()
+    with pytest.raises(UserError, match="no built-in singer named nobody"):
+        build_corpus(tmp_path / "bad", CorpusSpec(names=(second, "nobody")), log=_quiet)
+    assert main(["corpus", str(tmp_path / "bad"), "--only", second, second]) != 0
+    assert "twice" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "manifest.json").exists()
+
+
 def test_imposed_f0_is_measurable(corpus):
     out, _, manifest = corpus
     extractor = get_pitch_extractor("dio", sample_rate=24000, hop_length=HOP)

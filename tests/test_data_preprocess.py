@@ -91,6 +91,27 @@ def test_rerun_skips_done_files(corpus_and_cache):
     assert json.loads((out / "manifest.json").read_text())["sources"]["singer1/take9.wav"]["clips"]
 
 
+def test_rerun_after_a_singer_is_removed_forgets_its_clips(tmp_path):
+    from core.data.dataset import CachedDataset
+
+    root = make_corpus(tmp_path / "data", singers=3, files=1)
+    out = tmp_path / "cache"
+    preprocess(root, out, micro_config(), progress=False, log=lambda m: None)
+    removed = [out / c["file"] for c in read_manifest(out)["clips"] if c["singer"] == "singer2"]
+    assert removed and all(f.exists() for f in removed)
+    for f in (root / "singer2").iterdir():
+        f.unlink()
+    (root / "singer2").rmdir()
+    messages = []
+    summary = preprocess(root, out, micro_config(), progress=False, log=messages.append)
+    manifest = read_manifest(out)
+    assert summary["singers"] == ["singer0", "singer1"]
+    assert {c["singer"] for c in manifest["clips"]} == {"singer0", "singer1"}
+    assert not any(f.exists() for f in removed) and "singer2/take0.wav" not in manifest["sources"]
+    assert any("no longer in the corpus" in m for m in messages)
+    assert len(CachedDataset(out)) == len([c for c in manifest["clips"] if c["split"] == "train"])
+
+
 def test_empty_folder_and_missing_folder(tmp_path):
     (tmp_path / "data" / "nobody").mkdir(parents=True)
     with pytest.raises(UserError, match="no singer folders"):

@@ -24,6 +24,9 @@ def register(subparsers) -> None:
 
     parser.add_argument("out", nargs="?", help="folder to create or complete (not needed with --list-singers)")
     parser.add_argument("--singers", type=int, default=d.singers, help=f"number of singers (default {d.singers})")
+    parser.add_argument("--only", nargs="+", metavar="NAME", default=[],
+                        help="these singers instead of the first --singers (names from --list-singers); "
+                             "their clips are the same as in a full corpus")
     parser.add_argument("--clips-per-singer", type=int, default=d.clips_per_singer,
                         help=f"clips per singer (default {d.clips_per_singer})")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
@@ -66,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     # A terminated run exits through the pool's clean-up, so no worker outlives it; writes are atomic.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     spec = CorpusSpec(singers=args.singers, clips_per_singer=args.clips_per_singer, seed=args.seed,
-                      min_seconds=args.min_seconds, max_seconds=args.max_seconds)
+                      min_seconds=args.min_seconds, max_seconds=args.max_seconds,
+                      names=tuple(args.only))
     summary = build_corpus(args.out, spec, workers=args.workers, log=lambda m: print(m, file=sys.stderr))
     if args.json:
         print_json(summary)

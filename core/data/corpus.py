@@ -52,9 +52,7 @@ def build_corpus(out: str | os.PathLike, spec: CorpusSpec, workers: int = 2,
                         "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts")
     if skipped:
         log("skipping singers whose voice is missing: " + "; ".join(skipped))
-    if spec.singers > len(usable):
-        raise UserError(f"asked for {spec.singers} singers but only {len(usable)} voices are available here")
-    singers = usable[: spec.singers]
+    singers = _chosen_singers(spec, usable)
     jobs = [(singer, index, spec, out) for singer in singers for index in range(spec.clips_per_singer)]
     todo = [job for job in jobs if not _is_done(*job)]
     log(f"{len(jobs) - len(todo)} of {len(jobs)} clips already done; rendering {len(todo)}")
@@ -102,6 +100,22 @@ def _render_job(job: tuple[SyntheticSinger, int, CorpusSpec, Path]) -> str:
     # The sidecar goes last: its presence means the wav is complete.
     atomic_write(_sidecar(out, singer, index), lambda tmp: Path(tmp).write_text(json.dumps(entry)))
     return f"{entry['path']} {entry['duration']:.1f} s"
+
+
+def _chosen_singers(spec: CorpusSpec, usable: list[SyntheticSinger]) -> list[SyntheticSinger]:
+    """The first spec.singers usable singers, or the ones spec.names asks for, in the list's order."""
+    if not spec.names:
+        if spec.singers > len(usable):
+            raise UserError(f"asked for {spec.singers} singers but only {len(usable)} voices are available here")
+        return usable[: spec.singers]
+    known = {s.name for s in SINGERS}
+    unknown = [n for n in spec.names if n not in known]
+    if unknown:
+        raise UserError(f"no built-in singer named {', '.join(unknown)}; `comosvc corpus --list-singers` lists them")
+    missing = [n for n in spec.names if n not in {s.name for s in usable}]
+    if missing:
+        raise UserError(f"the TTS voice of {', '.join(missing)} is not installed here")
+    return [s for s in usable if s.name in spec.names]
 
 
 def _is_done(singer: SyntheticSinger, index: int, spec: CorpusSpec, out: Path) -> bool:

@@ -20,9 +20,14 @@ class CorpusSpec:
     max_seconds: float = 8.0
     sample_rate: int = 24000
     hop_length: int = 128
+    # Named singers instead of the first N of the list: the same clips as in a full corpus, since a clip's
+    # seed depends on its singer's name and index only (core.data.corpus.clip_seed).
+    names: tuple[str, ...] = ()
 
     def check(self) -> None:
         if self.singers < 1 or self.clips_per_singer < 1:
             raise UserError("--singers and --clips-per-singer must be at least 1")
         if not 1.0 <= self.min_seconds <= self.max_seconds:
             raise UserError("need 1 <= --min-seconds <= --max-seconds")
+        if len(set(self.names)) != len(self.names):
+            raise UserError("--only names a singer twice")

@@ -260,6 +260,7 @@ def preprocess(data: str | os.PathLike, out: str | os.PathLike, cfg: Config, f0_
     extractor: FeatureExtractor | None = None
     jobs = [(singer, f) for singer, files in corpus.items() for f in files]
     root = Path(data)
+    sources = _forget_removed_sources(sources, {path.relative_to(root).as_posix() for _, path in jobs}, out, log)
     for singer, path in tqdm(jobs, desc="preprocess", unit="file", disable=not progress):
         rel = path.relative_to(root).as_posix()
         stat = path.stat()
@@ -288,6 +289,21 @@ def preprocess(data: str | os.PathLike, out: str | os.PathLike, cfg: Config, f0_
                "train_seconds": sum(c["frames"] for c in train if c["augment"] == "none") * cfg.audio.hop_length
                / cfg.audio.sample_rate, "skipped": manifest["skipped"]}
     return summary
+
+
+def _forget_removed_sources(sources: dict[str, Any], present: set[str], out: Path,
+                            log: Callable[[str], None]) -> dict[str, Any]:
+    """Drop the clips of files no longer in the corpus (a singer or take removed since the last run).
+
+    Kept, they would train on a singer the cache no longer lists, and the cache would not load.
+    """
+    gone = sorted(set(sources) - present)
+    for rel in gone:
+        for clip in sources[rel]["clips"]:
+            (out / clip["file"]).unlink(missing_ok=True)
+    if gone:
+        log(f"{len(gone)} file(s) no longer in the corpus; their clips were removed from the cache")
+    return {rel: entry for rel, entry in sources.items() if rel in present}
 
 
 def _write(out: Path, settings: dict, corpus: dict[str, list[Path]], sources: dict[str, Any]) -> dict[str, Any]:
