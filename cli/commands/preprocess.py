@@ -18,7 +18,8 @@ def register(subparsers) -> None:
             "Resample to 24 kHz, peak-normalise, slice long files on silence, extract mel, F0, loudness and "
             "content features, write key-shift and volume augmentation copies (and, with --set "
             "train.range_shift_max=N, two copies re-sung up to N semitones away with the singer's own envelope), "
-            "a train/validation split (2 clips per singer) and OUT/manifest.json. Re-running skips what is done."
+            "a train/validation split (2 clips per singer) and OUT/manifest.json. Re-running skips what is done "
+            "and drops the clips of files no longer in DATA."
         ),
     )
     parser.add_argument("data", help="corpus folder: one sub-folder of audio files per singer")

@@ -9,7 +9,8 @@ semitones (shifted mel and F0) and one volume gain; with train.range_shift_max
 set, two more re-sung far up and down with the singer's own envelope
 (timbre_shift.py). Two clips per singer are
 kept for validation. Re-running skips sources already done (same size and
-mtime, files present); a failing source is reported and skipped.
+mtime, files present) and forgets the clips of sources no longer in DATA; a
+failing source is reported and skipped.
 """
 
 from __future__ import annotations
