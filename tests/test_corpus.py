@@ -133,6 +133,23 @@ def test_the_first_16_singers_are_the_default_models_corpus():
     assert set(trained) <= {s.name for s in SINGERS[:16]}
 
 
+def test_the_distinct_candidate_script_names_the_default_singers_less_the_siblings():
+    """scripts/train_distinct_candidate.sh keeps 11 of the default model's singers and adds 3 distinct speakers."""
+    import re
+
+    from core.model.model_file import load_model
+
+    root = Path(__file__).resolve().parents[1]
+    script = (root / "scripts" / "train_distinct_candidate.sh").read_text()
+    names = re.search(r"^SINGERS=\((.*?)\)", script, re.S | re.M).group(1).split()
+    shipped = load_model(root / "models" / "default.safetensors", parts=["student"]).singers.names
+    assert len(names) == len(set(names)) == len(shipped)
+    assert set(shipped) - set(names) == {"hts_mezzo", "slt_low_alto", "kal16_tenor"}
+    assert set(names) - set(shipped) == {"fi_lj_mezzo", "cz_dita_alto", "cz_ph_tenor"}
+    assert set(names) <= {s.name for s in SINGERS}
+    assert '--only "${SINGERS[@]}"' in script
+
+
 def test_missing_engine_is_skipped_or_a_user_error(monkeypatch, tmp_path, capsys):
     real_which = shutil.which
     monkeypatch.setattr(tts.shutil, "which", lambda name: None if name == "flite" else real_which(name))
