@@ -9,7 +9,8 @@ singer of the model. The voices are made under DIR/voices2 (`--clips 2`) and DIR
 (`--clips 4`) when missing (DIR: RUN_DIR unless --voices-dir; share one between runs). Each set
 runs as `bench_quality.py --steps 1 --max-seconds 6 --threads 1 --json` plus the flags after `--`
 (e.g. `--seed 1`, `--auto-transpose`), LANES sets at a time, into RUN_DIR/<set>.json; a set whose
-JSON is already there is not run again. Then bench/pool_quality.py lays the runs out. `--dry-run` prints the commands instead.
+JSON is already there is not run again. Then bench/pool_quality.py lays the runs out. `--dry-run`
+prints the commands instead.
 """
 
 from __future__ import annotations
