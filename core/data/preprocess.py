@@ -261,7 +261,11 @@ def preprocess(data: str | os.PathLike, out: str | os.PathLike, cfg: Config, f0_
     extractor: FeatureExtractor | None = None
     jobs = [(singer, f) for singer, files in corpus.items() for f in files]
     root = Path(data)
-    sources = _forget_removed_sources(sources, {path.relative_to(root).as_posix() for _, path in jobs}, out, log)
+    present = {path.relative_to(root).as_posix() for _, path in jobs}
+    removed = {rel: entry for rel, entry in sources.items() if rel not in present}
+    sources = {rel: entry for rel, entry in sources.items() if rel in present}
+    if removed:
+        log(f"{len(removed)} file(s) no longer in the corpus; their clips were removed from the cache")
     for singer, path in tqdm(jobs, desc="preprocess", unit="file", disable=not progress):
         rel = path.relative_to(root).as_posix()
         stat = path.stat()
@@ -282,6 +286,7 @@ def preprocess(data: str | os.PathLike, out: str | os.PathLike, cfg: Config, f0_
         sources[rel] = {"size": stat.st_size, "mtime": stat.st_mtime, "clips": clips, "skipped": reasons}
         _write(out, settings, corpus, sources)
     manifest = _write(out, settings, corpus, sources)
+    _delete_clip_files(removed, out)  # only once no written manifest lists them
     train = [c for c in manifest["clips"] if c["split"] == "train"]
     if not train:
         raise UserError(f"no usable clips in {data}: every file was skipped (see the messages above)")
@@ -292,19 +297,11 @@ def preprocess(data: str | os.PathLike, out: str | os.PathLike, cfg: Config, f0_
     return summary
 
 
-def _forget_removed_sources(sources: dict[str, Any], present: set[str], out: Path,
-                            log: Callable[[str], None]) -> dict[str, Any]:
-    """Drop the clips of files no longer in the corpus (a singer or take removed since the last run).
-
-    Kept, they would train on a singer the cache no longer lists, and the cache would not load.
-    """
-    gone = sorted(set(sources) - present)
-    for rel in gone:
-        for clip in sources[rel]["clips"]:
+def _delete_clip_files(sources: dict[str, Any], out: Path) -> None:
+    """The cached clips of files that left the corpus: kept, they would be a singer the cache no longer lists."""
+    for entry in sources.values():
+        for clip in entry["clips"]:
             (out / clip["file"]).unlink(missing_ok=True)
-    if gone:
-        log(f"{len(gone)} file(s) no longer in the corpus; their clips were removed from the cache")
-    return {rel: entry for rel, entry in sources.items() if rel in present}
 
 
 def _write(out: Path, settings: dict, corpus: dict[str, list[Path]], sources: dict[str, Any]) -> dict[str, Any]:
