@@ -10,7 +10,8 @@ spectral envelope (core/data/timbre_shift.py):
 - at each source's median pitch: what a conversion WITHOUT auto-transpose puts out when it keeps the
   singer's timbre exactly and the source's melody. Resemblyzer hears pitch as part of a voice, so this
   is the ceiling for top-1 without auto-transpose, whatever the model. Also per band of semitones
-  moved (<= 5, 5-12, > 12), to set beside bench_quality.py's identity by distance.
+  moved (<= 5, 5-12, > 12), to set beside bench_quality.py's identity by distance, and per singer
+  (with whom its misses were heard as), to set beside pool_quality.py's --ceiling.
 With --vocoder FILE, each re-sung clip is also judged after that vocoder (its own log-mel and F0 in):
 how much of the ceiling a vocoder keeps, far from a singer's range most of all.
 """
@@ -105,7 +106,9 @@ def evaluate(args) -> dict:
                 "own_pitch": listening.singer_identification([(s, e[key]) for s, e in own], centroids),
                 "at_source_pitch": listening.singer_identification([(s, e[key]) for s, e, _ in at_source], centroids),
                 "at_source_pitch_by_distance": listening.identification_by_distance(
-                    [(s, e[key], d) for s, e, d in at_source], centroids)}
+                    [(s, e[key], d) for s, e, d in at_source], centroids),
+                "at_source_pitch_by_singer": listening.identification_by_singer(
+                    [(s, e[key]) for s, e, _ in at_source], centroids)}
 
     return {"targets_dir": str(root), "singers": sorted(files), "source_median_f0_hz": source_f0, **judged(""),
             "through_vocoder": {path: judged(path) for path in vocoders},
@@ -139,6 +142,8 @@ def print_summary(result: dict) -> None:
                   f"mean rank {sid['mean_rank']:.2f}, n {sid['n']}")
         print("  at the sources' pitch, by semitones moved: " + ", ".join(
             f"{band} {b['top1']:.0%} (n {b['n']})" for band, b in judged["at_source_pitch_by_distance"].items()))
+        print("  at the sources' pitch, by singer: " + ", ".join(
+            f"{singer} {row['top1']}/{row['n']}" for singer, row in judged["at_source_pitch_by_singer"].items()))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Pool bench_quality.py runs: identity and DNSMOS over several sets of clips and draws of the noise.
 
-    .venv/bin/python bench/pool_quality.py RUN.json [RUN.json ...] [--steps 1] [--json]
+    .venv/bin/python bench/pool_quality.py RUN.json [RUN.json ...] [--steps 1] [--ceiling CEILING.json] [--json]
 
 Each RUN is the output of one `bench_quality.py ... --json`: one set of sources, one --seed. Every pair
 of a run starts from the same noise (the noise is anchored to frames, not to the source or singer), so
@@ -9,7 +9,13 @@ runs out as sets x seeds and reports, for each sampler (--steps value):
 - per set and seed: the asked-for singer's top-1 count and the DNSMOS OVRL ratio to the input
   (the outputs' mean over the sources' mean, the form issue #13 is read in);
 - per seed, pooled over the sets: top-1 count and share, and the ratio of the lowest set;
-- over the seeds: each set's mean, and the pooled share's mean and range.
+- over the seeds: each set's mean, and the pooled share's mean and range;
+- per asked-for singer, over every run: top-1 count and whom its misses were heard as; with
+  --ceiling (a bench_identity_ceiling.py --json run on the same sources and singers), beside the
+  judge's ceiling for that singer, so a singer the model loses can be told from one the judge cannot
+  find at the sources' pitch whatever the model;
+- between two draws of one set: the share of pairs heard as the same singer in both. When it is
+  high, more draws add little: the spread that matters is between sets of clips.
 All runs must share the model and the transposition (one error line otherwise): pooling a model or
 a mode with another would say nothing about either. Two model paths are one model when the files
 have the same bytes (a copy of the shipped file is the shipped model). A run written before --seed
@@ -78,8 +84,66 @@ def cell(run: dict, steps: str) -> dict:
     return {"top1": sum(p["nearest_singer"] == p["singer"] for p in pairs), "pairs": len(pairs), "dnsmos_ratio": ratio}
 
 
-def pool(paths: list[str], steps_wanted: list[str] | None) -> dict:
+def by_singer(runs: list[dict], steps: str, ceiling: dict | None) -> dict[str, dict]:
+    """Per asked-for singer over all runs: top-1, pairs, whom the misses were heard as, and the ceiling's
+    top-1 share for that singer where --ceiling has it."""
+    rows: dict[str, dict] = {}
+    for run in runs:
+        for p in run["pairs"]:
+            if str(p["steps"]) != steps:
+                continue
+            row = rows.setdefault(p["singer"], {"top1": 0, "pairs": 0, "heard_as": {}})
+            row["pairs"] += 1
+            if p["nearest_singer"] == p["singer"]:
+                row["top1"] += 1
+            else:
+                row["heard_as"][p["nearest_singer"]] = row["heard_as"].get(p["nearest_singer"], 0) + 1
+    for singer, row in rows.items():
+        row["heard_as"] = dict(sorted(row["heard_as"].items(), key=lambda item: (-item[1], item[0])))
+        found = (ceiling or {}).get(singer)
+        row["ceiling_share"] = found["top1"] / found["n"] if found and found["n"] else None
+    return dict(sorted(rows.items()))
+
+
+def draw_agreement(grid: dict[tuple[int, int], dict], seeds: list[int], steps: str) -> dict[str, dict] | None:
+    """For the first seed against each other one, over the sets both have: the share of (source, singer)
+    pairs heard as the same singer in both draws."""
+    if len(seeds) < 2:
+        return None
+    heard = {key: {(p["source"], p["singer"]): p["nearest_singer"] for p in run["pairs"] if str(p["steps"]) == steps}
+             for key, run in grid.items()}
+    result = {}
+    for other in seeds[1:]:
+        same = total = 0
+        for (s, seed), first in heard.items():
+            if seed != seeds[0] or (s, other) not in heard:
+                continue
+            second = heard[(s, other)]
+            common = first.keys() & second.keys()
+            same += sum(first[k] == second[k] for k in common)
+            total += len(common)
+        result[f"{seeds[0]}-{other}"] = {"pairs": total, "same_share": same / total if total else None}
+    return result
+
+
+def load_ceiling(path: str) -> dict[str, dict]:
+    """A bench_identity_ceiling.py --json run's per-singer top-1 at the sources' pitch."""
+    try:
+        run = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{path}: not a bench_identity_ceiling.py --json output (not JSON)") from None
+    found = run.get("at_source_pitch_by_singer") if isinstance(run, dict) else None
+    if not isinstance(found, dict):
+        raise UserError(f"{path}: not a bench_identity_ceiling.py --json output with per-singer figures "
+                        "(made before they existed? run it again)")
+    return found
+
+
+def pool(paths: list[str], steps_wanted: list[str] | None, ceiling_path: str | None = None) -> dict:
     runs = [(path, _load(path)) for path in paths]  # a list: a file given twice is a repeat, not one run
+    ceiling = load_ceiling(ceiling_path) if ceiling_path else None
     model = _same(runs, "model", "model", _model_identity)
     auto = _same(runs, "auto_transpose_mode", "transposition")
     steps_found = [sorted({str(p["steps"]) for p in run["pairs"]}) for _, run in runs]
@@ -122,9 +186,11 @@ def pool(paths: list[str], steps_wanted: list[str] | None) -> dict:
         complete = all(per_seed[seed]["sets"] == len(sets) for seed in seeds)
         samplers[steps] = {"sets": per_set, "by_seed": per_seed, "complete": complete,
                            "top1_share_mean": float(np.mean(shares)),
-                           "top1_share_range": [min(shares), max(shares)]}
+                           "top1_share_range": [min(shares), max(shares)],
+                           "by_singer": by_singer([run for _, run in runs], steps, ceiling),
+                           "draw_agreement": draw_agreement(grid, seeds, steps)}
     return {"model": model, "auto_transpose_mode": auto, "runs": list(paths), "seeds": seeds,
-            "sets": len(sets), "samplers": samplers}
+            "sets": len(sets), "ceiling": ceiling_path, "samplers": samplers}
 
 
 def _source_name(path: str) -> str:
@@ -159,6 +225,15 @@ def print_table(result: dict) -> None:
         note = "" if sampler["complete"] else " (not every seed has every set: their shares are over different sets)"
         print(f"top-1 over the seeds: {100 * sampler['top1_share_mean']:.1f} % "
               f"({100 * low:.1f}-{100 * high:.1f} %){note}")
+        for seeds, agreement in (sampler["draw_agreement"] or {}).items():
+            print(f"heard as the same singer in draws {seeds}: {_fmt(agreement['same_share'], '.1%')} "
+                  f"of {agreement['pairs']} pairs")
+        print("\nby asked-for singer, all runs: top-1 / pairs (the judge's ceiling), misses heard as")
+        for singer, row in sampler["by_singer"].items():
+            ceiling = "" if row["ceiling_share"] is None else f" (ceiling {row['ceiling_share']:.0%})"
+            misses = ", ".join(f"{other} {n}" for other, n in list(row["heard_as"].items())[:3])
+            print(f"  {singer:28s} {row['top1']:>4d}/{row['pairs']:<4d} {row['top1'] / row['pairs']:>4.0%}{ceiling}"
+                  + (f"; {misses}" if misses else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,9 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", metavar="RUN.json", help="bench_quality.py --json outputs")
     parser.add_argument("--steps", nargs="+", default=None,
                         help="the samplers to pool, as bench_quality.py's --steps (default: every one all runs have)")
+    parser.add_argument("--ceiling", default=None, metavar="CEILING.json",
+                        help="a bench_identity_ceiling.py --json run on the same sources: each singer's ceiling")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
-    return run_report(lambda a: pool(a.runs, a.steps), args, print_table)
+    return run_report(lambda a: pool(a.runs, a.steps, a.ceiling), args, print_table)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ def test_each_held_back_clip_is_judged_at_its_own_pitch_and_at_each_sources(corp
     bands = result["at_source_pitch_by_distance"]
     assert "<=5" not in bands and sum(b["n"] for b in bands.values()) == 4
     assert bands["5-12"]["n"] >= 2  # high's two clips moved 7 semitones
+    by_singer = result["at_source_pitch_by_singer"]
+    assert set(by_singer) == {"high", "low"} and all(row["n"] == 2 for row in by_singer.values())
+    hits = sum(row["top1"] for row in by_singer.values())
+    assert hits == round(result["at_source_pitch"]["top1"] * 4)
+    assert all(sum(row["heard_as"].values()) == row["n"] - row["top1"] for row in by_singer.values())
 
 
 def test_fewer_than_two_singers_is_one_line(corpus, capsys):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from core.convert.listening import (dnsmos, dnsmos_averaged, distance_band, identification_by_distance, singer_identification,
-                                   singer_ranks, spread)
+from core.convert.listening import (dnsmos, dnsmos_averaged, distance_band, identification_by_distance,
+                                   identification_by_singer, singer_identification, singer_ranks, spread)
 
 RATE = 16000
 
@@ -81,6 +81,21 @@ def test_identification_is_broken_down_by_distance_from_the_singers_range():
     assert [result[b]["top1"] for b in result] == [0.5, 1.0, 0.0]
     assert [result[b]["n"] for b in result] == [2, 1, 2]
     assert list(identification_by_distance(outputs[2:3], centroids)) == ["5-12"]
+
+
+def test_identification_by_singer_counts_each_singers_hits_and_whom_its_misses_went_to():
+    centroids = _centroids()
+    outputs = [("a", centroids["a"]), ("a", centroids["b"]), ("a", centroids["c"]), ("a", centroids["b"]),
+               ("d", centroids["d"]), ("c", centroids["a"])]
+    result = identification_by_singer(outputs, centroids)
+    assert list(result) == ["a", "c", "d"]  # only asked-for singers, sorted
+    assert result["a"] == {"top1": 1, "n": 4, "heard_as": {"b": 2, "c": 1}}
+    assert list(result["a"]["heard_as"]) == ["b", "c"]  # most often first
+    assert result["d"] == {"top1": 1, "n": 1, "heard_as": {}}
+    assert result["c"]["top1"] == 0 and result["c"]["heard_as"] == {"a": 1}
+    # the pooled top-1 is the per-singer hits over all outputs
+    pooled = singer_identification(outputs, centroids)["top1"]
+    assert pooled == pytest.approx(sum(r["top1"] for r in result.values()) / len(outputs))
 
 
 def test_spread_compares_outputs_with_the_singers_themselves():

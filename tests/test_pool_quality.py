@@ -64,6 +64,37 @@ def test_sets_and_seeds_are_pooled_as_the_runs_count_them(runs, capsys):
     assert "top-1 over the seeds" in capsys.readouterr().out
 
 
+def test_each_singer_is_pooled_over_every_run_beside_its_ceiling(runs, capsys, tmp_path):
+    root, paths = runs
+    pool = load_bench("pool_quality")
+    own = [json.loads(p.read_text()) for p in paths.values()]
+    # a ceiling as bench_identity_ceiling.py writes it: one singer found in 3 of 4, the other never
+    ceiling = tmp_path / "ceiling.json"
+    ceiling.write_text(json.dumps({"at_source_pitch_by_singer": {
+        SINGERS[0]: {"top1": 3, "n": 4, "heard_as": {SINGERS[1]: 1}},
+        SINGERS[1]: {"top1": 0, "n": 4, "heard_as": {SINGERS[0]: 4}}}}))
+    assert pool.main([str(p) for p in paths.values()] + ["--ceiling", str(ceiling), "--json"]) == 0
+    sampler = json.loads(capsys.readouterr().out)["samplers"]["1"]
+    for singer, share in zip(SINGERS, (0.75, 0.0)):
+        row = sampler["by_singer"][singer]
+        mine = [p for r in own for p in r["pairs"] if p["singer"] == singer]
+        assert row["pairs"] == len(mine) == 4  # two sets x two seeds
+        assert row["top1"] == sum(p["nearest_singer"] == singer for p in mine)
+        assert sum(row["heard_as"].values()) == row["pairs"] - row["top1"]
+        assert row["ceiling_share"] == share
+    # the first draw against the second, pair by pair, counted by hand
+    same = sum(a["nearest_singer"] == b["nearest_singer"]
+               for s in (0, 1) for a, b in zip(json.loads(paths[s, 0].read_text())["pairs"],
+                                               json.loads(paths[s, 1].read_text())["pairs"]))
+    agreement = sampler["draw_agreement"]["0-1"]
+    assert agreement["pairs"] == 2 * len(SINGERS) and agreement["same_share"] == pytest.approx(same / 4)
+    assert pool.main([str(p) for p in paths.values()] + ["--ceiling", str(ceiling)]) == 0
+    printed = capsys.readouterr().out
+    assert "(ceiling 75%)" in printed and "heard as the same singer in draws 0-1" in printed
+    assert pool.main([str(paths[0, 0])] + ["--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samplers"]["1"]["draw_agreement"] is None  # one draw
+
+
 def test_runs_that_cannot_be_pooled_are_one_error_line(runs, capsys, tmp_path):
     root, paths = runs
     pool = load_bench("pool_quality")
@@ -91,6 +122,10 @@ def test_runs_that_cannot_be_pooled_are_one_error_line(runs, capsys, tmp_path):
     broken.write_text('{"pairs": [')
     assert "not JSON" in fails([broken])
     assert "no such file" in fails([tmp_path / "absent.json"])
+    old_ceiling = tmp_path / "old_ceiling.json"
+    old_ceiling.write_text(json.dumps({"at_source_pitch": {"top1": 0.5, "n": 4}}))
+    assert "per-singer" in fails([paths[0, 0]], "--ceiling", str(old_ceiling))
+    assert "no such file" in fails([paths[0, 0]], "--ceiling", str(tmp_path / "absent_ceiling.json"))
 
 
 def _rewritten(folder, run, **changes):

@@ -160,6 +160,25 @@ def identification_by_distance(outputs: Sequence[tuple[str, np.ndarray, float]],
     return {band: singer_identification(bands[band], centroids) for band in distance_bands() if band in bands}
 
 
+def identification_by_singer(outputs: Sequence[tuple[str, np.ndarray]],
+                             centroids: dict[str, np.ndarray]) -> dict[str, dict]:
+    """outputs: (asked-for singer, output embedding) pairs. Per asked-for singer: how often it was the
+    nearest (`top1` of `n`) and whom its misses were heard as (`heard_as`, most often first): a pooled top-1
+    hides a singer that is never found, and which singer takes its conversions."""
+    by_singer: dict[str, dict] = {}
+    for asked, embedding in outputs:
+        row = by_singer.setdefault(asked, {"top1": 0, "n": 0, "heard_as": {}})
+        nearest = singer_ranks(embedding, centroids)[0]
+        row["n"] += 1
+        if nearest == asked:
+            row["top1"] += 1
+        else:
+            row["heard_as"][nearest] = row["heard_as"].get(nearest, 0) + 1
+    for row in by_singer.values():
+        row["heard_as"] = dict(sorted(row["heard_as"].items(), key=lambda item: (-item[1], item[0])))
+    return dict(sorted(by_singer.items()))
+
+
 def _mean_pairwise_cosine(vectors: Sequence[np.ndarray]) -> float | None:
     pairs = [cosine(a, b) for a, b in itertools.combinations(vectors, 2)]
     return float(np.mean(pairs)) if pairs else None
