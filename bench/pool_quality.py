@@ -38,13 +38,17 @@ from cli.output import run_report  # noqa: E402
 from core.errors import UserError  # noqa: E402
 
 
-def _load(path: str) -> dict:
+def _read_json(path: str, made_by: str) -> object:
     try:
-        run = json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UserError(f"{path}: not a bench_quality.py --json output (not JSON)") from None
+        raise UserError(f"{path}: not a {made_by} --json output (not JSON)") from None
+
+
+def _load(path: str) -> dict:
+    run = _read_json(path, "bench_quality.py")
     if not isinstance(run, dict) or not isinstance(run.get("pairs"), list) or "source_dnsmos" not in run:
         raise UserError(f"{path}: not a bench_quality.py --json output (no pairs)")
     return run
@@ -128,12 +132,7 @@ def draw_agreement(grid: dict[tuple[int, int], dict], seeds: list[int], steps: s
 
 def load_ceiling(path: str) -> dict[str, dict]:
     """A bench_identity_ceiling.py --json run's per-singer top-1 at the sources' pitch."""
-    try:
-        run = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UserError(f"{path}: not a bench_identity_ceiling.py --json output (not JSON)") from None
+    run = _read_json(path, "bench_identity_ceiling.py")
     found = run.get("at_source_pitch_by_singer") if isinstance(run, dict) else None
     if not isinstance(found, dict):
         raise UserError(f"{path}: not a bench_identity_ceiling.py --json output with per-singer figures "
