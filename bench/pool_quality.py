@@ -14,8 +14,8 @@ runs out as sets x seeds and reports, for each sampler (--steps value):
   --ceiling (a bench_identity_ceiling.py --json run on the same sources and singers), beside the
   judge's ceiling for that singer, so a singer the model loses can be told from one the judge cannot
   find at the sources' pitch whatever the model;
-- between two draws of one set: the share of pairs heard as the same singer in both. When it is
-  high, more draws add little: the spread that matters is between sets of clips.
+- between two draws of one set: the share of pairs heard as the same singer in both (even when it
+  is high, the pairs that differ can move one set's figure by a few conversions).
 All runs must share the model and the transposition (one error line otherwise): pooling a model or
 a mode with another would say nothing about either. Two model paths are one model when the files
 have the same bytes (a copy of the shipped file is the shipped model). A run written before --seed
@@ -91,22 +91,16 @@ def cell(run: dict, steps: str) -> dict:
 def by_singer(runs: list[dict], steps: str, ceiling: dict | None) -> dict[str, dict]:
     """Per asked-for singer over all runs: top-1, pairs, whom the misses were heard as, and the ceiling's
     top-1 share for that singer where --ceiling has it."""
-    rows: dict[str, dict] = {}
-    for run in runs:
-        for p in run["pairs"]:
-            if str(p["steps"]) != steps:
-                continue
-            row = rows.setdefault(p["singer"], {"top1": 0, "pairs": 0, "heard_as": {}})
-            row["pairs"] += 1
-            if p["nearest_singer"] == p["singer"]:
-                row["top1"] += 1
-            else:
-                row["heard_as"][p["nearest_singer"]] = row["heard_as"].get(p["nearest_singer"], 0) + 1
-    for singer, row in rows.items():
-        row["heard_as"] = dict(sorted(row["heard_as"].items(), key=lambda item: (-item[1], item[0])))
+    from core.convert.listening import tally_by_singer
+
+    tally = tally_by_singer([(p["singer"], p["nearest_singer"]) for run in runs for p in run["pairs"]
+                             if str(p["steps"]) == steps])
+    rows = {}
+    for singer, row in tally.items():
         found = (ceiling or {}).get(singer)
-        row["ceiling_share"] = found["top1"] / found["n"] if found and found["n"] else None
-    return dict(sorted(rows.items()))
+        rows[singer] = {"top1": row["top1"], "pairs": row["n"], "heard_as": row["heard_as"],
+                        "ceiling_share": found["top1"] / found["n"] if found and found["n"] else None}
+    return rows
 
 
 def draw_agreement(grid: dict[tuple[int, int], dict], seeds: list[int], steps: str) -> dict[str, dict] | None:

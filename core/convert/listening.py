@@ -165,15 +165,20 @@ def identification_by_singer(outputs: Sequence[tuple[str, np.ndarray]],
     """outputs: (asked-for singer, output embedding) pairs. Per asked-for singer: how often it was the
     nearest (`top1` of `n`) and whom its misses were heard as (`heard_as`, most often first): a pooled top-1
     hides a singer that is never found, and which singer takes its conversions."""
+    return tally_by_singer([(asked, singer_ranks(embedding, centroids)[0]) for asked, embedding in outputs])
+
+
+def tally_by_singer(asked_and_heard: Sequence[tuple[str, str]]) -> dict[str, dict]:
+    """(asked-for singer, singer heard) pairs -> per asked-for singer, sorted: `top1` of `n`, and
+    `heard_as`, the misses by singer heard, most often first."""
     by_singer: dict[str, dict] = {}
-    for asked, embedding in outputs:
+    for asked, heard in asked_and_heard:
         row = by_singer.setdefault(asked, {"top1": 0, "n": 0, "heard_as": {}})
-        nearest = singer_ranks(embedding, centroids)[0]
         row["n"] += 1
-        if nearest == asked:
+        if heard == asked:
             row["top1"] += 1
         else:
-            row["heard_as"][nearest] = row["heard_as"].get(nearest, 0) + 1
+            row["heard_as"][heard] = row["heard_as"].get(heard, 0) + 1
     for row in by_singer.values():
         row["heard_as"] = dict(sorted(row["heard_as"].items(), key=lambda item: (-item[1], item[0])))
     return dict(sorted(by_singer.items()))
