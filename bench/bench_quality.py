@@ -36,6 +36,8 @@ Files are cut to --max-seconds. Singers without a folder are skipped and listed.
 teacher sampler's EDM churn for the teacher-N rows (default: the model's `edm.teacher_churn`; 0 is
 the deterministic ODE, the sampler before session 17). --latent-scale sets the student's starting
 noise, x sigma_max, for the consistency rows (default: the model's `edm.student_latent_scale`).
+--singer-guidance sets the teacher-N rows' guidance toward the singer (core/model/guidance.py; default:
+the model's `edm.singer_guidance`), for a teacher trained with `train.singer_dropout_prob` > 0.
 --seed picks the samplers' noise (default 0, as `convert` and the live engine). Every pair of a run
 shares one draw, since the noise is anchored to frames: to tell a model's figure from its draw,
 run again with other seeds.
@@ -134,7 +136,7 @@ def evaluate(args) -> dict:
     from core.convert import listening
     from core.convert.offline import range_distance_semitones
     from core.convert.voice_model import check_teacher_churn
-    from core.sampling_settings import check_latent_scale
+    from core.sampling_settings import check_latent_scale, check_singer_guidance
     from core.features.pitch import get_pitch_extractor, shift_f0
 
     torch.set_num_threads(max(1, int(args.threads)))
@@ -144,9 +146,13 @@ def evaluate(args) -> dict:
         check_teacher_churn(args.churn)
     if args.latent_scale is not None:
         check_latent_scale(args.latent_scale)
+    if args.singer_guidance is not None:
+        check_singer_guidance(args.singer_guidance)
     model = VoiceModel.load(args.model, args.device)
     if args.churn is not None:
         model.set_teacher_churn(args.churn)
+    if args.singer_guidance is not None:
+        model.set_singer_guidance(args.singer_guidance)
     if args.latent_scale is not None:
         model.set_student_latent_scale(args.latent_scale)
     rate, hop = model.sample_rate, model.hop_length
@@ -267,6 +273,7 @@ def evaluate(args) -> dict:
         "auto_transpose_mode": args.auto_transpose, "steps": list(args.steps), "max_seconds": args.max_seconds,
         "threads": int(args.threads), "f0_method": args.eval_f0, "fpc_scale": "hz",
         "teacher_churn": model.teacher.schedule.teacher_churn if model.teacher is not None else None,
+        "singer_guidance": model.teacher.schedule.singer_guidance if model.teacher is not None else None,
         "student_latent_scale": model.generator.schedule.student_latent_scale, "seed": args.seed,
         "singers": singers, "missing_singers": missing, "notes": notes,
         "pairs": pairs, "by_steps": by_steps,
@@ -402,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retrieval", type=float, default=0.0, help=RETRIEVAL_HELP)
     parser.add_argument("--churn", type=float, default=None,
                         help="EDM churn of the teacher's sampler (default: the model's own; 0 = the ODE)")
+    parser.add_argument("--singer-guidance", type=float, default=None,
+                        help="the teacher-N rows' singer guidance (default: the model's own edm.singer_guidance; "
+                             "0 = none; a teacher trained with train.singer_dropout_prob)")
     parser.add_argument("--latent-scale", type=float, default=None,
                         help="the student's starting noise x sigma_max (default: the model's own; 1 = the paper)")
     parser.add_argument("--seed", type=int, default=0, help="the samplers' noise (default 0, as convert)")

@@ -87,6 +87,7 @@ class EDMConfig:
     teacher_floor: float  # lowest level the teacher's sampler visits; 0 = the paper's grid (samplers.py)
     teacher_churn: float  # EDM's S_churn for the teacher's sampler; 0 = the paper's deterministic ODE
     student_latent_scale: float  # the student's starting noise is this x sigma_max x N(0, I); 1 = the paper
+    singer_guidance: float  # teacher sampling: D + g (D - D without singer); 0 = the paper (model/guidance.py)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class TrainConfig:
     student_adversarial_weight: float  # > 0: the adversarial term in distillation (train/adversarial.py)
     adversarial_warmup_steps: int  # steps the discriminator learns alone before the student gets that term
     content_band_limit_prob: float  # share of training crops whose content-encoder input is band-limited (perturb.py)
+    singer_dropout_prob: float  # share of teacher crops trained without their singer, for guidance (model/guidance.py)
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,10 @@ AT_LEAST: dict[str, float] = {
     "train.student_adversarial_weight": 0.0,
     "train.adversarial_warmup_steps": 0,
     "train.content_band_limit_prob": 0.0,
+    "edm.singer_guidance": 0.0,
+    "train.singer_dropout_prob": 0.0,
 }
-AT_MOST: dict[str, float] = {"train.content_band_limit_prob": 1.0}
+AT_MOST: dict[str, float] = {"train.content_band_limit_prob": 1.0, "train.singer_dropout_prob": 1.0}
 
 
 def from_dict(data: dict[str, Any]) -> Config:
@@ -248,6 +252,8 @@ ADDED_KEYS: dict[str, Any] = {
     "train.student_adversarial_weight": 0.0,
     "train.adversarial_warmup_steps": 100,
     "train.content_band_limit_prob": 0.0,
+    "edm.singer_guidance": 0.0,
+    "train.singer_dropout_prob": 0.0,
 }
 
 

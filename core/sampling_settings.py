@@ -20,6 +20,12 @@ def check_latent_scale(scale: float) -> None:
         raise UserError(f"the latent scale must be a number >= 0, got {scale}")
 
 
+def check_singer_guidance(scale: float) -> None:
+    """A usable singer guidance for the teacher's sampler: a finite number >= 0 (UserError otherwise)."""
+    if not math.isfinite(scale) or scale < 0:
+        raise UserError(f"the singer guidance must be a number >= 0, got {scale}")
+
+
 SEED_LIMIT = 2**32  # seeds 0 .. 2^32 - 1: any of them keys core/model/noise.py's counter-based generator
 
 

@@ -105,6 +105,8 @@ def test_dnsmos_averaged_over_presentations_for_sources_and_outputs(setup, capsy
     [
         ("teacher-3", "--churn", "0", "teacher_churn", 0.0, 20.0, "-2", "churn must be a number >= 0"),
         ("1", "--latent-scale", "1", "student_latent_scale", 1.0, 0.6, "-1", "latent scale must be a number >= 0"),
+        ("teacher-3", "--singer-guidance", "1.5", "singer_guidance", 1.5, 0.0, "-1",
+         "singer guidance must be a number >= 0"),
     ],
 )
 def test_a_sampler_setting_changes_the_output_and_a_bad_one_is_one_line(

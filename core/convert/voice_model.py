@@ -32,7 +32,7 @@ from core.features.pitch import PitchExtractor, pitch_extractor_from_config
 from core.features.singers import SingerTable
 from core.model.acoustic import AcousticModel
 from core.model.model_file import load_model, save_model
-from core.sampling_settings import check_latent_scale
+from core.sampling_settings import check_latent_scale, check_singer_guidance
 from core.models import resolve_model
 from core.vocoder.base import Vocoder
 
@@ -133,6 +133,14 @@ class VoiceModel:
             raise UserError(f"{self.path} has no teacher, so there is no teacher sampler to set churn for")
         self.teacher.denoiser.schedule = replace(self.teacher.schedule, teacher_churn=float(churn))
         self.config = self.config.replace({"edm.teacher_churn": float(churn)})
+
+    def set_singer_guidance(self, scale: float) -> None:
+        """Guide the teacher's sampler toward the singer by this from now on (0: none); model/guidance.py."""
+        check_singer_guidance(scale)
+        if self.teacher is None:
+            raise UserError(f"{self.path} has no teacher, so there is no teacher sampler to guide")
+        self.teacher.denoiser.schedule = replace(self.teacher.schedule, singer_guidance=float(scale))
+        self.config = self.config.replace({"edm.singer_guidance": float(scale)})
 
     def set_student_latent_scale(self, scale: float) -> None:
         """Start the consistency sampler from scale x sigma_max noise from now on (1: the paper); samplers.py."""

@@ -23,6 +23,7 @@ from torch import nn
 from core.config import Config
 from core.model.conditioning import ConditionInputs, Conditioner
 from core.model.edm import EDMDenoiser, NoiseSchedule
+from core.model.guidance import SingerGuided, without_singer
 from core.model.noise import anchored_noise
 from core.model.samplers import consistency_sampler, consistency_sigmas, euler_sampler, heun_sampler, teacher_sigmas
 from core.model.wavenet import WaveNet
@@ -74,6 +75,16 @@ class AcousticModel(nn.Module):
         """D(x, sigma) for raw condition inputs (training); samplers reuse one encoded condition."""
         return self.denoiser(x, sigma, self.condition(inputs))
 
+    def guided_denoiser(self, inputs: ConditionInputs, scale: float):
+        """The denoiser(x, sigma, cond) a sampler calls for `inputs`: guided toward the singer when scale > 0."""
+        if scale <= 0:
+            return self.denoiser
+        return SingerGuided(self.denoiser, self.condition(without_singer(inputs, self.conditioner.n_singers)), scale)
+
+    def guided(self, x: torch.Tensor, sigma: torch.Tensor | float, inputs: ConditionInputs) -> torch.Tensor:
+        """D(x, sigma) with the schedule's singer guidance (core/model/guidance.py): distillation's teacher step."""
+        return self.guided_denoiser(inputs, self.schedule.singer_guidance)(x, sigma, self.condition(inputs))
+
     def _noise(self, inputs: ConditionInputs, frame_offset: int, seed: int, draw: int, ref: torch.Tensor) -> torch.Tensor:
         return anchored_noise(
             self.n_mels, frame_offset, inputs.frames, seed, draw, inputs.batch_size, ref.dtype, ref.device
@@ -106,9 +117,10 @@ class AcousticModel(nn.Module):
     @torch.no_grad()
     def sample_teacher(
         self, inputs: ConditionInputs, steps: int = 50, frame_offset: int = 0, seed: int = 0, method: str = "euler",
-        churn: float | None = None,
+        churn: float | None = None, guidance: float | None = None,
     ) -> torch.Tensor:
-        """Sampling on the teacher grid (Euler as in the paper, or Heun), with the schedule's churn unless given.
+        """Sampling on the teacher grid (Euler as in the paper, or Heun), with the schedule's churn and singer
+        guidance unless given.
 
         churn=0 is the deterministic ODE, the map consistency distillation teaches the student.
         Churn noise is frame-anchored like the latent (draw k for step k), so windows agree.
@@ -121,4 +133,5 @@ class AcousticModel(nn.Module):
         x = self._noise(inputs, frame_offset, seed, 0, cond) * float(sigmas[0])
         fresh = lambda k: self._noise(inputs, frame_offset, seed, k, cond)  # noqa: E731
         amount = self.schedule.teacher_churn if churn is None else churn
-        return samplers[method](self.denoiser, x, sigmas, cond, amount, fresh)
+        denoiser = self.guided_denoiser(inputs, self.schedule.singer_guidance if guidance is None else guidance)
+        return samplers[method](denoiser, x, sigmas, cond, amount, fresh)

@@ -33,6 +33,7 @@ class NoiseSchedule:
     teacher_floor: the lowest level the teacher's ODE sampler visits (0: the paper's grid; see samplers.py).
     teacher_churn: EDM's S_churn for the teacher's sampler (0: the paper's deterministic ODE; samplers.py).
     student_latent_scale: the consistency sampler starts from this x sigma_max x z (1: the paper; samplers.py).
+    singer_guidance: the teacher's sampler and distillation step guide the singer by this (0: the paper; guidance.py).
     """
 
     sigma_min: float
@@ -44,11 +45,12 @@ class NoiseSchedule:
     teacher_floor: float = 0.0
     teacher_churn: float = 0.0
     student_latent_scale: float = 1.0
+    singer_guidance: float = 0.0
 
     @classmethod
     def from_config(cls, edm: EDMConfig) -> "NoiseSchedule":
         return cls(edm.sigma_min, edm.sigma_max, edm.sigma_data, edm.rho, edm.p_mean, edm.p_std, edm.teacher_floor,
-                   edm.teacher_churn, edm.student_latent_scale)
+                   edm.teacher_churn, edm.student_latent_scale, edm.singer_guidance)
 
 
 def karras_ramp(n: int, sigma_lo: float, sigma_hi: float, rho: float) -> torch.Tensor:

@@ -140,12 +140,12 @@ def consistency_distillation_loss(
     noise = torch.randn(mel.shape, generator=generator, device=mel.device, dtype=mel.dtype)
     x_hi = mel + t_hi[:, None, None] * noise
     with torch.no_grad():
-        teacher_denoised = teacher(x_hi, t_hi, inputs)
+        teacher_denoised = teacher.guided(x_hi, t_hi, inputs)
         x_lo = x_hi + ((t_lo - t_hi) / t_hi)[:, None, None] * (x_hi - teacher_denoised)
         target = ema_student(x_lo, t_lo, inputs)
         if _unwrap(student).schedule.teacher_floor > 0:
             anchored = (index == 0).nonzero().flatten()
             if anchored.numel():
-                target[anchored] = teacher(x_lo[anchored], t_lo[anchored], inputs.rows(anchored))
+                target[anchored] = teacher.guided(x_lo[anchored], t_lo[anchored], inputs.rows(anchored))
     prediction = student(x_hi, t_hi, inputs)
     return masked_mean((prediction - target) ** 2, mask)

@@ -28,6 +28,7 @@ the student is also trained to pass for real mels (core/train/adversarial.py).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -86,10 +87,24 @@ def distilled_teacher_steps(cfg: Config) -> int:
 
 
 def distillation_grid_record(cfg: Config) -> dict[str, float]:
-    """What fixes the distillation grid, kept in the train-state so --resume cannot switch grids unseen."""
+    """What fixes the distillation grid (and the teacher's singer guidance, when there is one), kept in the
+    train-state so --resume cannot switch grids unseen."""
     schedule = NoiseSchedule.from_config(cfg.edm)
-    return {"low_end": distillation_low_end(schedule), "sigma_max": schedule.sigma_max,
-            "rho": schedule.rho, "points": cfg.edm.distill_steps}
+    record = {"low_end": distillation_low_end(schedule), "sigma_max": schedule.sigma_max,
+              "rho": schedule.rho, "points": cfg.edm.distill_steps}
+    if cfg.edm.singer_guidance > 0:  # absent at 0, so train-states from before guidance still resume
+        record["singer_guidance"] = cfg.edm.singer_guidance
+    return record
+
+
+def guide_teacher(teacher: AcousticModel, trained: Config, cfg: Config) -> None:
+    """Give the teacher this run's `edm.singer_guidance` (its file keeps the value it was trained with, 0).
+    Guidance needs a teacher that learnt to denoise without a singer (model/guidance.py)."""
+    scale = cfg.edm.singer_guidance
+    if scale > 0 and trained.train.singer_dropout_prob <= 0:
+        raise UserError(f"edm.singer_guidance {scale:g} needs a teacher trained with train.singer_dropout_prob > 0; "
+                        "this teacher never learnt to denoise without a singer")
+    teacher.denoiser.schedule = dataclasses.replace(teacher.schedule, singer_guidance=scale)
 
 
 def check_resumed_grid(path: Path, stored: dict | None, wanted: dict[str, float]) -> None:
@@ -274,6 +289,7 @@ def train_student(cache: str | Path, teacher_path: str | Path, out: str | Path, 
         if (encoder is None) != (train.content_kind == "frozen"):
             raise UserError("the teacher's content encoder and the cache's content features do not match")
         teacher = bundle.teacher.to(runtime.device)
+        guide_teacher(teacher, bundle.config, cfg)
         if encoder is not None:
             encoder = encoder.to(runtime.device).eval()
         student, ema = make_student(teacher)

@@ -31,6 +31,7 @@ from core.data.dataset import Batch, CachedDataset
 from core.errors import UserError
 from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
+from core.model.guidance import drop_singers
 from core.model.losses import edm_loss, ema_update
 from core.train.distributed import Runtime, setup_runtime, teardown, weight_divergence
 from core.train.loop import LoopSettings, default_dirs, log_mel_image, run_loop, try_resume
@@ -80,6 +81,7 @@ class TeacherSystem(nn.Module):
         self.acoustic, self.encoder, self.adversary = acoustic, encoder, adversary
         self.audio_cfg = cfg.audio
         self.band_limit_prob = cfg.train.content_band_limit_prob
+        self.singer_dropout_prob = cfg.train.singer_dropout_prob
         self.adversary_weight, self.mel_eq_db = adversary_weight, mel_eq_db
 
     def content(self, batch: Batch, generator: torch.Generator | None) -> torch.Tensor:
@@ -98,7 +100,10 @@ class TeacherSystem(nn.Module):
 
     def forward(self, batch: Batch, noise: torch.Generator, eq: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         codes = self.content(batch, eq)
-        inputs = ConditionInputs(codes, batch.f0, batch.loudness, batch.singer, batch.key_shift)
+        singer = batch.singer
+        if self.singer_dropout_prob > 0:  # some crops without their singer, for singer guidance (guidance.py)
+            singer = drop_singers(singer, self.acoustic.conditioner.n_singers, self.singer_dropout_prob, noise)
+        inputs = ConditionInputs(codes, batch.f0, batch.loudness, singer, batch.key_shift)
         target = normalize(batch.mel, self.audio_cfg)
         loss = edm_loss(self.acoustic, target, inputs, batch.mask, noise)
         parts = {"edm": loss.detach()}
@@ -204,7 +209,8 @@ def parts_to_keep(bundle) -> tuple[dict[str, dict], dict[str, Any]]:
 # The settings that define what the teacher learns. A train-state records them, and --resume with other
 # values is refused: the run would go on under a different objective with no trace of it in the file.
 # To change one deliberately, start a new run from a finished model file with --init.
-OBJECTIVE_KEYS = ("edm.sigma_data", "edm.p_mean", "edm.p_std", "train.content_band_limit_prob")
+OBJECTIVE_KEYS = ("edm.sigma_data", "edm.p_mean", "edm.p_std", "train.content_band_limit_prob",
+                  "train.singer_dropout_prob")
 
 
 def objective_record(cfg: Config) -> dict[str, float]:
