@@ -31,9 +31,9 @@ def tiny_config():
 
 
 def build_tiny_model(path: Path, singers: tuple[str, ...] = SINGERS,
-                     medians: dict[str, float] = MEDIANS) -> VoiceModel:
+                     medians: dict[str, float] = MEDIANS, overrides: dict | None = None) -> VoiceModel:
     torch.manual_seed(0)
-    cfg = tiny_config().replace({"model.n_singers": len(singers)})
+    cfg = tiny_config().replace({"model.n_singers": len(singers), **(overrides or {})})
     teacher = AcousticModel.from_config(cfg)
     student = AcousticModel.from_config(cfg)
     for net in (teacher.network, student.network):

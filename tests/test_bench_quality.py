@@ -16,6 +16,8 @@ from tests.bench_scripts import load_bench
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("quality")
     build_tiny_model(root / "tiny.safetensors")
+    # as if its teacher had learnt some crops without a singer, so that singer guidance may be set
+    build_tiny_model(root / "guidable.safetensors", overrides={"train.singer_dropout_prob": 0.15})
     sources = []
     for i, hz in enumerate((220.0, 262.0)):
         path = root / f"src{i}.wav"
@@ -101,19 +103,20 @@ def test_dnsmos_averaged_over_presentations_for_sources_and_outputs(setup, capsy
 
 
 @pytest.mark.parametrize(
-    "steps, flag, other, key, other_value, own_value, bad, message",
+    "model, steps, flag, other, key, other_value, own_value, bad, message",
     [
-        ("teacher-3", "--churn", "0", "teacher_churn", 0.0, 20.0, "-2", "churn must be a number >= 0"),
-        ("1", "--latent-scale", "1", "student_latent_scale", 1.0, 0.6, "-1", "latent scale must be a number >= 0"),
-        ("teacher-3", "--singer-guidance", "1.5", "singer_guidance", 1.5, 0.0, "-1",
+        ("tiny", "teacher-3", "--churn", "0", "teacher_churn", 0.0, 20.0, "-2", "churn must be a number >= 0"),
+        ("tiny", "1", "--latent-scale", "1", "student_latent_scale", 1.0, 0.6, "-1",
+         "latent scale must be a number >= 0"),
+        ("guidable", "teacher-3", "--singer-guidance", "1.5", "singer_guidance", 1.5, 0.0, "-1",
          "singer guidance must be a number >= 0"),
     ],
 )
 def test_a_sampler_setting_changes_the_output_and_a_bad_one_is_one_line(
-        setup, capsys, steps, flag, other, key, other_value, own_value, bad, message):
+        setup, capsys, model, steps, flag, other, key, other_value, own_value, bad, message):
     root, sources, targets = setup
     bench = load_bench("bench_quality")
-    common = ["--model", str(root / "tiny.safetensors"), "--sources", sources[0], "--targets-dir", str(targets),
+    common = ["--model", str(root / f"{model}.safetensors"), "--sources", sources[0], "--targets-dir", str(targets),
               "--eval-f0", "dio", "--steps", steps, "--max-seconds", "1", "--no-dnsmos", "--json"]
     assert bench.main([*common, flag, other]) == 0
     changed = json.loads(capsys.readouterr().out)
@@ -123,6 +126,16 @@ def test_a_sampler_setting_changes_the_output_and_a_bad_one_is_one_line(
     assert changed["pairs"][0]["output_cosine"] != own["pairs"][0]["output_cosine"]  # another sampler, another output
     assert bench.main([*common, flag, bad]) != 0
     assert message in capsys.readouterr().err
+
+
+def test_singer_guidance_of_a_teacher_that_never_learnt_without_a_singer_is_one_line(setup, capsys):
+    root, sources, targets = setup
+    code = load_bench("bench_quality").main(["--model", str(root / "tiny.safetensors"), "--sources", sources[0],
+                                             "--targets-dir", str(targets), "--eval-f0", "dio", "--steps", "teacher-3",
+                                             "--max-seconds", "1", "--no-dnsmos", "--singer-guidance", "1"])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "never learnt to denoise without a singer" in err and "Traceback" not in err
 
 
 def test_another_seed_is_another_draw_of_the_same_conversion(setup, capsys):

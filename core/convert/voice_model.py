@@ -31,6 +31,7 @@ from core.features.retrieval import RETRIEVAL_PART, SingerIndex
 from core.features.pitch import PitchExtractor, pitch_extractor_from_config
 from core.features.singers import SingerTable
 from core.model.acoustic import AcousticModel
+from core.model.guidance import check_guidable
 from core.model.model_file import load_model, save_model
 from core.sampling_settings import check_latent_scale, check_singer_guidance
 from core.models import resolve_model
@@ -139,6 +140,7 @@ class VoiceModel:
         check_singer_guidance(scale)
         if self.teacher is None:
             raise UserError(f"{self.path} has no teacher, so there is no teacher sampler to guide")
+        check_guidable(scale, self.config.train.singer_dropout_prob)
         self.teacher.denoiser.schedule = replace(self.teacher.schedule, singer_guidance=float(scale))
         self.config = self.config.replace({"edm.singer_guidance": float(scale)})
 

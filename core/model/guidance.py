@@ -22,7 +22,16 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from core.errors import UserError
 from core.model.conditioning import ConditionInputs
+
+
+def check_guidable(scale: float, singer_dropout_prob: float) -> None:
+    """Guidance (scale > 0) needs a teacher trained with some crops without a singer (UserError otherwise):
+    without them its answer with no singer is untrained, and D_g extrapolates from noise."""
+    if scale > 0 and singer_dropout_prob <= 0:
+        raise UserError(f"singer guidance {scale:g} needs a teacher trained with train.singer_dropout_prob > 0; "
+                        "this teacher never learnt to denoise without a singer")
 
 
 def drop_singers(singer: torch.Tensor, n_singers: int, prob: float, generator: torch.Generator) -> torch.Tensor:

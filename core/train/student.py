@@ -42,6 +42,7 @@ from core.errors import UserError
 from core.model.acoustic import AcousticModel
 from core.model.conditioning import ConditionInputs
 from core.model.edm import NoiseSchedule, distillation_low_end
+from core.model.guidance import check_guidable
 from core.model.mel_discriminator import MelDiscriminator
 from core.model.losses import consistency_distillation_loss, ema_update, make_student, one_step_outputs
 from core.model.singer_classifier import SingerClassifier
@@ -101,9 +102,7 @@ def guide_teacher(teacher: AcousticModel, trained: Config, cfg: Config) -> None:
     """Give the teacher this run's `edm.singer_guidance` (its file keeps the value it was trained with, 0).
     Guidance needs a teacher that learnt to denoise without a singer (model/guidance.py)."""
     scale = cfg.edm.singer_guidance
-    if scale > 0 and trained.train.singer_dropout_prob <= 0:
-        raise UserError(f"edm.singer_guidance {scale:g} needs a teacher trained with train.singer_dropout_prob > 0; "
-                        "this teacher never learnt to denoise without a singer")
+    check_guidable(scale, trained.train.singer_dropout_prob)
     teacher.denoiser.schedule = dataclasses.replace(teacher.schedule, singer_guidance=scale)
 
 
