@@ -135,8 +135,7 @@ def evaluate(args) -> dict:
     from core.convert import evaluate as ev
     from core.convert import listening
     from core.convert.offline import range_distance_semitones
-    from core.convert.voice_model import check_teacher_churn
-    from core.sampling_settings import check_latent_scale, check_singer_guidance
+    from core.sampling_settings import check_latent_scale, check_singer_guidance, check_teacher_churn
     from core.features.pitch import get_pitch_extractor, shift_f0
 
     torch.set_num_threads(max(1, int(args.threads)))

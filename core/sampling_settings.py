@@ -14,16 +14,25 @@ LATENT_SCALE_HELP = ("the student's starting noise, x sigma_max: lower is a lowe
                      "edm.student_latent_scale)")
 
 
+def check_non_negative(value: float, what: str) -> None:
+    """A sampler setting that is a finite number >= 0 (UserError naming `what` otherwise)."""
+    if not math.isfinite(value) or value < 0:
+        raise UserError(f"{what} must be a number >= 0, got {value}")
+
+
 def check_latent_scale(scale: float) -> None:
-    """A usable scale of the student's starting noise: a finite number >= 0 (UserError otherwise)."""
-    if not math.isfinite(scale) or scale < 0:
-        raise UserError(f"the latent scale must be a number >= 0, got {scale}")
+    """A usable scale of the student's starting noise."""
+    check_non_negative(scale, "the latent scale")
 
 
 def check_singer_guidance(scale: float) -> None:
-    """A usable singer guidance for the teacher's sampler: a finite number >= 0 (UserError otherwise)."""
-    if not math.isfinite(scale) or scale < 0:
-        raise UserError(f"the singer guidance must be a number >= 0, got {scale}")
+    """A usable singer guidance for the teacher's sampler."""
+    check_non_negative(scale, "the singer guidance")
+
+
+def check_teacher_churn(churn: float) -> None:
+    """A usable EDM churn for the teacher's sampler (core/model/samplers.py)."""
+    check_non_negative(churn, "churn")
 
 
 SEED_LIMIT = 2**32  # seeds 0 .. 2^32 - 1: any of them keys core/model/noise.py's counter-based generator

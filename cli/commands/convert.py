@@ -59,11 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from cli.output import print_json
     from core.audio.io import check_output_folder
     from core.convert import VoiceModel, convert_file, parse_steps
-    from core.convert.voice_model import check_teacher_churn
     from core.errors import UserError
     from core.features.pitch_settings import check_pitch_shift
     from core.features.retrieval_settings import check_retrieval_ratio, no_index_error
-    from core.sampling_settings import check_latent_scale, check_seed
+    from core.sampling_settings import check_latent_scale, check_seed, check_teacher_churn
 
     sampler = _sampler(args)
     kind, _ = parse_steps(sampler)

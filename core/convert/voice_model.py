@@ -15,7 +15,6 @@ calls it once at the end to produce the final model.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
@@ -33,17 +32,11 @@ from core.features.singers import SingerTable
 from core.model.acoustic import AcousticModel
 from core.model.guidance import check_guidable
 from core.model.model_file import load_model, save_model
-from core.sampling_settings import check_latent_scale, check_singer_guidance
+from core.sampling_settings import check_latent_scale, check_singer_guidance, check_teacher_churn
 from core.models import resolve_model
 from core.vocoder.base import Vocoder
 
 SINGER_F0_KEY = "singer_f0_median_hz"
-
-
-def check_teacher_churn(churn: float) -> None:
-    """A usable EDM churn for the teacher's sampler: a finite number >= 0 (UserError otherwise)."""
-    if not math.isfinite(churn) or churn < 0:
-        raise UserError(f"churn must be a number >= 0, got {churn}")
 
 
 @dataclass
