@@ -17,7 +17,7 @@ from gui.widgets import LevelMeter
 SCOPE_POINTS = 1200  # waveforms are decimated to this many min/max points before plotting
 OUTPUT_F0_EVERY = 5  # frames between measurements of the output's F0 (~5 Hz at 25 fps)
 # The band drawn around the singer's median F0. Within 5 semitones of it the default model's singer is
-# recognised in 81 % of conversions of held-out voices, beyond 12 in 26 % (BENCHMARKS.md, session 49).
+# recognised in 90 % of conversions of held-out voices, beyond 12 in 32 % (BENCHMARKS.md, session 55).
 SINGER_RANGE_SEMITONES = 5.0
 F0_TITLE = "F0 (Hz)"
 

@@ -36,7 +36,7 @@ from core.sampling_settings import check_seed
 
 
 # Sung further than this from a singer's median training pitch, the default model's singer is recognised
-# in 26 % of conversions of held-out voices, against 81 % within 5 semitones (BENCHMARKS.md, session 49).
+# in 32 % of conversions of held-out voices, against 90 % within 5 semitones (BENCHMARKS.md, session 55).
 FAR_FROM_RANGE_SEMITONES = 12.0
 
 
