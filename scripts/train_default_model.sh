@@ -117,7 +117,8 @@ for f in teacher-p4.safetensors teacher-p4.train-state.safetensors; do cp "$WORK
 # teacher fine-tuned from the model above on a cache of the 16 for 40 min, a student distilled from it
 # for 25 min starting from that model's student, the index rebuilt, and the two voices dropped from
 # the model's singers: it offers the same 14.
-.venv/bin/python scripts/make_real_training_voices.py "$WORK/real-voices" --voices asterisk_es_co_female asterisk_fr_armelle_female
+REAL=(asterisk_es_co_female asterisk_fr_armelle_female)  # real voices in training, dropped from the file's singers
+.venv/bin/python scripts/make_real_training_voices.py "$WORK/real-voices" --voices "${REAL[@]}"
 mkdir -p "$WORK/train-corpus-real"
 for folder in "$WORK"/train-corpus/*/ "$WORK"/real-voices/*/; do
     ln -sfn "$(realpath "$folder")" "$WORK/train-corpus-real/$(basename "$folder")"
@@ -129,7 +130,7 @@ done
     --out "$WORK/model-real16.safetensors" --set edm.distill_steps=4 --set edm.student_latent_scale=0.6 --max-minutes 25 \
     --checkpoint-every 200 --threads 2 --no-progress --no-tensorboard
 "${COMOSVC[@]}" index "$WORK/model-real16.safetensors" "$WORK/cache-real"
-"${COMOSVC[@]}" keep-singers "$WORK/model-real16.safetensors" asterisk_es_co_female asterisk_fr_armelle_female --drop \
+"${COMOSVC[@]}" keep-singers "$WORK/model-real16.safetensors" "${REAL[@]}" --drop \
     --out "$WORK/model-real.safetensors" --force
 # Band-limited content input (session 47; BENCHMARKS.md "Band-limited content input"): from the model
 # above, the teacher fine-tuned on the same cache for 40 min and a student distilled for 25 min, each
@@ -143,7 +144,7 @@ done
     --out "$WORK/model-band16.safetensors" --set edm.distill_steps=4 --set edm.student_latent_scale=0.6 \
     --set train.content_band_limit_prob=0.5 --max-minutes 25 --checkpoint-every 200 --threads 2 --no-progress --no-tensorboard
 "${COMOSVC[@]}" index "$WORK/model-band16.safetensors" "$WORK/cache-real"
-"${COMOSVC[@]}" keep-singers "$WORK/model-band16.safetensors" asterisk_es_co_female asterisk_fr_armelle_female --drop \
+"${COMOSVC[@]}" keep-singers "$WORK/model-band16.safetensors" "${REAL[@]}" --drop \
     --out "$WORK/model-band.safetensors" --force
 # Distinct speakers (session 52; BENCHMARKS.md "The three sibling singers replaced by distinct speakers"
 # and "made again"): three of the 14 were re-voicings of two recorded speakers (hts_mezzo and
@@ -152,7 +153,6 @@ done
 # The teacher and student are fine-tuned from the model above; the new singers get random codes.
 DISTINCT=(slt_soprano kal_tenor espeak_scot_bass rms_bass espeak_rp_soprano ked_baritone espeak_nyc_tenor
           espeak_gb_mezzo espeak_carib_baritone espeak_lancs_alto espeak_wmids_bass cz_dita_alto cz_ph_tenor fi_lj_mezzo)
-REAL=(asterisk_es_co_female asterisk_fr_armelle_female)
 BAND=(--set edm.sigma_data=0.1 --set train.content_band_limit_prob=0.5 --checkpoint-every 200 --threads 2
       --no-progress --no-tensorboard)
 STUDENT=(--set edm.distill_steps=4 --set edm.student_latent_scale=0.6)
