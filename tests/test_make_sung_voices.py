@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import pyworld
 import soundfile as sf
 
@@ -30,6 +31,7 @@ def test_every_voice_is_installed_and_the_fish_are_told_apart_by_their_file_name
     assert min(speech_small) > max(speech_big) + 3
 
 
+@pytest.mark.slow  # WORLD re-sings three voices (~25 s): the held-out sets are made once, not by the app
 def test_each_voice_is_sung_in_its_range_and_the_melody_is_written(tmp_path):
     script = load_bench("make_sung_voices")
     # a small and a big fish (one of each language) and one Asterisk voice: singing all of them would only

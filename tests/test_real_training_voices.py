@@ -36,6 +36,7 @@ def test_prompts_are_read_as_speech_and_joined_into_pieces():
         assert 0.01 < level < 0.5 and np.abs(pieces[0]).max() <= 1.1, name
 
 
+@pytest.mark.slow  # WORLD re-sings both voices (~16 s): used by the training recipe only, not by the app
 def test_each_voice_is_sung_in_its_range(tmp_path):
     script = _script()
     assert script.main([str(tmp_path), "--clips", "1"]) == 0
