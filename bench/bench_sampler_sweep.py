@@ -8,7 +8,9 @@ A variant is KIND:STEPS[:key=value ...], KIND `teacher` (the teacher's sampler, 
 `student` (consistency sampler, N = 1, 2 or 4). Keys, teacher only, each defaulting to the model's own:
   floor=F   the teacher's floor (`edm.teacher_floor`);
   churn=S   EDM's stochastic churn (`edm.teacher_churn`, core/model/samplers.py); churn=0 is the ODE;
-  rho=R     the Karras spacing of the levels (`edm.rho`, > 0; it also places the distillation grid's points).
+  rho=R     the Karras spacing of the levels (`edm.rho`, > 0; it also places the distillation grid's points);
+  guidance=G  the singer guidance (`edm.singer_guidance`, core/model/guidance.py); G > 0 needs a teacher
+            trained with singer dropout.
 Every source x singer pair is converted without transposition (`convert_audio`, the offline path),
 once per seed of the sampler's noise (`--seeds`, default 0, what `convert` and the live engine use).
 Reported per variant: DNSMOS OVRL mean and its ratio to the sources' mean; against the FIRST
@@ -36,17 +38,20 @@ from cli.output import run_report  # noqa: E402
 from core.errors import UserError  # noqa: E402
 
 
+TEACHER_KEYS = ("floor", "churn", "rho", "guidance")  # in the order of Variant's fields after steps
+
+
 class Variant(NamedTuple):
     kind: str
     steps: int
     floor: float | None = None  # None: the model's own
     churn: float | None = None
     rho: float | None = None
+    guidance: float | None = None
 
     @property
     def label(self) -> str:
-        extra = "".join(f":{key}={value:g}" for key, value in
-                        (("floor", self.floor), ("churn", self.churn), ("rho", self.rho)) if value is not None)
+        extra = "".join(f":{key}={value:g}" for key, value in zip(TEACHER_KEYS, self[2:]) if value is not None)
         return f"{self.kind}:{self.steps}{extra}"
 
 
@@ -54,19 +59,19 @@ def parse_variant(text: str) -> Variant:
     parts = text.split(":")
     if len(parts) < 2 or parts[0] not in ("teacher", "student") or not parts[1].isdigit() or int(parts[1]) < 1:
         raise UserError(f"variant '{text}': expected teacher:N or student:N, "
-                        "then optional :floor=F, :churn=S or :rho=R")
+                        "then optional :floor=F, :churn=S, :rho=R or :guidance=G")
     values: dict[str, float] = {}
     for item in parts[2:]:
         key, _, value = item.partition("=")
-        if key not in ("floor", "churn", "rho") or parts[0] != "teacher":
-            raise UserError(f"variant '{text}': '{item}' is not a teacher's floor=F, churn=S or rho=R")
+        if key not in TEACHER_KEYS or parts[0] != "teacher":
+            raise UserError(f"variant '{text}': '{item}' is not a teacher's floor=F, churn=S, rho=R or guidance=G")
         try:
             values[key] = float(value)
         except ValueError:
             raise UserError(f"variant '{text}': '{value}' is not a number") from None
         if values[key] < 0 or (key == "rho" and values[key] == 0):
             raise UserError(f"variant '{text}': {key} must be {'> 0' if key == 'rho' else '>= 0'}")
-    return Variant(parts[0], int(parts[1]), values.get("floor"), values.get("churn"), values.get("rho"))
+    return Variant(parts[0], int(parts[1]), *(values.get(key) for key in TEACHER_KEYS))
 
 
 def paired(scores: list[float], reference: list[float]) -> dict:
@@ -79,6 +84,7 @@ def paired(scores: list[float], reference: list[float]) -> dict:
 def evaluate(args) -> dict:
     from core.audio.io import load_audio
     from core.convert import VoiceModel, convert_audio, listening
+    from core.model.guidance import check_guidable
 
     variants = [parse_variant(v) for v in args.variants]
     model = VoiceModel.load(args.model or None, "cpu")
@@ -87,6 +93,8 @@ def evaluate(args) -> dict:
         raise UserError(f"the model has no singer {', '.join(unknown)}; it has {', '.join(model.singers.names)}")
     if any(v.kind == "teacher" for v in variants) and model.teacher is None:
         raise UserError("this model file has no teacher")
+    for variant in variants:
+        check_guidable(variant.guidance or 0.0, model.config.train.singer_dropout_prob)
     rate = model.sample_rate
     sources = {Path(p).name: load_audio(p, rate)[: int(args.max_seconds * rate)] for p in args.sources}
     source_ovrl = float(np.mean([listening.dnsmos(a, rate)["ovrl"] for a in sources.values()]))
@@ -99,7 +107,9 @@ def evaluate(args) -> dict:
             floor = base.teacher_floor if variant.floor is None else variant.floor
             churn = base.teacher_churn if variant.churn is None else variant.churn
             rho = base.rho if variant.rho is None else variant.rho
-            teacher.denoiser.schedule = replace(base, teacher_floor=floor, teacher_churn=churn, rho=rho)
+            guidance = base.singer_guidance if variant.guidance is None else variant.guidance
+            teacher.denoiser.schedule = replace(base, teacher_floor=floor, teacher_churn=churn, rho=rho,
+                                                singer_guidance=guidance)
         try:
             steps = f"teacher-{variant.steps}" if variant.kind == "teacher" else str(variant.steps)
             by_seed = np.array([[listening.dnsmos(convert_audio(model, audio, rate, singer, steps=steps, seed=seed)[0],

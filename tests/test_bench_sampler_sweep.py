@@ -23,8 +23,11 @@ def test_variants_parse_and_refuse(sweep):
     assert sweep.parse_variant("teacher:8:floor=0.4").label == "teacher:8:floor=0.4"
     assert sweep.parse_variant("teacher:3:churn=0:rho=20") == sweep.Variant("teacher", 3, None, 0.0, 20.0)
     assert sweep.parse_variant("teacher:3:rho=20").label == "teacher:3:rho=20"
+    assert sweep.parse_variant("teacher:50:guidance=0") == sweep.Variant("teacher", 50, guidance=0.0)
+    assert sweep.parse_variant("teacher:50:churn=0:guidance=1.5").label == "teacher:50:churn=0:guidance=1.5"
     for bad in ("teacher", "teacher:0", "heun:4", "student:2:floor=1", "teacher:4:churn=x", "teacher:4:floor=-1",
-                "teacher:4:rho=0", "teacher:4:rho=-7", "student:1:rho=3", "teacher:4:sigma=3"):
+                "teacher:4:rho=0", "teacher:4:rho=-7", "student:1:rho=3", "teacher:4:sigma=3", "student:1:guidance=1",
+                "teacher:4:guidance=-1"):
         with pytest.raises(UserError):
             sweep.parse_variant(bad)
 
@@ -83,3 +86,17 @@ def test_an_unknown_singer_is_one_line(sweep, tmp_path, capsys):
     code = sweep.main(["--model", str(tmp_path / "tiny.safetensors"), "--sources", str(source),
                        "--singers", "nobody", "--variants", "student:1"])
     assert code != 0 and "no singer nobody" in capsys.readouterr().err
+
+
+def test_guidance_variants_guide_the_teacher_and_a_teacher_without_dropout_refuses_them(sweep, tiny, tmp_path, capsys):
+    model_path, source, singer = tiny
+    args = ["--sources", str(source), "--singers", singer, "--max-seconds", str(DNSMOS_ONE_WINDOW_SECONDS), "--json"]
+    assert sweep.main(["--model", str(model_path), "--variants", "teacher:3", "teacher:3:guidance=1", *args]) != 0
+    assert "singer_dropout_prob" in capsys.readouterr().err
+    guidable = tmp_path / "guidable.safetensors"
+    build_tiny_model(guidable, overrides={"train.singer_dropout_prob": 0.15})
+    assert sweep.main(["--model", str(guidable), "--variants", "teacher:3", "teacher:3:guidance=1.5", "teacher:3",
+                       *args]) == 0
+    rows = json.loads(capsys.readouterr().out)["variants"]
+    assert rows[1]["scores"] != rows[0]["scores"]  # the model's own guidance is 0: 1.5 is another sampler
+    assert rows[2]["scores"] == rows[0]["scores"]  # and it was undone
