@@ -38,7 +38,9 @@ from cli.output import run_report  # noqa: E402
 from core.errors import UserError  # noqa: E402
 
 
-TEACHER_KEYS = ("floor", "churn", "rho", "guidance")  # in the order of Variant's fields after steps
+# a teacher variant's key -> the sampler setting it replaces (edm.py), in the order of Variant's fields after steps
+SCHEDULE_FIELDS = {"floor": "teacher_floor", "churn": "teacher_churn", "rho": "rho", "guidance": "singer_guidance"}
+TEACHER_KEYS = tuple(SCHEDULE_FIELDS)
 
 
 class Variant(NamedTuple):
@@ -104,12 +106,8 @@ def evaluate(args) -> dict:
     rows = []
     for variant in variants:
         if variant.kind == "teacher":
-            floor = base.teacher_floor if variant.floor is None else variant.floor
-            churn = base.teacher_churn if variant.churn is None else variant.churn
-            rho = base.rho if variant.rho is None else variant.rho
-            guidance = base.singer_guidance if variant.guidance is None else variant.guidance
-            teacher.denoiser.schedule = replace(base, teacher_floor=floor, teacher_churn=churn, rho=rho,
-                                                singer_guidance=guidance)
+            given = zip(TEACHER_KEYS, variant[2:])
+            teacher.denoiser.schedule = replace(base, **{SCHEDULE_FIELDS[k]: v for k, v in given if v is not None})
         try:
             steps = f"teacher-{variant.steps}" if variant.kind == "teacher" else str(variant.steps)
             by_seed = np.array([[listening.dnsmos(convert_audio(model, audio, rate, singer, steps=steps, seed=seed)[0],

@@ -86,8 +86,8 @@ def test_targets_dir_names_each_outputs_nearest_singer(played):
                  for s in ("alto", "bass")}
     ranks = []
     for pair in result["pairs"]:
-        played_audio = embedder.embed(load_audio(folder / "out" / f"safe_voice_{pair['singer']}.wav", 24000), 24000)
-        nearest = max(centroids, key=lambda s: cosine(played_audio, centroids[s]))
+        heard = embedder.embed(load_audio(folder / "out" / f"safe_voice_{pair['singer']}.wav", 24000), 24000)
+        nearest = max(centroids, key=lambda s: cosine(heard, centroids[s]))
         assert pair["nearest_singer"] == nearest
         ranks.append(1 if nearest == pair["singer"] else 2)
     assert result["singer_id"]["n"] == 2 and result["singer_id"]["chance"] == 0.5
