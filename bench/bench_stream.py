@@ -21,6 +21,10 @@ timed with the pitch tracker on the caller's thread, so that they add up to the 
 --pitch-thread times whole pushes of the live layout with the tracker on the caller's thread and on
 the stream's pitch thread (the default), alternating the two --rounds times on each cell, and prints
 both medians, their ratio and whether the two gave the same samples.
+
+--dilated times whole pushes of the live layout with the dilated convolutions of one sequence on
+torch's own CPU kernel and as one matrix product each (core/dilated_conv.py, the shipped way),
+alternated the same way, and prints both medians, their ratio and the largest sample difference.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -161,30 +166,64 @@ def compare_stages(model, other, block: int, pushes: int, f0_method: str, rounds
             "ratio": {k: round(medians["against"][k] / max(medians["model"][k], 1e-9), 3) for k in medians["model"]}}
 
 
-def time_pushes(model, block: int, pushes: int, f0_method: str, pitch_thread: bool) -> tuple[float, np.ndarray]:
-    """(median ms per push, the output) of the live layout with the tracker on or off the pitch thread."""
+@contextmanager
+def torch_dilated_convs(enabled: bool):
+    """With `enabled`, dilated convolutions of one sequence run on torch's own CPU kernel, as before
+    core/dilated_conv.py; otherwise (the shipped way) as one matrix product."""
+    import core.dilated_conv as dilated
+
+    shipped = dilated.takes_slow_path
+    if enabled:
+        dilated.takes_slow_path = lambda x, dilation: False
+    try:
+        yield
+    finally:
+        dilated.takes_slow_path = shipped
+
+
+def time_pushes(model, block: int, pushes: int, f0_method: str, pitch_thread: bool = True,
+                torch_dilated: bool = False) -> tuple[float, np.ndarray]:
+    """(median ms per push, the output) of the live layout, the tracker on or off the pitch thread, the
+    dilated convolutions on torch's kernel or as matrix products."""
     from core.convert import ConversionStream
 
     stream = ConversionStream(model, lookahead_frames=2, max_block_frames=block // model.hop_length + 1,
                               pitch_thread=pitch_thread)
     stream.set_f0_method(f0_method)
-    times, out = push_sung_phrase(stream, block, pushes)
+    with torch_dilated_convs(torch_dilated):
+        times, out = push_sung_phrase(stream, block, pushes)
     return float(np.median(times)), out
 
 
-def compare_pitch_thread(model, block: int, pushes: int, f0_method: str, rounds: int) -> dict:
-    """Whole pushes with the tracker on the caller's thread, then on the pitch thread, alternated `rounds`
-    times; each figure is the median of the rounds' medians, `ratio` threaded / serial."""
-    medians = {False: [], True: []}
+def alternate(model, block: int, pushes: int, f0_method: str, rounds: int, before: dict, after: dict) -> dict:
+    """Whole pushes one way (`before`: time_pushes' keywords), then the other, alternated `rounds` times.
+    Each figure is the median of the rounds' medians; `ratio` is after / before."""
+    medians = {"before": [], "after": []}
     outputs = {}
     for _ in range(rounds):
-        for threaded in (False, True):
-            median, outputs[threaded] = time_pushes(model, block, pushes, f0_method, threaded)
-            medians[threaded].append(median)
-    serial, threaded = float(np.median(medians[False])), float(np.median(medians[True]))
+        for way, settings in (("before", before), ("after", after)):
+            median, outputs[way] = time_pushes(model, block, pushes, f0_method, **settings)
+            medians[way].append(median)
+    first, second = float(np.median(medians["before"])), float(np.median(medians["after"]))
     return {"block_samples": block, "block_ms": round(1000.0 * block / model.sample_rate, 2), "f0_method": f0_method,
-            "rounds": rounds, "serial_ms": round(serial, 2), "threaded_ms": round(threaded, 2),
-            "ratio": round(threaded / serial, 3), "same_samples": bool(np.array_equal(outputs[False], outputs[True]))}
+            "rounds": rounds, "before_ms": round(first, 2), "after_ms": round(second, 2),
+            "ratio": round(second / first, 3),
+            "max_sample_difference": float(np.max(np.abs(outputs["before"] - outputs["after"]))),
+            "same_samples": bool(np.array_equal(outputs["before"], outputs["after"]))}
+
+
+def compare_pitch_thread(model, block: int, pushes: int, f0_method: str, rounds: int) -> dict:
+    """The tracker on the caller's thread (`serial_ms`), then on the pitch thread (`threaded_ms`)."""
+    row = alternate(model, block, pushes, f0_method, rounds, {"pitch_thread": False}, {"pitch_thread": True})
+    row["serial_ms"], row["threaded_ms"] = row.pop("before_ms"), row.pop("after_ms")
+    return row
+
+
+def compare_dilated(model, block: int, pushes: int, f0_method: str, rounds: int) -> dict:
+    """Dilated convolutions on torch's kernel (`torch_ms`), then as matrix products (`matrix_ms`)."""
+    row = alternate(model, block, pushes, f0_method, rounds, {"torch_dilated": True}, {"torch_dilated": False})
+    row["torch_ms"], row["matrix_ms"] = row.pop("before_ms"), row.pop("after_ms")
+    return row
 
 
 def main() -> int:
@@ -202,7 +241,10 @@ def main() -> int:
                              "and report its per-stage medians as a ratio to --model's")
     parser.add_argument("--pitch-thread", action="store_true",
                         help="time whole pushes with the tracker on the caller's thread and on the pitch thread")
-    parser.add_argument("--rounds", type=int, default=3, help="with --against or --pitch-thread: alternations per cell")
+    parser.add_argument("--dilated", action="store_true",
+                        help="time whole pushes with dilated convolutions on torch's kernel and as matrix products")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --against, --pitch-thread or --dilated: alternations per cell")
     parser.add_argument("--retrieval", type=float, default=None,
                         help="with --stages: time each cell without and then with this feature-retrieval ratio "
                              "(the model needs an index)")
@@ -226,6 +268,16 @@ def main() -> int:
             print(f"{row['block_samples']:5d} samples ({row['block_ms']:5.1f} ms) {row['f0_method']:4s} median ms per push: "
                   f"tracker on the caller {row['serial_ms']:6.2f}, on the pitch thread {row['threaded_ms']:6.2f} "
                   f"(x{row['ratio']:.3f}), same samples: {row['same_samples']}")
+        return 0
+    if args.dilated:
+        rows = [compare_dilated(model, block, args.pushes, method, args.rounds)
+                for block in args.blocks for method in ("dio", "fcpe")]
+        if args.json:
+            print(json.dumps({"model": model.path, "dilated": rows}))
+        for row in [] if args.json else rows:
+            print(f"{row['block_samples']:5d} samples ({row['block_ms']:5.1f} ms) {row['f0_method']:4s} median ms per push: "
+                  f"torch's dilated kernel {row['torch_ms']:6.2f}, matrix products {row['matrix_ms']:6.2f} "
+                  f"(x{row['ratio']:.3f}), largest sample difference {row['max_sample_difference']:.1e}")
         return 0
     if other is not None:
         rows = [compare_stages(model, other, block, args.pushes, method, args.rounds)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from core.audio.mel import normalize
+from core.dilated_conv import dilated_conv1d
 from core.features.content_builtin import BuiltinContentEncoder, CausalConv, moving_instance_norm
 
 MEL_TAIL_HOPS = 4  # audio kept before a block: a frame's mel window reaches 1.5 hops back (win 512, hop 128)
@@ -40,12 +41,6 @@ class _ConvState:
         self.keep = conv.left + conv.lookahead
         self.initial = conv.left
         self.dilation = conv.dilation[0]
-        out_ch, in_ch, kernel = conv.weight.shape
-        # (out, kernel * in): one matmul over stacked shifted inputs. On a few frames torch's
-        # dilated conv1d takes a slow path (~8x slower than this); dilation 1 stays on conv1d.
-        self.matrix = conv.weight.detach().permute(0, 2, 1).reshape(out_ch, kernel * in_ch).clone()
-        self.bias = conv.bias.detach().clone()[:, None]
-        self.kernel = kernel
 
     def reset(self, channels: int) -> None:
         self.history = self.conv.weight.new_zeros(1, channels, self.initial)
@@ -56,11 +51,7 @@ class _ConvState:
             self.history = joined[..., max(joined.shape[-1] - self.keep, 0):]
         if joined.shape[-1] <= self.keep:
             return joined[..., :0]
-        if self.dilation == 1:
-            return F.conv1d(joined, self.conv.weight, self.conv.bias)
-        frames = joined.shape[-1] - self.keep
-        taps = [joined[0, :, k * self.dilation:k * self.dilation + frames] for k in range(self.kernel)]
-        return torch.addmm(self.bias, self.matrix, torch.cat(taps, dim=0)).unsqueeze(0)
+        return dilated_conv1d(joined, self.conv.weight, self.conv.bias, self.dilation)
 
 
 class _NormState:

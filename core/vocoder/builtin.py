@@ -25,6 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core.config import AudioConfig, VocoderConfig
+from core.dilated_conv import dilated_conv1d
 from core.errors import ModelFileError
 from core.vocoder.base import Vocoder, VocoderStream
 from core.vocoder.envelope_prior import EnvelopePrior
@@ -93,7 +94,8 @@ class CausalConv(nn.Conv1d):
         if past is None:
             past = x.new_zeros(x.shape[0], x.shape[1], self.context)
         full = torch.cat([past, x], dim=-1)
-        return super().forward(full), full[..., full.shape[-1] - self.context:]
+        out = dilated_conv1d(full, self.weight, self.bias, self.dilation[0])
+        return out, full[..., full.shape[-1] - self.context:]
 
 
 def _exp_sigmoid(x: torch.Tensor) -> torch.Tensor:
