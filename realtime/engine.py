@@ -35,11 +35,11 @@ from realtime.converter import Converter, ConverterControls, tracker_for
 from realtime.gate import rms_db
 from realtime.monitor import MonitorTap
 from realtime.plugins import ConverterPlugin, GainPlugin, GatePlugin, PluginChain, make_plugin
-from realtime.presets import Preset
+from realtime.presets import KEEP_UP_HEADROOM, Preset, preset_keeping_up
 from realtime.recorder import StreamRecorder
 from realtime.resampler import StreamingResampler
 from realtime.ring import SampleRing
-from realtime.snapshot import EngineSnapshot, empty_snapshot
+from realtime.snapshot import MESSAGES_KEPT, EngineSnapshot, empty_snapshot
 from realtime.sola import fade_curves
 from realtime.stats import History, Scope
 
@@ -49,7 +49,9 @@ RESET_FADE_MS = 5.0
 # How the two notices of a machine too slow for the preset begin (the GUI shows them; tests tell them from errors).
 OVERLOAD_NOTICE = "overload: dropped"
 LATENCY_RAISED_NOTICE = "latency raised to"
-LOAD_NOTICES = (OVERLOAD_NOTICE, LATENCY_RAISED_NOTICE)
+TOO_SLOW_NOTICE = "too slow for the preset"
+LOAD_NOTICES = (OVERLOAD_NOTICE, LATENCY_RAISED_NOTICE, TOO_SLOW_NOTICE)
+TOO_SLOW_BLOCKS = 16  # recent blocks whose median compute decides whether the preset can keep up
 
 
 class DelayLine:
@@ -93,7 +95,9 @@ class Engine:
         self._running = False
         self.monitor: MonitorTap | None = None  # a second output, attached by a backend that has one
         self._thread: threading.Thread | None = None
-        self._messages: deque[str] = deque(maxlen=20)
+        self._messages: deque[str] = deque(maxlen=MESSAGES_KEPT)
+        self._messages_posted = 0
+        self._post_lock = threading.Lock()  # posts come from the worker and the control threads
         self._snapshot = empty_snapshot(MODEL_RATE, preset.block_ms)
         capacity = int(self.device_rate * 4)
         self.in_ring = SampleRing(capacity)
@@ -129,6 +133,9 @@ class Engine:
         """(Re)build the chain for a preset; called before start and, for a new block size, by the worker."""
         sr = MODEL_RATE
         self._preset = preset
+        self.too_slow_advice: str | None = None  # _check_keeping_up speaks once per preset
+        self._blocks_checked = 0
+        self._trouble_seen = (self.xruns, self.drops)  # xruns and drops by the last check
         self.converter = converter
         self.block = preset.samples("block_ms", sr)
         self.converter_plugin = ConverterPlugin(converter, preset.samples("context_ms", sr),
@@ -240,7 +247,7 @@ class Engine:
             self.chain.reset()
             self._dry_delay = DelayLine(self.chain.latency_samples)
             self._needs_realign = True
-            self._messages.append(f"{OVERLOAD_NOTICE} {1000.0 * dropped / MODEL_RATE:.0f} ms of input")
+            self._post(f"{OVERLOAD_NOTICE} {1000.0 * dropped / MODEL_RATE:.0f} ms of input")
         t0, cpu0 = time.perf_counter(), time.thread_time()
         block = np.nan_to_num(self._fifo[:self.block], nan=0.0, posinf=0.0, neginf=0.0)
         np.clip(block, -4.0, 4.0, out=block)
@@ -251,7 +258,7 @@ class Engine:
         self.converter_plugin.controls = self._controls()
         self.chain.process(block)
         while self.chain.messages:
-            self._messages.append(self.chain.messages.pop(0))
+            self._post(self.chain.messages.pop(0))
         out24 = self._mix_bypass(block, self._dry_delay.process(dry))
         np.nan_to_num(out24, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         np.clip(out24, -1.0, 1.0, out=out24)
@@ -346,14 +353,40 @@ class Engine:
         self._faded_out = self._faded_out and self._needs_realign
         return out
 
+    def _check_keeping_up(self) -> None:
+        """Every TOO_SLOW_BLOCKS blocks, until it has advised once for this preset: where that stretch had
+        xruns or drops and its median compute leaves less than the headroom a preset needs
+        (realtime.presets.KEEP_UP_HEADROOM), a higher latency cannot help a worker that falls behind, so
+        name a preset with blocks long enough for this machine."""
+        self._blocks_checked += 1
+        if self.too_slow_advice is not None or self._blocks_checked % TOO_SLOW_BLOCKS:
+            return
+        trouble = (self.xruns, self.drops)
+        late, self._trouble_seen = trouble != self._trouble_seen, trouble
+        recent = self._compute.values()[-TOO_SLOW_BLOCKS:]
+        if not late or len(recent) < TOO_SLOW_BLOCKS:
+            return
+        block_ms = 1000.0 * self.block / MODEL_RATE
+        median = float(np.median(recent))
+        if block_ms >= KEEP_UP_HEADROOM * median:
+            return  # late for another reason (a stall, a busy moment): the adaptive latency handles that
+        better = preset_keeping_up(median)
+        advice = (f"try the '{better.name}' preset ({better.block_ms:.0f} ms blocks)" if better is not None else
+                  "no built-in preset has blocks that long: it needs a faster machine or a GPU")
+        self.too_slow_advice = (f"{TOO_SLOW_NOTICE} '{self._preset.name}' on this machine: its {block_ms:.0f} ms "
+                                f"blocks take {median:.0f} ms each to convert, too close for a higher latency to "
+                                f"help; {advice}")
+        self._post(self.too_slow_advice)
+
     def _record_latency_change(self, at_s: float, reason: str) -> None:
         self._latency_changes.append(LatencyChange(at_s, self.latency_ms, reason))
         self.latency_change_count += 1
         if reason == "up":
-            self._messages.append(f"{LATENCY_RAISED_NOTICE} {self.latency_ms:.0f} ms: blocks kept arriving late")
+            self._post(f"{LATENCY_RAISED_NOTICE} {self.latency_ms:.0f} ms: blocks kept arriving late")
 
     def _publish(self, dry: np.ndarray, out24: np.ndarray, elapsed: float) -> None:
         self._compute.push(elapsed * 1000.0)
+        self._check_keeping_up()
         block_s = self.block / MODEL_RATE
         self._cpu_load = 0.9 * self._cpu_load + 0.1 * min(elapsed / block_s, 1.0)
         self._scope_in.push(dry)
@@ -377,7 +410,7 @@ class Engine:
             compute_p50_ms=self._compute.percentile(50), compute_p99_ms=self._compute.percentile(99),
             xruns=self.xruns, cpu_load=self._cpu_load, recording=self._recorder is not None,
             messages=tuple(self._messages), converter=self.converter.description, drops=self.drops,
-            latency_changes=self.latency_change_count)
+            latency_changes=self.latency_change_count, messages_posted=self._messages_posted)
 
     def _apply_pending(self) -> None:
         preset, self._pending_preset = self._pending_preset, None
@@ -388,7 +421,7 @@ class Engine:
         self._build(preset or self._preset, converter or self.converter)
         if self._latency_dev != old_latency:
             self._record_latency_change(self._in_pos / MODEL_RATE, "rebuild")
-            self._messages.append(f"latency now {self.latency_ms:.1f} ms")
+            self._post(f"latency now {self.latency_ms:.1f} ms")
 
     # ---- public API ---------------------------------------------------------------------------
     @property
@@ -558,7 +591,12 @@ class Engine:
 
     def report(self, message: str) -> None:
         """A one-line message for the status line / window (from any thread but the callback)."""
-        self._messages.append(message)
+        self._post(message)
+
+    def _post(self, message: str) -> None:
+        with self._post_lock:  # appended before counted: a snapshot between the two shows it next time
+            self._messages.append(message)
+            self._messages_posted += 1
 
     def set_bypass(self, on: bool) -> None:
         self._bypass = bool(on)

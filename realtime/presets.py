@@ -17,6 +17,9 @@ from core.errors import ConfigError
 from core.features.pitch import PITCH_METHODS
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "presets"
+# A preset keeps up where its blocks last this much longer than a block's compute: the engine's output
+# margin and the spread of compute times (p99 runs 1.2-1.4 x p50 on 2 cores, BENCHMARKS.md) need the rest.
+KEEP_UP_HEADROOM = 1.3
 _TIMES = ("block_ms", "context_ms", "lookahead_ms", "crossfade_ms", "sola_search_ms", "output_margin_ms")
 
 
@@ -47,6 +50,15 @@ class Preset:
 
 def available_presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_keeping_up(compute_ms: float, headroom: float = KEEP_UP_HEADROOM) -> Preset | None:
+    """The built-in preset with the shortest blocks that still last `headroom` x `compute_ms` (None if none does).
+
+    A block's cost is mostly the fixed cost of one pass through the networks, so it grows far more slowly
+    than the block: a machine that cannot convert 40 ms blocks in time may keep up with 100 ms ones."""
+    presets = [load_preset(name) for name in available_presets()]
+    return min((p for p in presets if p.block_ms >= headroom * compute_ms), key=lambda p: p.block_ms, default=None)
 
 
 def load_preset(name_or_path: str | Path) -> Preset:

@@ -29,10 +29,20 @@ class EngineSnapshot:
     xruns: int
     cpu_load: float                # 0..1 of the block budget used by compute, smoothed
     recording: bool
-    messages: tuple[str, ...]      # recent errors/warnings for the UI
+    messages: tuple[str, ...]      # recent errors/warnings for the UI (the newest MESSAGES_KEPT)
     converter: str = ""            # converter description
     drops: int = 0                 # blocks dropped to keep latency bounded
     latency_changes: int = 0       # times latency_ms changed while running (adaptation, rebuilds)
+    messages_posted: int = 0       # messages since the engine was made: tells new ones once `messages` is full
+
+
+MESSAGES_KEPT = 20
+
+
+def new_messages(snapshot: EngineSnapshot, seen: int) -> tuple[list[str], int]:
+    """The messages posted since `seen` had been (those still kept), and the count to pass next time."""
+    fresh = min(max(snapshot.messages_posted - seen, 0), len(snapshot.messages))
+    return list(snapshot.messages[len(snapshot.messages) - fresh:]), snapshot.messages_posted
 
 
 def empty_snapshot(sample_rate: int = 24000, block_ms: float = 0.0) -> EngineSnapshot:

@@ -84,6 +84,7 @@ def run(args) -> int:
     from realtime.devices import SoundDeviceBackend
     from realtime.engine import Engine
     from realtime.presets import load_preset
+    from realtime.snapshot import new_messages
 
     _check_options(args)  # before the model loads and the devices open
     use_threads(args.threads)
@@ -117,11 +118,11 @@ def run(args) -> int:
                 if backend.wait(0.5):
                     break
                 snap = engine.snapshot()
-                for message in snap.messages[seen:] if len(snap.messages) > seen else ():
+                fresh, seen = new_messages(snap, seen)
+                for message in fresh:
                     if not args.json:
                         print(flush=True)  # end the status line, so the message gets a line of its own
                     print(message, file=sys.stderr, flush=True)
-                seen = len(snap.messages)
                 if not args.json:
                     print("\r" + status_line(snap), end="", flush=True)
     except KeyboardInterrupt:

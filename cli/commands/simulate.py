@@ -105,9 +105,12 @@ def run(args) -> int:
     audio = load_audio(args.input, args.samplerate)
     require_min_length(audio, args.samplerate, args.input)
     converter = make_converter(args.model, args.device, args.latent_scale)
+    engines = []
     report, played = simulate(converter, preset, audio, args.samplerate, args.device_block, args.jitter, stalls,
-                              compare=True, controls=controls_from_args(args), slow_start=slow_start)
-    notes = []
+                              compare=True, controls=controls_from_args(args), slow_start=slow_start,
+                              on_engine=engines.append)
+    # the engine's advice where the preset's blocks cannot be converted in time on this machine
+    notes = [engines[0].too_slow_advice] if engines[0].too_slow_advice else []
     if report.offline_logmel_distance is None:
         needs = COMPARE_SKIP_S + COMPARE_MIN_S
         notes.append(f"not compared with offline conversion: the file is shorter than the latency + {needs:g} s")
