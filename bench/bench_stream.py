@@ -226,6 +226,14 @@ def compare_dilated(model, block: int, pushes: int, f0_method: str, rounds: int)
     return row
 
 
+# The options that time whole pushes two ways: the function, and each way's label and field.
+TWO_WAYS = {
+    "pitch_thread": (compare_pitch_thread, ("tracker on the caller", "serial_ms"),
+                     ("on the pitch thread", "threaded_ms")),
+    "dilated": (compare_dilated, ("torch's dilated kernel", "torch_ms"), ("matrix products", "matrix_ms")),
+}
+
+
 def main() -> int:
     from cli.device_flag import add_device_flag, device_or_exit
     from core.convert import VoiceModel
@@ -259,25 +267,18 @@ def main() -> int:
     except UserError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     rows = []
-    if args.pitch_thread:
-        rows = [compare_pitch_thread(model, block, args.pushes, method, args.rounds)
+    for option, (compare, (first, first_key), (second, second_key)) in TWO_WAYS.items():
+        if not getattr(args, option):
+            continue
+        rows = [compare(model, block, args.pushes, method, args.rounds)
                 for block in args.blocks for method in ("dio", "fcpe")]
         if args.json:
-            print(json.dumps({"model": model.path, "pitch_thread": rows}))
+            print(json.dumps({"model": model.path, option: rows}))
         for row in [] if args.json else rows:
-            print(f"{row['block_samples']:5d} samples ({row['block_ms']:5.1f} ms) {row['f0_method']:4s} median ms per push: "
-                  f"tracker on the caller {row['serial_ms']:6.2f}, on the pitch thread {row['threaded_ms']:6.2f} "
-                  f"(x{row['ratio']:.3f}), same samples: {row['same_samples']}")
-        return 0
-    if args.dilated:
-        rows = [compare_dilated(model, block, args.pushes, method, args.rounds)
-                for block in args.blocks for method in ("dio", "fcpe")]
-        if args.json:
-            print(json.dumps({"model": model.path, "dilated": rows}))
-        for row in [] if args.json else rows:
-            print(f"{row['block_samples']:5d} samples ({row['block_ms']:5.1f} ms) {row['f0_method']:4s} median ms per push: "
-                  f"torch's dilated kernel {row['torch_ms']:6.2f}, matrix products {row['matrix_ms']:6.2f} "
-                  f"(x{row['ratio']:.3f}), largest sample difference {row['max_sample_difference']:.1e}")
+            print(f"{row['block_samples']:5d} samples ({row['block_ms']:5.1f} ms) {row['f0_method']:4s} "
+                  f"median ms per push: {first} {row[first_key]:6.2f}, {second} {row[second_key]:6.2f} "
+                  f"(x{row['ratio']:.3f}), same samples: {row['same_samples']}, "
+                  f"largest difference {row['max_sample_difference']:.1e}")
         return 0
     if other is not None:
         rows = [compare_stages(model, other, block, args.pushes, method, args.rounds)
