@@ -22,8 +22,8 @@ timed with the pitch tracker on the caller's thread, so that they add up to the 
 the stream's pitch thread (the default), alternating the two --rounds times on each cell, and prints
 both medians, their ratio and whether the two gave the same samples.
 
---dilated times whole pushes of the live layout with the dilated convolutions of one sequence on
-torch's own CPU kernel and as one matrix product each (core/dilated_conv.py, the shipped way),
+--dilated times whole pushes of the live layout with the built-in vocoder's dilated convolutions on
+torch's own CPU kernel (the way before) and as one matrix product each (core/dilated_conv.py),
 alternated the same way, and prints both medians, their ratio and the largest sample difference.
 """
 
@@ -168,17 +168,20 @@ def compare_stages(model, other, block: int, pushes: int, f0_method: str, rounds
 
 @contextmanager
 def torch_dilated_convs(enabled: bool):
-    """With `enabled`, dilated convolutions of one sequence run on torch's own CPU kernel, as before
-    core/dilated_conv.py; otherwise (the shipped way) as one matrix product."""
-    import core.dilated_conv as dilated
+    """With `enabled`, the vocoder's dilated convolutions run on torch's own CPU kernel, as before
+    core/dilated_conv.py (the content stream already ran its own as matrix products); otherwise (the
+    shipped way) as one matrix product each."""
+    import torch.nn.functional as F
 
-    shipped = dilated.takes_slow_path
+    import core.vocoder.builtin as vocoder
+
+    shipped = vocoder.dilated_conv1d
     if enabled:
-        dilated.takes_slow_path = lambda x, dilation: False
+        vocoder.dilated_conv1d = lambda x, weight, bias, dilation: F.conv1d(x, weight, bias, dilation=dilation)
     try:
         yield
     finally:
-        dilated.takes_slow_path = shipped
+        vocoder.dilated_conv1d = shipped
 
 
 def time_pushes(model, block: int, pushes: int, f0_method: str, pitch_thread: bool = True,
@@ -220,7 +223,7 @@ def compare_pitch_thread(model, block: int, pushes: int, f0_method: str, rounds:
 
 
 def compare_dilated(model, block: int, pushes: int, f0_method: str, rounds: int) -> dict:
-    """Dilated convolutions on torch's kernel (`torch_ms`), then as matrix products (`matrix_ms`)."""
+    """The vocoder's dilated convolutions on torch's kernel (`torch_ms`), then as matrix products (`matrix_ms`)."""
     row = alternate(model, block, pushes, f0_method, rounds, {"torch_dilated": True}, {"torch_dilated": False})
     row["torch_ms"], row["matrix_ms"] = row.pop("before_ms"), row.pop("after_ms")
     return row
@@ -250,7 +253,8 @@ def main() -> int:
     parser.add_argument("--pitch-thread", action="store_true",
                         help="time whole pushes with the tracker on the caller's thread and on the pitch thread")
     parser.add_argument("--dilated", action="store_true",
-                        help="time whole pushes with dilated convolutions on torch's kernel and as matrix products")
+                        help="time whole pushes with the vocoder's dilated convolutions on torch's kernel and as "
+                             "matrix products")
     parser.add_argument("--rounds", type=int, default=3,
                         help="with --against, --pitch-thread or --dilated: alternations per cell")
     parser.add_argument("--retrieval", type=float, default=None,

@@ -98,6 +98,7 @@ class Engine:
         self._messages: deque[str] = deque(maxlen=MESSAGES_KEPT)
         self._messages_posted = 0
         self._post_lock = threading.Lock()  # posts come from the worker and the control threads
+        self.too_slow_advice: str | None = None  # see _check_keeping_up
         self._snapshot = empty_snapshot(MODEL_RATE, preset.block_ms)
         capacity = int(self.device_rate * 4)
         self.in_ring = SampleRing(capacity)
@@ -133,9 +134,10 @@ class Engine:
         """(Re)build the chain for a preset; called before start and, for a new block size, by the worker."""
         sr = MODEL_RATE
         self._preset = preset
-        self.too_slow_advice: str | None = None  # _check_keeping_up speaks once per preset
+        # _check_keeping_up speaks once per build (a preset or model change), from the first block after it
+        self.too_slow_advice = None
         self._blocks_checked = 0
-        self._trouble_seen = (self.xruns, self.drops)  # xruns and drops by the last check
+        self._trouble_seen = None  # (xruns, drops) at the last check
         self.converter = converter
         self.block = preset.samples("block_ms", sr)
         self.converter_plugin = ConverterPlugin(converter, preset.samples("context_ms", sr),
@@ -354,14 +356,16 @@ class Engine:
         return out
 
     def _check_keeping_up(self) -> None:
-        """Every TOO_SLOW_BLOCKS blocks, until it has advised once for this preset: where that stretch had
+        """Every TOO_SLOW_BLOCKS blocks, until it has advised once for this build: where that stretch had
         xruns or drops and its median compute leaves less than the headroom a preset needs
         (realtime.presets.KEEP_UP_HEADROOM), a higher latency cannot help a worker that falls behind, so
         name a preset with blocks long enough for this machine."""
+        trouble = (self.xruns, self.drops)
+        if self._trouble_seen is None:  # the first block since the build: the rebuild's own hitch is not counted
+            self._trouble_seen = trouble
         self._blocks_checked += 1
         if self.too_slow_advice is not None or self._blocks_checked % TOO_SLOW_BLOCKS:
             return
-        trouble = (self.xruns, self.drops)
         late, self._trouble_seen = trouble != self._trouble_seen, trouble
         recent = self._compute.values()[-TOO_SLOW_BLOCKS:]
         if not late or len(recent) < TOO_SLOW_BLOCKS:
@@ -399,6 +403,8 @@ class Engine:
         self._snapshot = self._make_snapshot(rms_db(dry), rms_db(out24))
 
     def _make_snapshot(self, in_db: float = -120.0, out_db: float = -120.0) -> EngineSnapshot:
+        with self._post_lock:  # the messages and their count as one: a post between them would be lost
+            messages, posted = tuple(self._messages), self._messages_posted
         return EngineSnapshot(
             running=self._running, bypass=self._bypass, sample_rate=MODEL_RATE,
             input_wave=self._scope_in.copy(), output_wave=self._scope_out.copy(),
@@ -409,8 +415,8 @@ class Engine:
             latency_ms=self.latency_ms, device_latency_ms=float(getattr(self.backend, "device_latency_ms", 0.0)),
             compute_p50_ms=self._compute.percentile(50), compute_p99_ms=self._compute.percentile(99),
             xruns=self.xruns, cpu_load=self._cpu_load, recording=self._recorder is not None,
-            messages=tuple(self._messages), converter=self.converter.description, drops=self.drops,
-            latency_changes=self.latency_change_count, messages_posted=self._messages_posted)
+            messages=messages, converter=self.converter.description, drops=self.drops,
+            latency_changes=self.latency_change_count, messages_posted=posted)
 
     def _apply_pending(self) -> None:
         preset, self._pending_preset = self._pending_preset, None
@@ -594,7 +600,7 @@ class Engine:
         self._post(message)
 
     def _post(self, message: str) -> None:
-        with self._post_lock:  # appended before counted: a snapshot between the two shows it next time
+        with self._post_lock:
             self._messages.append(message)
             self._messages_posted += 1
 

@@ -4,11 +4,10 @@ import re
 import time
 
 import numpy as np
-import pytest
 
 from realtime.converter import ConvertResult
 from realtime.engine import TOO_SLOW_NOTICE, Engine
-from realtime.presets import KEEP_UP_HEADROOM, load_preset, preset_keeping_up
+from realtime.presets import load_preset, preset_keeping_up
 from realtime.simulator import SimulatedBackend
 from realtime.snapshot import MESSAGES_KEPT, new_messages
 from realtime.standin import StandInConverter
@@ -29,13 +28,16 @@ class TimedConverter(StandInConverter):
         return ConvertResult(window[out_start:out_start + out_len].copy(), np.zeros(frames), np.zeros(frames))
 
 
-def _run(delay_ms: float, preset: str, seconds: float = 3.0, **backend_kwargs) -> Engine:
+def _run(delay_ms: float, preset: str, seconds: float = 3.0, **backend_kwargs) -> tuple[Engine, list[str]]:
+    """The engine after the run, and every message it posted."""
     # No fixed compute time: the simulated worker takes what each block really took, as on a device.
     backend = SimulatedBackend(sung(seconds), samplerate=RATE, blocksize=256, **backend_kwargs)
     engine = Engine(TimedConverter(delay_ms), load_preset(preset), backend)
+    posted, post = [], engine._post
+    engine._post = lambda message: (posted.append(message), post(message))
     backend.run(engine)
     assert backend.error is None
-    return engine
+    return engine, posted
 
 
 def test_the_shortest_builtin_blocks_with_headroom_are_named():
@@ -46,22 +48,25 @@ def test_the_shortest_builtin_blocks_with_headroom_are_named():
 
 
 def test_blocks_slower_than_the_preset_are_advised_a_longer_preset():
-    engine = _run(22.0, "low-latency")  # 22 ms of work per 20 ms block: it can only fall behind
+    engine, posted = _run(22.0, "low-latency")  # 22 ms of work per 20 ms block: it can only fall behind
     assert engine.xruns + engine.drops > 0
     advice = engine.too_slow_advice
     assert advice is not None and advice.startswith(f"{TOO_SLOW_NOTICE} 'low-latency'")
     median = float(re.search(r"take (\d+) ms each", advice).group(1))
-    assert 22.0 <= median < 40.0 / KEEP_UP_HEADROOM  # what the blocks took; 40 ms blocks have the headroom
-    assert "try the 'balanced' preset (40 ms blocks)" in advice
-    assert sum(m == advice for m in engine._messages) <= 1  # said once, not at every drop
+    assert median >= 21.5  # what the blocks took, at least the converter's own 22 ms (rounded)
+    named = load_preset(re.search(r"try the '([^']+)' preset", advice).group(1))
+    # the shortest built-in blocks 1.3 x the median (which the message rounds): 40 ms ones, or 100 ms ones
+    # where a busy machine made the median over 30.8 ms
+    assert named.name in {preset_keeping_up(median + d).name for d in (-0.5, 0.5)} <= {"balanced", "safe"}
+    assert posted.count(advice) == 1  # said once, not at every drop
 
 
 def test_a_stall_on_a_fast_enough_machine_gets_no_advice():
     # 5 ms of work per 20 ms block, with the machine stalled for 300 ms twice: xruns, but the preset keeps up
-    engine = _run(5.0, "low-latency", stalls=[(300.0, 1.0), (300.0, 2.0)])
+    engine, posted = _run(5.0, "low-latency", stalls=[(300.0, 1.0), (300.0, 2.0)])
     assert engine.xruns + engine.drops > 0
     assert engine.too_slow_advice is None
-    assert not any(m.startswith(TOO_SLOW_NOTICE) for m in engine._make_snapshot().messages)
+    assert not any(m.startswith(TOO_SLOW_NOTICE) for m in posted)
 
 
 def test_messages_past_the_cap_are_all_told_once():
@@ -82,18 +87,6 @@ def test_messages_past_the_cap_are_all_told_once():
     assert new_messages(engine._make_snapshot(), seen)[0] == []
 
 
-@pytest.mark.parametrize("posted_before", [0, 30])
-def test_the_live_command_prints_every_new_message(posted_before, capsys):
-    """`comosvc live`'s loop reads new messages by count, as the window's poll reads snapshots."""
-    engine = Engine(StandInConverter(), load_preset("balanced"), SimulatedBackend(np.zeros(RATE), samplerate=RATE))
-    for i in range(posted_before):
-        engine.report(f"old {i}")
-    _, seen = new_messages(engine._make_snapshot(), 0)
-    engine.report("device lost")
-    fresh, _ = new_messages(engine._make_snapshot(), seen)
-    assert fresh == ["device lost"]
-
-
 def test_simulate_says_which_preset_keeps_up(tmp_path, monkeypatch, capsys):
     import json
 
@@ -106,4 +99,4 @@ def test_simulate_says_which_preset_keeps_up(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(simulate_command, "make_converter", lambda *args: TimedConverter(22.0))
     assert main(["simulate", str(source), "--preset", "low-latency", "--json"]) == 0
     notes = json.loads(capsys.readouterr().out)["notes"]
-    assert [n for n in notes if n.startswith(f"{TOO_SLOW_NOTICE} 'low-latency'") and "'balanced'" in n]
+    assert [n for n in notes if n.startswith(f"{TOO_SLOW_NOTICE} 'low-latency'") and "try the '" in n]
