@@ -33,8 +33,10 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -229,11 +231,19 @@ def compare_dilated(model, block: int, pushes: int, f0_method: str, rounds: int)
     return row
 
 
-# The options that time whole pushes two ways: the function, and each way's label and field.
+class TwoWays(NamedTuple):
+    """An option that times whole pushes two ways: its function, and each way's label and field."""
+    compare: Callable
+    first: str
+    first_field: str
+    second: str
+    second_field: str
+
+
 TWO_WAYS = {
-    "pitch_thread": (compare_pitch_thread, ("tracker on the caller", "serial_ms"),
-                     ("on the pitch thread", "threaded_ms")),
-    "dilated": (compare_dilated, ("torch's dilated kernel", "torch_ms"), ("matrix products", "matrix_ms")),
+    "pitch_thread": TwoWays(compare_pitch_thread, "tracker on the caller", "serial_ms", "on the pitch thread",
+                            "threaded_ms"),
+    "dilated": TwoWays(compare_dilated, "torch's dilated kernel", "torch_ms", "matrix products", "matrix_ms"),
 }
 
 
@@ -271,16 +281,17 @@ def main() -> int:
     except UserError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     rows = []
-    for option, (compare, (first, first_key), (second, second_key)) in TWO_WAYS.items():
+    for option, ways in TWO_WAYS.items():
         if not getattr(args, option):
             continue
-        rows = [compare(model, block, args.pushes, method, args.rounds)
+        rows = [ways.compare(model, block, args.pushes, method, args.rounds)
                 for block in args.blocks for method in ("dio", "fcpe")]
         if args.json:
             print(json.dumps({"model": model.path, option: rows}))
         for row in [] if args.json else rows:
             print(f"{row['block_samples']:5d} samples ({row['block_ms']:5.1f} ms) {row['f0_method']:4s} "
-                  f"median ms per push: {first} {row[first_key]:6.2f}, {second} {row[second_key]:6.2f} "
+                  f"median ms per push: {ways.first} {row[ways.first_field]:6.2f}, "
+                  f"{ways.second} {row[ways.second_field]:6.2f} "
                   f"(x{row['ratio']:.3f}), same samples: {row['same_samples']}, "
                   f"largest difference {row['max_sample_difference']:.1e}")
         return 0
