@@ -46,7 +46,7 @@ from realtime.stats import History, Scope
 MODEL_RATE = 24000
 SCOPE_SECONDS = 2.0
 RESET_FADE_MS = 5.0
-# How the two notices of a machine too slow for the preset begin (the GUI shows them; tests tell them from errors).
+# How the notices of a machine too slow for the preset begin (the GUI shows them; tests tell them from errors).
 OVERLOAD_NOTICE = "overload: dropped"
 LATENCY_RAISED_NOTICE = "latency raised to"
 TOO_SLOW_NOTICE = "too slow for the preset"

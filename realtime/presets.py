@@ -18,7 +18,8 @@ from core.features.pitch import PITCH_METHODS
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "presets"
 # A preset keeps up where its blocks last this much longer than a block's compute: the engine's output
-# margin and the spread of compute times (p99 runs 1.2-1.4 x p50 on 2 cores, BENCHMARKS.md) need the rest.
+# margin and the spread of compute times (p99 1.3-1.5 x p50 in session 57's engine runs, BENCHMARKS.md) need
+# the rest.
 KEEP_UP_HEADROOM = 1.3
 _TIMES = ("block_ms", "context_ms", "lookahead_ms", "crossfade_ms", "sola_search_ms", "output_margin_ms")
 
