@@ -16,6 +16,9 @@ from tests.test_realtime_jack import PERIOD, RATE, jack_server  # noqa: F401 - t
 PERIOD_MS = 1000.0 * PERIOD / RATE
 MODEL_FRAME_MS = 1000.0 * 128 / 24000  # one hop of the models' mel frames
 MODEL_BUILD_UP_MS = 2 * MODEL_FRAME_MS  # how long after the dry onset a model's note may reach its loudness
+# A take starts at a random phase of the engine's frame grid, and the converted voice starts on that grid:
+# the first sound of 45 takes of the default model fell in clusters 5.3 ms apart, 44 of them (S58).
+FRAME_PHASE_MS = MODEL_FRAME_MS
 RISES_ERROR_MS = 3.0  # how far the match of the loudness rises may sit from the true delay (1 ms steps, soft onsets)
 
 
@@ -62,11 +65,13 @@ def _check_figures(result: dict, sola_search_ms: float) -> None:
     # The converted voice: SOLA may take its chunk up to its search window early, and the silence follower
     # opens FADE_IN_MS before the aligned onset, so a note may start that much before the dry path; a model
     # redraws each onset, and its notes may take up to two frames to build up their loudness (one frame was
-    # too tight for the default model itself). Seen, 13 takes each on one machine (safe preset):
-    # the default model (S54) -5.8 to +10.2 ms, twice over one frame + the match's error; the same model
+    # too tight for the default model itself), and the frame grid's phase moves them up to one frame either way.
+    # Seen on one machine (safe preset): the default model -5.8 to +10.2 ms in 13 takes (S54), -10.9 to +10.3 ms
+    # in 45 (S58, sd 4.6 ms) and +13.9 ms once in CI, over the bound without the frame's phase; the same model
     # with the envelope-prior vocoder -7.3 to +3.5 ms; the stand-in -11.3 to 0 ms (low-latency, busy machine).
-    earliest = -sola_search_ms - FADE_IN_MS - RISES_ERROR_MS
-    assert earliest <= result["converted_minus_bypass_ms"] <= MODEL_BUILD_UP_MS + RISES_ERROR_MS
+    earliest = -sola_search_ms - FADE_IN_MS - FRAME_PHASE_MS - RISES_ERROR_MS
+    latest = MODEL_BUILD_UP_MS + FRAME_PHASE_MS + RISES_ERROR_MS
+    assert earliest <= result["converted_minus_bypass_ms"] <= latest
     assert result["rises_correlation"] > RISES_MATCH
     assert result["silent_before_onset"]  # the gate and the silence follower: exact zeros before the voice
     assert result["mic_to_ear_ms"] == pytest.approx(result["measured_converted_latency_ms"]
