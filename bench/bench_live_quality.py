@@ -94,10 +94,9 @@ def evaluate_preset(preset: str, sources: list[Path], singers: list[str], model:
             "latency_ms_median": round(float(np.median([p["latency_ms"] for p in pairs])), 1)}
 
 
-def make_judge(targets_dir: str, model: str | None, asked: list[str]) -> tuple:
-    """(embedder, centroids of the model's singers recorded in targets_dir); every asked-for singer needs some."""
-    from core.convert.evaluate import SpeakerEmbedder
-    from core.convert.listening import singer_centroids
+def model_singers(model: str | None, asked: list[str]) -> list[str]:
+    """The model's singers (read from its file's header), once every asked-for one is among them: checked
+    before any source is scored, so a misspelt name costs nothing."""
     from core.errors import UserError
     from core.models import describe_model, resolve_model
 
@@ -105,6 +104,15 @@ def make_judge(targets_dir: str, model: str | None, asked: list[str]) -> tuple:
     unknown = [s for s in asked if s not in singers]
     if unknown:
         raise UserError(f"not a singer of the model: {', '.join(unknown)}")
+    return singers
+
+
+def make_judge(targets_dir: str, singers: list[str], asked: list[str]) -> tuple:
+    """(embedder, centroids of the model's singers recorded in targets_dir); every asked-for singer needs some."""
+    from core.convert.evaluate import SpeakerEmbedder
+    from core.convert.listening import singer_centroids
+    from core.errors import UserError
+
     embedder = SpeakerEmbedder()
     centroids = singer_centroids(embedder, targets_dir, singers, RATE)
     unrecorded = [s for s in asked if s not in centroids]
@@ -134,7 +142,8 @@ def main() -> int:
 
     try:
         sources = check_listening_inputs(args.sources, args.dnsmos_shifts)
-        judge = make_judge(args.targets_dir, args.model, args.singers) if args.targets_dir else None
+        singers = model_singers(args.model, args.singers)
+        judge = make_judge(args.targets_dir, singers, args.singers) if args.targets_dir else None
     except UserError as exc:
         parser.error(str(exc))
     source_ovrl = {s: dnsmos(load_audio(s, RATE), RATE)["ovrl"] for s in sources}

@@ -53,10 +53,25 @@ def test_a_failed_simulate_stops_the_bench_with_its_message(tmp_path, monkeypatc
     model = build_tiny_model(tmp_path / "tiny.safetensors")
     source = tmp_path / "voice.wav"
     save_audio(source, sung_tone(1.0), 24000)
-    monkeypatch.setattr(sys, "argv", ["bench_live_quality.py", "--sources", str(source), "--singers", "nobody",
-                                      "--model", model.path])
-    with pytest.raises(SystemExit, match="simulate failed.*nobody"):
+    # the sources' own scores are not what this is about (DNSMOS costs seconds a clip here)
+    monkeypatch.setattr("core.convert.listening.dnsmos", lambda audio, rate: {"ovrl": 3.0})
+    monkeypatch.setattr(sys, "argv", ["bench_live_quality.py", "--sources", str(source), "--singers", "alto",
+                                      "--presets", "no-such-preset", "--model", model.path])
+    with pytest.raises(SystemExit, match="simulate failed.*alto.*no-such-preset"):
         load_bench("bench_live_quality").main()
+
+
+def test_a_singer_the_model_lacks_is_refused_before_any_clip_is_scored(tmp_path, monkeypatch, capsys):
+    model = build_tiny_model(tmp_path / "tiny.safetensors")
+    source = tmp_path / "voice.wav"
+    save_audio(source, sung_tone(1.0), 24000)
+    monkeypatch.setattr("core.convert.listening.dnsmos", lambda *a, **k: pytest.fail("scored before the check"))
+    monkeypatch.setattr(sys, "argv", ["bench_live_quality.py", "--sources", str(source), "--singers", "alto",
+                                      "nobody", "--model", model.path])
+    with pytest.raises(SystemExit) as info:
+        load_bench("bench_live_quality").main()
+    assert info.value.code == 2
+    assert "not a singer of the model: nobody" in capsys.readouterr().err
 
 
 def test_dnsmos_shifts_score_sources_and_outputs_over_leads_of_silence(played):
