@@ -24,10 +24,15 @@ def add_threads_flag(parser: argparse.ArgumentParser) -> None:
                         "wait on each other whenever another program is busy, and blocks arrive late)")
 
 
-def use_threads(threads: int) -> None:
-    """Set this process's torch threads, and those of any engine process started from it."""
+def check_threads(threads: int) -> None:
+    """The range alone, without importing torch: for a check that comes before the devices'."""
     if not 1 <= int(threads) <= MAX_THREADS:
         raise UserError(f"--threads must be between 1 and {MAX_THREADS}, got {threads}")
+
+
+def use_threads(threads: int) -> None:
+    """Set this process's torch threads, and those of any engine process started from it."""
+    check_threads(threads)
     os.environ["OMP_NUM_THREADS"] = str(int(threads))  # a spawned engine process starts with it
     import torch
 

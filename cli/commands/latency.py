@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cli.output import add_json_flag, print_json
-from cli.threads_flag import add_threads_flag, use_threads
+from cli.threads_flag import add_threads_flag, check_threads, use_threads
 
 MAX_PHRASE_S = 10.0  # a longer --phrase is cut: the onset match needs a phrase, not a song
 MIN_PHRASE_PEAK = 0.01  # -40 dBFS: quieter than this stays under the presets' gate
@@ -84,15 +84,12 @@ def _check_options(args) -> None:
     check_samplerate(args.samplerate)
 
 
-def _load_phrase(path: str | None, samplerate: int):
+def _load_phrase(path: str, samplerate: int):
     import numpy as np
 
     from core.audio.io import load_audio
     from core.errors import UserError
-    from realtime.latency_probe_signals import synthetic_phrase
 
-    if path is None:
-        return synthetic_phrase(samplerate)
     audio = load_audio(path, samplerate)[:int(MAX_PHRASE_S * samplerate)]
     if len(audio) < samplerate // 4:
         raise UserError(f"--phrase {path} is too short: give at least 0.25 s of singing")
@@ -104,14 +101,21 @@ def _load_phrase(path: str | None, samplerate: int):
 
 def run(args) -> int:
     from realtime.device_query import check_devices
-    from realtime.latency_probe import check_rig
-    from realtime.presets import load_preset
 
     _check_options(args)
+    check_threads(args.threads)
+    phrase = None if args.devices_only or args.phrase is None else _load_phrase(args.phrase, args.samplerate)
+    # a missing or refusing device is named before torch, the probe's signals and the model load (seconds)
+    check_devices(args.input, args.output, args.samplerate)
+
+    from realtime.latency_probe import check_rig
+    from realtime.latency_probe_signals import synthetic_phrase
+    from realtime.presets import load_preset
+
     use_threads(args.threads)  # here and in the engine's process, spawned from here: as `comosvc live` runs
     preset = load_preset(args.preset)
-    phrase = None if args.devices_only else _load_phrase(args.phrase, args.samplerate)
-    check_devices(args.input, args.output, args.samplerate)  # a missing or refusing device before the model loads
+    if not args.devices_only and phrase is None:
+        phrase = synthetic_phrase(args.samplerate)
     if args.devices_only:
         return _devices_only(args, preset)
     probe_devices = (args.probe_input if args.probe_input is not None else args.input,

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from cli.device_flag import add_device_flag
-from cli.threads_flag import add_threads_flag, use_threads
+from cli.threads_flag import add_threads_flag, check_threads, use_threads
 from cli.output import add_json_flag, print_json
 
 
@@ -79,18 +79,22 @@ def _check_options(args) -> None:
 
 
 def run(args) -> int:
-    from cli.commands.simulate import controls_from_args, make_converter
     from core.errors import UserError
     from realtime.devices import SoundDeviceBackend
+
+    _check_options(args)  # before the model loads and the devices open
+    check_threads(args.threads)
+    backend = SoundDeviceBackend(args.input, args.output, args.samplerate, blocksize=args.device_block)
+    # a missing or refusing device is named before torch and the model load (seconds on a small machine)
+    backend.check_devices()
+
+    from cli.commands.simulate import controls_from_args, make_converter
     from realtime.engine import Engine
     from realtime.presets import load_preset
     from realtime.snapshot import new_messages
 
-    _check_options(args)  # before the model loads and the devices open
     use_threads(args.threads)
     preset = load_preset(args.preset)
-    backend = SoundDeviceBackend(args.input, args.output, args.samplerate, blocksize=args.device_block)
-    backend.check_devices()  # a missing or refusing device is named before the model loads
     converter = make_converter(args.model, args.device, args.latent_scale)
     engine = Engine(converter, preset, backend)
     for name, value in controls_from_args(args).items():
