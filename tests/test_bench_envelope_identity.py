@@ -29,6 +29,7 @@ def model(tmp_path):
     return path
 
 
+@pytest.mark.slow  # ~10 s: every source through both stages
 def test_each_source_is_classified_for_every_singer_at_both_stages(tmp_path, model, capsys):
     cache = _cache(tmp_path, {"alto": 330.0, "bass": 110.0})  # the tiny model's singers
     source = tmp_path / "voice.wav"

@@ -41,6 +41,7 @@ def played(tmp_path_factory):
     return folder, source, targets, json.loads(printed.getvalue())["results"][0]
 
 
+@pytest.mark.slow  # the shared run: ~17 s of simulate and DNSMOS
 def test_each_pair_is_played_by_simulate_and_scored(played):
     folder, _, _, result = played
     assert [(p["source"], p["singer"]) for p in result["pairs"]] == [("voice", "alto"), ("voice", "bass")]
@@ -74,6 +75,7 @@ def test_a_singer_the_model_lacks_is_refused_before_any_clip_is_scored(tmp_path,
     assert "not a singer of the model: nobody" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the shared run: ~17 s of simulate and DNSMOS
 def test_dnsmos_shifts_score_sources_and_outputs_over_leads_of_silence(played):
     from core.audio.io import load_audio
     from core.convert.listening import dnsmos_averaged
@@ -89,6 +91,7 @@ def test_dnsmos_shifts_score_sources_and_outputs_over_leads_of_silence(played):
     assert result["dnsmos_shifts_ms"] == [0.0, 7.0]
 
 
+@pytest.mark.slow  # the shared run: ~17 s of simulate and DNSMOS
 def test_targets_dir_names_each_outputs_nearest_singer(played):
     from core.audio.io import load_audio
     from core.convert.evaluate import SpeakerEmbedder, cosine

@@ -207,6 +207,7 @@ def test_auto_transpose_moves_each_source_toward_the_target(setup, capsys):
     assert list(result["by_steps"]["1"]["singer_id_by_distance"]) == ["<=5"]
 
 
+@pytest.mark.slow  # ~12 s: preprocesses a corpus and trains the judge
 def test_mel_judge_names_a_cache_singer_for_every_output(setup, tmp_path, capsys):
     from convert_fixtures import tiny_config
     from core.data.preprocess import preprocess

@@ -60,6 +60,7 @@ def test_a_run_reports_every_variant_against_the_first_and_restores_the_teacher(
     assert all(1.0 <= s <= 5.0 for row in rows.values() for s in row["scores"])
 
 
+@pytest.mark.slow  # ~5 s: several seeded sweeps
 def test_seeds_are_draws_of_one_variant_and_compared_draw_by_draw(sweep, tiny, capsys):
     model_path, source, singer = tiny
     runs = {}

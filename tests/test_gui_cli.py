@@ -1,6 +1,9 @@
-"""`comosvc gui`: bad arguments give one line and a non-zero exit, and nothing is written."""
+"""`comosvc gui`: bad arguments give one line and a non-zero exit, and nothing is written; its screenshot."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
@@ -22,12 +25,21 @@ def test_bad_screenshot_arguments(tmp_path, capsys, args, message):
     assert not list(tmp_path.rglob("*.png"))
 
 
-def test_screenshot_command_writes_a_png(tmp_path, capsys, monkeypatch):
+def test_screenshot_command_shows_the_running_window(tmp_path, capsys, monkeypatch):
+    from PyQt6.QtGui import QImage
+
     monkeypatch.setenv("COMOSVC_GUI_SETTINGS", str(tmp_path / "gui.json"))
-    out = tmp_path / "shot.png"
-    assert main(["gui", "--screenshot", str(out), "--seconds", "0.5"]) == 0
+    # COMOSVC_TEST_SCREENSHOTS=DIR keeps the picture for a person to look at
+    out = Path(os.environ.get("COMOSVC_TEST_SCREENSHOTS") or tmp_path) / "gui-window.png"
+    assert main(["gui", "--screenshot", str(out), "--seconds", "1.5"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "wrote" in capsys.readouterr().out
+    image = QImage(str(out))
+    assert image.width() >= 1000 and image.height() >= 600
+    # a dark theme: the left edge is dark, and the window (its plots drawing) is not one flat colour
+    assert image.pixelColor(2, image.height() // 2).lightness() < 80
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 29)}
+    assert len(colours) > 20
 
 
 def test_no_display_is_one_clear_line(monkeypatch, capsys):

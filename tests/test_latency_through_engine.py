@@ -362,6 +362,7 @@ def _cable_when_engine_opens(before: set, stop):
             return
 
 
+@pytest.mark.slow  # ~17 s of real takes; the JACK-wired takes above check the same exact bypass figure
 @pytest.mark.jack
 def test_cabled_rig_subtracts_the_loopback_it_is_given(jack_server, capsys, tmp_path, monkeypatch):
     """Off JACK the probe cannot wire itself: the user cables it and gives the loopback; nothing is added."""

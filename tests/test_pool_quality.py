@@ -12,6 +12,8 @@ from convert_fixtures import DNSMOS_ONE_WINDOW_SECONDS, SINGERS, build_tiny_mode
 from core.audio.io import save_audio
 from tests.bench_scripts import load_bench
 
+pytestmark = pytest.mark.slow  # the shared fixture runs bench_quality.py four times (~7 s)
+
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):

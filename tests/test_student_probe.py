@@ -100,6 +100,7 @@ def test_student_run_reports_the_gap_at_start_and_at_checkpoints(trained, tmp_pa
     assert any((tmp_path / "s.logs").iterdir())
 
 
+@pytest.mark.slow  # ~8 s: a training command in a process of its own; the probe's figures are checked in-process above
 def test_cli_prints_the_gap_from_start_to_end(trained, tmp_path):
     cache, teacher_path = trained
     result = subprocess.run([sys.executable, "-m", "cli.main", "train", "student", str(cache), "--teacher",

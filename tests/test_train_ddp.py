@@ -29,6 +29,7 @@ def _worker(rank: int, world: int, port: int, cache: str, out: str, report: str)
     Path(report.format(rank=rank)).write_text(json.dumps(summary, default=float))
 
 
+@pytest.mark.slow  # ~12 s: two training processes over gloo
 def test_two_process_gloo_run_keeps_ranks_identical(tmp_path):
     root = make_corpus(tmp_path / "data", singers=2, files=3)
     cache = tmp_path / "cache"
