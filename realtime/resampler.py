@@ -26,6 +26,12 @@ class StreamingResampler:
         # phase p holds taps h[p], h[p+up], ...: output at upsampled time t uses x[t//up - j] * h[t%up + j*up]
         self._phases = h.reshape(taps_per_phase, self.up).T.astype(np.float64).copy()
         self._taps = taps_per_phase
+        self._tap_offsets = np.arange(taps_per_phase)[None, :]
+        # Each output's taps and weights are gathered into these, kept from block to block: fresh arrays of
+        # this size (0.5 MB each for a 40 ms block at 48 kHz) can come from new pages of memory, whose faults
+        # cost 7 times the filtering for a 100 ms block (BENCHMARKS.md, "The output resampler's scratch").
+        self._indices = np.empty((0, taps_per_phase), dtype=np.int64)
+        self._samples, self._weights = np.empty((0, taps_per_phase)), np.empty((0, taps_per_phase))
         self.reset()
 
     @property
@@ -56,11 +62,22 @@ class StreamingResampler:
         t = (self._out_count + np.arange(n_new)) * self.down
         base = t // self.up - (self._in_count - len(self._history))  # index into x
         phase = t % self.up
-        idx = base[:, None] - np.arange(self._taps)[None, :]
-        y = np.einsum("nj,nj->n", x[idx], self._phases[phase])
+        idx, samples, weights = self._scratch(n_new)
+        np.subtract(base[:, None], self._tap_offsets, out=idx)
+        np.take(x, idx, out=samples, mode="clip")  # always in range; "clip" writes straight into `out`
+        np.take(self._phases, phase, axis=0, out=weights, mode="clip")
+        y = np.einsum("nj,nj->n", samples, weights)
         self._out_count += n_new
         self._advance(x, len(block))
         return y.astype(np.float32)
+
+    def _scratch(self, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The first `rows` rows of the kept arrays, grown (rarely: the engine's blocks keep one size) when short."""
+        if rows > len(self._indices):
+            shape = (rows, self._taps)
+            self._indices = np.empty(shape, dtype=np.int64)
+            self._samples, self._weights = np.empty(shape), np.empty(shape)
+        return self._indices[:rows], self._samples[:rows], self._weights[:rows]
 
     def _advance(self, x: np.ndarray, n_block: int) -> None:
         self._in_count += n_block
