@@ -6,6 +6,7 @@ pitch tracker (DIO; FCPE as shipped, with its network run eagerly instead of thr
 its depthwise convolutions in the dense layout, and on float weights).
 
     .venv/bin/python bench/bench_stream.py [--model FILE] [--blocks 512 1024] [--pushes 150] [--stages] [--json]
+        [--pitch-thread | --dilated | --traced] [--rounds 3]
 
 Each variant: a fresh stream (lookahead 2 frames, as the live presets), 15 untimed pushes, then
 --pushes timed pushes of a sung phrase; median and p95 per push, and the median as a share of the
@@ -25,6 +26,10 @@ both medians, their ratio and whether the two gave the same samples.
 --dilated times whole pushes of the live layout with the built-in vocoder's dilated convolutions on
 torch's own CPU kernel (the way before) and as one matrix product each (core/dilated_conv.py),
 alternated the same way, and prints both medians, their ratio and the largest sample difference.
+
+--traced times whole pushes of the live layout with the acoustic model's WaveNet run eagerly (the way
+before) and through its TorchScript trace (WaveNet.trace_for_inference, the shipped way on the CPU),
+alternated the same way.
 """
 
 from __future__ import annotations
@@ -186,17 +191,38 @@ def torch_dilated_convs(enabled: bool):
         vocoder.dilated_conv1d = shipped
 
 
+@contextmanager
+def eager_denoiser(model, enabled: bool):
+    """With `enabled`, the acoustic model's WaveNet runs eagerly, as before its trace: a stream made inside
+    does not trace it, and a trace made before is set aside until the end."""
+    from core.model import wavenet
+
+    network = model.generator.network
+    if not enabled:
+        yield
+        return
+    trace = wavenet._TRACES.pop(network, None)
+    network.trace_for_inference = lambda frames=64: None  # an instance attribute over the method
+    try:
+        yield
+    finally:
+        del network.trace_for_inference
+        if trace is not None:
+            wavenet._TRACES[network] = trace
+
+
 def time_pushes(model, block: int, pushes: int, f0_method: str, pitch_thread: bool = True,
-                torch_dilated: bool = False) -> tuple[float, np.ndarray]:
+                torch_dilated: bool = False, eager: bool = False) -> tuple[float, np.ndarray]:
     """(median ms per push, the output) of the live layout, the tracker on or off the pitch thread, the
-    dilated convolutions on torch's kernel or as matrix products."""
+    dilated convolutions on torch's kernel or as matrix products, the denoiser eager or traced."""
     from core.convert import ConversionStream
 
-    stream = ConversionStream(model, lookahead_frames=2, max_block_frames=block // model.hop_length + 1,
-                              pitch_thread=pitch_thread)
-    stream.set_f0_method(f0_method)
-    with torch_dilated_convs(torch_dilated):
-        times, out = push_sung_phrase(stream, block, pushes)
+    with eager_denoiser(model, eager):
+        stream = ConversionStream(model, lookahead_frames=2, max_block_frames=block // model.hop_length + 1,
+                                  pitch_thread=pitch_thread)
+        stream.set_f0_method(f0_method)
+        with torch_dilated_convs(torch_dilated):
+            times, out = push_sung_phrase(stream, block, pushes)
     return float(np.median(times)), out
 
 
@@ -231,6 +257,13 @@ def compare_dilated(model, block: int, pushes: int, f0_method: str, rounds: int)
     return row
 
 
+def compare_traced(model, block: int, pushes: int, f0_method: str, rounds: int) -> dict:
+    """The denoiser's WaveNet eager (`eager_ms`), then through its trace (`traced_ms`)."""
+    row = alternate(model, block, pushes, f0_method, rounds, {"eager": True}, {"eager": False})
+    row["eager_ms"], row["traced_ms"] = row.pop("before_ms"), row.pop("after_ms")
+    return row
+
+
 class TwoWays(NamedTuple):
     """An option that times whole pushes two ways: its function, and each way's label and field."""
     compare: Callable
@@ -244,6 +277,7 @@ TWO_WAYS = {
     "pitch_thread": TwoWays(compare_pitch_thread, "tracker on the caller", "serial_ms", "on the pitch thread",
                             "threaded_ms"),
     "dilated": TwoWays(compare_dilated, "torch's dilated kernel", "torch_ms", "matrix products", "matrix_ms"),
+    "traced": TwoWays(compare_traced, "denoiser eager", "eager_ms", "through its trace", "traced_ms"),
 }
 
 
@@ -265,8 +299,10 @@ def main() -> int:
     parser.add_argument("--dilated", action="store_true",
                         help="time whole pushes with the vocoder's dilated convolutions on torch's kernel and as "
                              "matrix products")
+    parser.add_argument("--traced", action="store_true",
+                        help="time whole pushes with the acoustic model's WaveNet eager and through its trace")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="with --against, --pitch-thread or --dilated: alternations per cell")
+                        help="with --against, --pitch-thread, --dilated or --traced: alternations per cell")
     parser.add_argument("--retrieval", type=float, default=None,
                         help="with --stages: time each cell without and then with this feature-retrieval ratio "
                              "(the model needs an index)")

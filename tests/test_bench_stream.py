@@ -143,3 +143,29 @@ def test_dilated_ways_are_told_apart_and_give_the_same_sound(tmp_path, monkeypat
     assert row["torch_ms"] > 0 and row["matrix_ms"] > 0
     assert row["max_sample_difference"] < 1e-4 * max(1.0, float(np.abs(shipped).max()))
     assert np.allclose(shipped, before, atol=1e-4)
+
+
+def test_traced_and_eager_denoiser_ways_are_told_apart_and_give_the_same_sound(tmp_path, monkeypatch):
+    from core.model import wavenet
+
+    bench = load_bench("bench_stream")
+    model = build_tiny_model(tmp_path / "tiny.safetensors")
+    layer_calls = []  # the WaveNet's layers run in Python: eagerly, or while a trace is recorded
+    eager_layer = wavenet.ResidualLayer.forward
+
+    def spy(self, *args):
+        layer_calls.append(1)
+        return eager_layer(self, *args)
+
+    monkeypatch.setattr(wavenet.ResidualLayer, "forward", spy)
+    bench.time_pushes(model, 256, 3, "dio")  # the first stream traces the network
+    assert model.generator.network in wavenet._TRACES
+    layer_calls.clear()
+    _, traced = bench.time_pushes(model, 256, 3, "dio")
+    assert layer_calls == []
+    _, eager = bench.time_pushes(model, 256, 3, "dio", eager=True)
+    assert layer_calls
+    assert model.generator.network in wavenet._TRACES  # set back for the shipped way
+    np.testing.assert_array_equal(traced, eager)
+    row = bench.compare_traced(model, 256, 3, "dio", rounds=1)
+    assert row["eager_ms"] > 0 and row["traced_ms"] > 0 and row["same_samples"]

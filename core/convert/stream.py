@@ -136,6 +136,8 @@ class ConversionStream:
         self.seed = int(seed)
         # History stays in host memory (pitch trackers read numpy); each block's window moves once.
         self._device = getattr(model, "device", torch.device("cpu"))
+        if self._device.type == "cpu":  # a live window's calls are small: Python costs as much as arithmetic
+            model.generator.network.trace_for_inference()
         self._left, self._feature_right = feature_reach(model)
         self._max_context = model.generator.context_for(MAX_CONSISTENCY_STEPS)
         self.lookahead = exact_lookahead(model, 1) if lookahead_frames is None else int(lookahead_frames)

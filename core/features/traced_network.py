@@ -19,17 +19,24 @@ from torch import nn
 WARM_RUNS = 3
 
 
-def run_through_trace(network: nn.Module, example: torch.Tensor) -> torch.jit.ScriptModule:
-    """Make `network(x)` (and its own `self.forward(x)`) call a trace of it recorded on `example`; the trace."""
-    with torch.inference_mode(), warnings.catch_warnings():
-        # FCPE's one Python branch on a size is a norm's check that a channel has more than one value:
-        # true for any window of two frames or more, so baking it in changes nothing.
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        traced = torch.jit.trace(network.eval(), (example,), check_trace=False)
+def warm_trace(network: nn.Module, *example: torch.Tensor) -> torch.jit.ScriptModule:
+    """A trace of `network` recorded on `example`, its first runs done."""
+    with torch.inference_mode():
+        traced = torch.jit.trace(network.eval(), example, check_trace=False)
         # TorchScript profiles a graph's first runs and optimises it on the next (60 and 25 ms for FCPE,
         # where a run then takes 6): done here, at load, not in a live block, whose deadline it would miss.
         for _ in range(WARM_RUNS):
-            traced(example)
+            traced(*example)
+    return traced
+
+
+def run_through_trace(network: nn.Module, example: torch.Tensor) -> torch.jit.ScriptModule:
+    """Make `network(x)` (and its own `self.forward(x)`) call a trace of it recorded on `example`; the trace."""
+    with warnings.catch_warnings():
+        # FCPE's one Python branch on a size is a norm's check that a channel has more than one value:
+        # true for any window of two frames or more, so baking it in changes nothing.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        traced = warm_trace(network, example)
 
     def forward(x: torch.Tensor, *unused) -> torch.Tensor:
         return traced(x)

@@ -10,12 +10,19 @@ embed (see core.model.edm).
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from core.config import ModelConfig
+
+
+# Networks that run through a trace of themselves (WaveNet.trace_for_inference), by instance. Kept outside
+# the module: as an attribute a trace would join its state_dict, and a deep copy (the student made from
+# the teacher) would carry a trace that still reads the original's weights.
+_TRACES: "weakref.WeakKeyDictionary[nn.Module, torch.jit.ScriptModule]" = weakref.WeakKeyDictionary()
 
 
 class SinusoidalEmbedding(nn.Module):
@@ -114,7 +121,25 @@ class WaveNet(nn.Module):
     def receptive_field(self) -> int:
         return 2 * self.context_frames + 1
 
+    def trace_for_inference(self, frames: int = 64) -> None:
+        """From now on, run without gradients on float32 CPU tensors through a TorchScript trace: the same
+        ops with no Python between them. At live block sizes each of the network's many small calls costs
+        as much in Python as in arithmetic (BENCHMARKS.md, "The denoiser through a trace"). The network has
+        no branch on sizes or values, so one trace serves every length and batch. Training (gradients on)
+        and other devices stay eager; the trace reads the module's own parameters, as updated in place."""
+        if self in _TRACES:
+            return
+        from core.features.traced_network import warm_trace
+
+        cond_channels = self.residual_layers[0].cond_projection.in_channels
+        example = (torch.zeros(1, self.input_projection.in_channels, frames), torch.zeros(1),
+                   torch.zeros(1, cond_channels, frames))
+        _TRACES[self] = warm_trace(self, *example)
+
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        trace = _TRACES.get(self)
+        if trace is not None and not torch.is_grad_enabled() and x.device.type == "cpu" and x.dtype == torch.float32:
+            return trace(x, c_noise, cond)
         h = F.relu(self.input_projection(x))
         step = self.step_mlp(self.step_embedding(c_noise))
         skips = torch.zeros_like(h)
