@@ -77,3 +77,15 @@ def test_the_live_stream_traces_the_student_on_the_cpu_and_sounds_the_same(tmp_p
     block = 8 * model.hop_length
     for start in range(0, len(audio) - block + 1, block):
         np.testing.assert_array_equal(traced.push(audio[start:start + block]), eager.push(audio[start:start + block]))
+
+
+def test_a_network_let_go_takes_its_trace_with_it():
+    """Models swapped in and out of a running engine must not each leave a trace behind."""
+    import gc
+
+    net = _network()
+    net.trace_for_inference(frames=16)
+    before = len(_TRACES)
+    del net
+    gc.collect()
+    assert len(_TRACES) == before - 1
