@@ -85,6 +85,7 @@ def test_a_network_let_go_takes_its_trace_with_it():
 
     net = _network()
     net.trace_for_inference(frames=16)
+    gc.collect()  # networks of earlier tests, let go but not yet collected
     before = len(_TRACES)
     del net
     gc.collect()
