@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from core.errors import ConfigError
-from core.features.pitch import PITCH_METHODS
+from core.features.pitch_settings import PITCH_METHODS
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "presets"
 # A preset keeps up where its blocks last this much longer than a block's compute: the engine's output

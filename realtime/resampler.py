@@ -13,6 +13,9 @@ from math import gcd
 import numpy as np
 from scipy.signal import firwin
 
+KEEP_ROWS = 8192  # outputs whose gather arrays are kept (0.5 MB each a 40 ms block; 2 MB at most): a block
+#                   after a stall can be seconds long, and its arrays are made for it alone, not kept
+
 
 class StreamingResampler:
     def __init__(self, orig_sr: int, new_sr: int, taps_per_phase: int = 32) -> None:
@@ -75,8 +78,10 @@ class StreamingResampler:
         """The first `rows` rows of the kept arrays, grown (rarely: the engine's blocks keep one size) when short."""
         if rows > len(self._indices):
             shape = (rows, self._taps)
-            self._indices = np.empty(shape, dtype=np.int64)
-            self._samples, self._weights = np.empty(shape), np.empty(shape)
+            arrays = np.empty(shape, dtype=np.int64), np.empty(shape), np.empty(shape)
+            if rows > KEEP_ROWS:
+                return arrays
+            self._indices, self._samples, self._weights = arrays
         return self._indices[:rows], self._samples[:rows], self._weights[:rows]
 
     def _advance(self, x: np.ndarray, n_block: int) -> None:

@@ -144,6 +144,23 @@ def test_no_audio_device_names_the_default_meant(tmp_path):
     assert not (tmp_path / "rec").exists()
 
 
+def test_a_missing_device_is_named_before_torch_loads_and_a_bad_preset_before_the_device():
+    """Seconds of imports and a model load are not spent to say that there is no sound card; a wrong preset
+    name, an option like any other, is still the first thing named."""
+    env = {**os.environ, "JACK_DEFAULT_SERVER": f"comosvc_absent_{uuid.uuid4().hex[:8]}"}
+    if json.loads(_cli(["devices", "--json"], env).stdout)["devices"]:
+        pytest.skip("this machine has audio devices")
+    run_and_tell = "import sys; from cli.main import main; code = main(sys.argv[1:]); print('torch' in sys.modules); " \
+                   "sys.exit(code)"
+    for command in ("live", "latency"):
+        result = subprocess.run([sys.executable, "-c", run_and_tell, command], cwd=REPO, env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 2 and "(none available)" in result.stderr, result.stderr
+        assert result.stdout.strip() == "False"  # torch was never imported
+        wrong = _cli([command, "--preset", "nosuch", "--input", "nosuchdev"], env)
+        assert wrong.returncode == 2 and "unknown preset 'nosuch'" in wrong.stderr, wrong.stderr
+
+
 @pytest.mark.jack
 def test_jack_device_refusing_the_rate_is_one_line_with_the_rate_it_takes(jack_server, capsys, tmp_path):
     env, device = jack_server

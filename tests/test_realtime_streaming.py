@@ -68,6 +68,8 @@ def test_resampler_keeps_its_gather_arrays_from_block_to_block():
         tracemalloc.stop()
     assert len(out) == 1920
     assert peak < 0.4e6  # gathering afresh: 1.55 MB
+    rs.process(np.zeros(24000 * 2, dtype=np.float32))  # seconds at once, after a stall: not kept for ever
+    assert len(rs._indices) == 1920
 
 
 def test_sola_reassembles_overlapping_chunks_without_seams():

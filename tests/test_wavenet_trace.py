@@ -50,6 +50,25 @@ def test_the_trace_follows_weights_changed_in_place_and_training_stays_eager():
     assert net.output_projection.weight.grad is not None
 
 
+def test_weights_loaded_as_new_tensors_leave_the_trace_behind():
+    net = _network()
+    net.trace_for_inference()
+    x = _inputs(net, 1, 30)
+    state = {k: v + 0.01 if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    net.load_state_dict(state, assign=True)  # new tensors, not the ones the trace reads
+    with torch.no_grad():
+        eager_twin = _network()
+        eager_twin.load_state_dict(state)
+        torch.testing.assert_close(net(*x), eager_twin(*x), rtol=0, atol=0)
+    assert net not in _TRACES
+    moved = _network()
+    moved.trace_for_inference()
+    moved.half().float()  # its buffer is a new tensor now
+    with torch.no_grad():
+        moved(*x)
+    assert moved not in _TRACES
+
+
 def test_a_deep_copy_runs_its_own_weights():
     """The student is a deep copy of the teacher: a trace of the teacher must not run in its place."""
     net = _network()

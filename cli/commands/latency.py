@@ -101,19 +101,19 @@ def _load_phrase(path: str, samplerate: int):
 
 def run(args) -> int:
     from realtime.device_query import check_devices
+    from realtime.presets import load_preset
 
     _check_options(args)
     check_threads(args.threads)
+    preset = load_preset(args.preset)
     phrase = None if args.devices_only or args.phrase is None else _load_phrase(args.phrase, args.samplerate)
     # a missing or refusing device is named before torch, the probe's signals and the model load (seconds)
     check_devices(args.input, args.output, args.samplerate)
 
     from realtime.latency_probe import check_rig
     from realtime.latency_probe_signals import synthetic_phrase
-    from realtime.presets import load_preset
 
     use_threads(args.threads)  # here and in the engine's process, spawned from here: as `comosvc live` runs
-    preset = load_preset(args.preset)
     if not args.devices_only and phrase is None:
         phrase = synthetic_phrase(args.samplerate)
     if args.devices_only:

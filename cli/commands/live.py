@@ -57,7 +57,6 @@ def status_line(s) -> str:
 
 def _check_options(args) -> None:
     """The options that need no device or model, each refused in one line before either is touched."""
-    from core.audio.io import check_output_folder
     from core.errors import UserError
     from core.features.pitch_settings import check_pitch_shift
     from core.features.retrieval_settings import check_retrieval_ratio
@@ -73,6 +72,8 @@ def _check_options(args) -> None:
     check_device_block(args.device_block)
     check_samplerate(args.samplerate)
     if args.record:
+        from core.audio.io import check_output_folder  # (io imports torch: only when there is a folder to check)
+
         check_output_folder(args.record, "--record")
     if args.gate is not None and args.gate > 0:
         raise UserError(f"--gate is a level in dBFS, 0 or below (e.g. -50); at {args.gate:g} it would never open")
@@ -81,20 +82,20 @@ def _check_options(args) -> None:
 def run(args) -> int:
     from core.errors import UserError
     from realtime.devices import SoundDeviceBackend
+    from realtime.presets import load_preset
 
     _check_options(args)  # before the model loads and the devices open
     check_threads(args.threads)
+    preset = load_preset(args.preset)
     backend = SoundDeviceBackend(args.input, args.output, args.samplerate, blocksize=args.device_block)
     # a missing or refusing device is named before torch and the model load (seconds on a small machine)
     backend.check_devices()
 
     from cli.commands.simulate import controls_from_args, make_converter
     from realtime.engine import Engine
-    from realtime.presets import load_preset
     from realtime.snapshot import new_messages
 
     use_threads(args.threads)
-    preset = load_preset(args.preset)
     converter = make_converter(args.model, args.device, args.latent_scale)
     engine = Engine(converter, preset, backend)
     for name, value in controls_from_args(args).items():

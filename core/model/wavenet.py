@@ -22,7 +22,9 @@ from core.config import ModelConfig
 # Networks that run through a trace of themselves (WaveNet.trace_for_inference), by instance. Kept outside
 # the module: as an attribute a trace would join its state_dict, and a deep copy (the student made from
 # the teacher) would carry a trace that still reads the original's weights.
-_TRACES: "weakref.WeakKeyDictionary[nn.Module, torch.jit.ScriptModule]" = weakref.WeakKeyDictionary()
+# With each trace, the parameter and buffer tensors it reads: one replaced by another tensor (loaded with
+# assign=True, a buffer moved by .to()) would leave the trace on the old values, so the network goes eager.
+_TRACES: "weakref.WeakKeyDictionary[nn.Module, tuple[torch.jit.ScriptModule, tuple]]" = weakref.WeakKeyDictionary()
 
 
 class SinusoidalEmbedding(nn.Module):
@@ -126,7 +128,8 @@ class WaveNet(nn.Module):
         ops with no Python between them. At live block sizes each of the network's many small calls costs
         as much in Python as in arithmetic (BENCHMARKS.md, "The denoiser through a trace"). The network has
         no branch on sizes or values, so one trace serves every length and batch. Training (gradients on)
-        and other devices stay eager; the trace reads the module's own parameters, as updated in place."""
+        and other devices stay eager; the trace reads the module's own tensors as updated in place, and a tensor
+        replaced by another (assign=True, a buffer moved) sends the network back to eager."""
         if self in _TRACES:
             return
         from core.features.traced_network import warm_trace
@@ -134,11 +137,27 @@ class WaveNet(nn.Module):
         cond_channels = self.residual_layers[0].cond_projection.in_channels
         example = (torch.zeros(1, self.input_projection.in_channels, frames), torch.zeros(1),
                    torch.zeros(1, cond_channels, frames))
-        _TRACES[self] = warm_trace(self, *example)
+        _TRACES[self] = warm_trace(self, *example), self._tensors()
+
+    def _tensors(self) -> tuple[torch.Tensor, ...]:
+        # Its first and last weights and its one buffer: a load with assign=True replaces every parameter,
+        # and .to() every buffer; walking all 90 tensors would cost a fifth of what the trace saves.
+        return self.input_projection.weight, self.output_projection.bias, self.step_embedding.frequencies
+
+    def _trace_for(self, x: torch.Tensor) -> torch.jit.ScriptModule | None:
+        """The trace, where it may run `x` and still reads this network's own tensors."""
+        traced = _TRACES.get(self)
+        if traced is None or torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32:
+            return None
+        trace, tensors = traced
+        if any(a is not b for a, b in zip(tensors, self._tensors())):
+            del _TRACES[self]
+            return None
+        return trace
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        trace = _TRACES.get(self)
-        if trace is not None and not torch.is_grad_enabled() and x.device.type == "cpu" and x.dtype == torch.float32:
+        trace = self._trace_for(x)
+        if trace is not None:
             return trace(x, c_noise, cond)
         h = F.relu(self.input_projection(x))
         step = self.step_mlp(self.step_embedding(c_noise))
