@@ -114,10 +114,10 @@ def run(args) -> int:
     from realtime.latency_probe_signals import synthetic_phrase
 
     use_threads(args.threads)  # here and in the engine's process, spawned from here: as `comosvc live` runs
-    if not args.devices_only and phrase is None:
-        phrase = synthetic_phrase(args.samplerate)
     if args.devices_only:
         return _devices_only(args, preset)
+    if phrase is None:
+        phrase = synthetic_phrase(args.samplerate)
     probe_devices = (args.probe_input if args.probe_input is not None else args.input,
                      args.probe_output if args.probe_output is not None else args.output)
     check_devices(*probe_devices, args.samplerate)

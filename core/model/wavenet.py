@@ -19,11 +19,10 @@ from torch import nn
 from core.config import ModelConfig
 
 
-# Networks that run through a trace of themselves (WaveNet.trace_for_inference), by instance. Kept outside
-# the module: as an attribute a trace would join its state_dict, and a deep copy (the student made from
-# the teacher) would carry a trace that still reads the original's weights.
-# With each trace, the parameter and buffer tensors it reads: one replaced by another tensor (loaded with
-# assign=True, a buffer moved by .to()) would leave the trace on the old values, so the network goes eager.
+# Networks that run through a trace of themselves (WaveNet.trace_for_inference), by instance, each with
+# the tensors its trace was seen to read. Kept outside the module: as an attribute a trace would join its
+# state_dict, and a deep copy (the student made from the teacher) would carry a trace that still reads the
+# original's weights. A tensor replaced since (assign=True, a buffer moved by .to()) sends it back to eager.
 _TRACES: "weakref.WeakKeyDictionary[nn.Module, tuple[torch.jit.ScriptModule, tuple]]" = weakref.WeakKeyDictionary()
 
 
