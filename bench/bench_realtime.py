@@ -6,7 +6,11 @@ Reports block size, algorithmic latency, compute p50/p99 as a fraction of the bl
 blocks, peak RSS and RSS growth between the end of the first minute and the end.
 
     .venv/bin/python bench/bench_realtime.py [--minutes 10] [--presets low-latency balanced safe]
-        [--model FILE|standin] [--f0 METHOD] [--json]
+        [--model FILE|standin] [--f0 METHOD] [--sources WAV ...] [--singer NAME] [--json]
+
+The input loops a synthetic sung phrase by default; `--sources` loops real recordings instead (joined
+with short pauses, e.g. held-out voices from make_sung_voices.py), which is how the presets' targets
+are judged: a voice costs the pitch tracker and the gate more than a clean tone.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 from cli.device_flag import add_device_flag, device_or_exit  # noqa: E402
+from core.audio.io import load_audio  # noqa: E402
 from realtime.presets import load_preset  # noqa: E402
 from realtime.simulate import simulate  # noqa: E402
 from realtime.model_converter import make_converter  # noqa: E402
 from realtime.standin import StandInConverter  # noqa: E402
 
 RATE = 48000
+SOURCE_PAUSE_S = 0.5  # between looped recordings: the gate closes and opens again, as between phrases
 
 
 def rss_mb() -> float:
@@ -52,14 +58,20 @@ def sung_phrases(seconds: float = 20.0) -> np.ndarray:
     return (x * envelope + noise).astype(np.float32)
 
 
+def joined_sources(paths: list[str]) -> np.ndarray:
+    """The recordings at RATE, one after another with a pause between them (the loop the engine plays)."""
+    pause = np.zeros(int(SOURCE_PAUSE_S * RATE), np.float32)
+    return np.concatenate([part for path in paths for part in (load_audio(path, RATE), pause)])
+
+
 def make_bench_converter(model: str | None, device: str | None = None):
     """A fresh converter per preset: the stand-in or a model's (on `device`)."""
     return StandInConverter() if model == "standin" else make_converter(model, device)
 
 
 def bench_preset(name: str, minutes: float, model: str | None = None, f0_method: str | None = None,
-                 device: str | None = None) -> dict:
-    audio = sung_phrases()
+                 device: str | None = None, sources: list[str] | None = None, singer: str | None = None) -> dict:
+    audio = joined_sources(sources) if sources else sung_phrases()
     if torch.cuda.is_initialized():  # each preset's own peak, not the process's
         torch.cuda.reset_peak_memory_stats()
     converter = make_bench_converter(model, device)
@@ -84,7 +96,7 @@ def bench_preset(name: str, minutes: float, model: str | None = None, f0_method:
     wall = time.perf_counter()
     report, _ = simulate(converter, preset, audio, RATE, 256, compare=False,
                          duration_s=60.0 * minutes, loop=True, on_engine=watch,
-                         keep_output=False)
+                         keep_output=False, controls={"singer": singer} if singer else None)
     wall = time.perf_counter() - wall
     after_first_minute = [m for s, m in rss if s >= 60.0] or [m for _, m in rss]
     # A run shorter than the 2 s between samples has none: no growth to report.
@@ -93,7 +105,8 @@ def bench_preset(name: str, minutes: float, model: str | None = None, f0_method:
     gpu_peak_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_initialized() else None
     return {
         "preset": name, "converter": getattr(converter, "description", type(converter).__name__),
-        "f0_method": f0_used, "block_ms": report.block_ms, "latency_ms": round(report.latency_ms, 1),
+        "f0_method": f0_used, "input": "recordings" if sources else "sung phrases", "singer": singer,
+        "block_ms": report.block_ms, "latency_ms": round(report.latency_ms, 1),
         "compute_p50_fraction": round(report.compute_p50_ms / report.block_ms, 3),
         "compute_p99_fraction": round(report.compute_p99_fraction, 3),
         "compute_p50_ms": round(report.compute_p50_ms, 2), "compute_p99_ms": round(report.compute_p99_ms, 2),
@@ -125,13 +138,16 @@ def main() -> int:
     parser.add_argument("--presets", nargs="+", default=["low-latency", "balanced", "safe"])
     parser.add_argument("--model", default=None, help="model file (default: the default model); 'standin' for WORLD")
     parser.add_argument("--f0", default=None, help="F0 method (default: the preset's)")
+    parser.add_argument("--sources", nargs="+", default=None, metavar="WAV",
+                        help="loop these recordings instead of the synthetic sung phrase")
+    parser.add_argument("--singer", default=None, help="target singer (default: the model's first)")
     add_device_flag(parser)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     device_or_exit(parser, args.device)
     rows = []
     for name in args.presets:
-        row = bench_preset(name, args.minutes, args.model, args.f0, args.device)
+        row = bench_preset(name, args.minutes, args.model, args.f0, args.device, args.sources, args.singer)
         rows.append(row)
         if not args.json:
             print(row_text(row), flush=True)

@@ -16,3 +16,20 @@ def test_a_longer_run_reports_growth_between_its_samples():
     row = bench.bench_preset("balanced", minutes=0.1, model="standin")  # 6 s: three samples
     assert isinstance(row["rss_growth_mb"], float)
     assert f"growth {row['rss_growth_mb']:+.2f} MB" in bench.row_text(row)
+
+
+def test_recordings_are_looped_at_the_device_rate_with_a_pause_after_each(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    bench = load_bench("bench_realtime")
+    tone = np.sin(2 * np.pi * 220 * np.arange(12000) / 24000).astype(np.float32)
+    sf.write(tmp_path / "a.wav", tone, 24000)  # 0.5 s at 24 kHz
+    sf.write(tmp_path / "b.wav", np.tile(tone, 2), 16000)  # 1.5 s at 16 kHz
+    joined = bench.joined_sources([str(tmp_path / "a.wav"), str(tmp_path / "b.wav")])
+    pause = int(bench.SOURCE_PAUSE_S * bench.RATE)
+    assert len(joined) == bench.RATE // 2 + pause + 3 * bench.RATE // 2 + pause
+    first_pause = joined[bench.RATE // 2:bench.RATE // 2 + pause]
+    assert np.all(first_pause == 0) and np.abs(joined[:bench.RATE // 2]).max() > 0.5
+    row = bench.bench_preset("balanced", minutes=0.05, model="standin", sources=[str(tmp_path / "a.wav")])
+    assert row["input"] == "recordings" and row["blocks"] > 0
