@@ -9,8 +9,8 @@ blocks, peak RSS and RSS growth between the end of the first minute and the end.
         [--model FILE|standin] [--f0 METHOD] [--sources WAV ...] [--singer NAME] [--json]
 
 The input loops a synthetic sung phrase by default; `--sources` loops real recordings instead (joined
-with short pauses, e.g. held-out voices from make_sung_voices.py), which is how the presets' targets
-are judged: a voice costs the pitch tracker and the gate more than a clean tone.
+with short pauses, e.g. held-out voices from make_sung_voices.py): BENCHMARKS.md judges the presets'
+targets on voices the model never saw.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ torch.set_num_threads(1)
 
 from cli.device_flag import add_device_flag, device_or_exit  # noqa: E402
 from core.audio.io import load_audio  # noqa: E402
+from core.errors import UserError  # noqa: E402
 from realtime.presets import load_preset  # noqa: E402
 from realtime.simulate import simulate  # noqa: E402
 from realtime.model_converter import make_converter  # noqa: E402
@@ -59,7 +60,8 @@ def sung_phrases(seconds: float = 20.0) -> np.ndarray:
 
 
 def joined_sources(paths: list[str]) -> np.ndarray:
-    """The recordings at RATE, one after another with a pause between them (the loop the engine plays)."""
+    """The recordings at RATE, one after another with a pause between them (the loop the engine plays);
+    AudioFileError names a file that cannot be read."""
     pause = np.zeros(int(SOURCE_PAUSE_S * RATE), np.float32)
     return np.concatenate([part for path in paths for part in (load_audio(path, RATE), pause)])
 
@@ -70,8 +72,9 @@ def make_bench_converter(model: str | None, device: str | None = None):
 
 
 def bench_preset(name: str, minutes: float, model: str | None = None, f0_method: str | None = None,
-                 device: str | None = None, sources: list[str] | None = None, singer: str | None = None) -> dict:
-    audio = joined_sources(sources) if sources else sung_phrases()
+                 device: str | None = None, recordings: np.ndarray | None = None, singer: str | None = None) -> dict:
+    """`recordings` (joined_sources) replaces the synthetic sung phrase as the looped input."""
+    audio = sung_phrases() if recordings is None else recordings
     if torch.cuda.is_initialized():  # each preset's own peak, not the process's
         torch.cuda.reset_peak_memory_stats()
     converter = make_bench_converter(model, device)
@@ -105,7 +108,7 @@ def bench_preset(name: str, minutes: float, model: str | None = None, f0_method:
     gpu_peak_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_initialized() else None
     return {
         "preset": name, "converter": getattr(converter, "description", type(converter).__name__),
-        "f0_method": f0_used, "input": "recordings" if sources else "sung phrases", "singer": singer,
+        "f0_method": f0_used, "input": "sung phrases" if recordings is None else "recordings", "singer": singer,
         "block_ms": report.block_ms, "latency_ms": round(report.latency_ms, 1),
         "compute_p50_fraction": round(report.compute_p50_ms / report.block_ms, 3),
         "compute_p99_fraction": round(report.compute_p99_fraction, 3),
@@ -145,9 +148,16 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     device_or_exit(parser, args.device)
+    try:  # a bad file is named before any preset runs
+        recordings = joined_sources(args.sources) if args.sources else None
+    except UserError as exc:
+        parser.error(str(exc))
     rows = []
     for name in args.presets:
-        row = bench_preset(name, args.minutes, args.model, args.f0, args.device, args.sources, args.singer)
+        try:
+            row = bench_preset(name, args.minutes, args.model, args.f0, args.device, recordings, args.singer)
+        except UserError as exc:  # an unknown singer or preset
+            parser.error(str(exc))
         rows.append(row)
         if not args.json:
             print(row_text(row), flush=True)
