@@ -174,7 +174,9 @@ class EngineProcess:
         # one thread at a time waits for the child: two waitpid calls race, and the loser would see it "alive"
         self._reap_lock = threading.Lock()
         self._ids = itertools.count(READY + 1)
-        self._replies: dict[int, _Reply] = {READY: _Reply("build the engine")}
+        # kept here too: the reader takes the answer out of _replies, which can happen before we wait for it
+        ready = _Reply("build the engine")
+        self._replies: dict[int, _Reply] = {READY: ready}
         self._errors: deque[str] = deque(maxlen=50)
         self._latest: EngineSnapshot = empty_snapshot(24000, spec.preset.block_ms)
         self._ended = threading.Event()     # the backend ended by itself, or the process did
@@ -196,7 +198,7 @@ class EngineProcess:
                     self._control.send((READY, "build", (spec, snapshot_hz or SNAPSHOT_HZ)))
             except (OSError, ValueError):
                 pass  # it died while waiting; the reader reports how
-            self._apply_info(self._wait(READY, self._replies[READY], ready_timeout_s))
+            self._apply_info(self._wait(READY, ready, ready_timeout_s))
         except BaseException:
             self.close()
             raise

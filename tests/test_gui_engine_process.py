@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -143,6 +144,34 @@ def test_a_model_the_child_refuses_arrives_as_the_same_one_line_message(tmp_path
         EngineProcess(_spec(model=str(bad)))
     assert str(own_process.value) == str(in_process.value)
     assert "\n" not in str(own_process.value)
+
+
+def test_a_refusal_that_arrives_before_the_wait_begins_is_still_the_one_line_message(tmp_path, monkeypatch):
+    """The child may answer "build" before the constructor starts waiting (a model it refuses at once, on a
+    fast machine): the answer must still be the error, not a lost reply."""
+    import realtime.engine_process as engine_process
+
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a model")
+    answered = threading.Event()
+    set_reply = engine_process._Reply.set
+
+    def set_and_tell(reply, ok, value):
+        set_reply(reply, ok, value)
+        answered.set()
+
+    monkeypatch.setattr(engine_process._Reply, "set", set_and_tell)
+    spawned = engine_process.SpawnedChild()
+    send = spawned.control.send
+
+    def send_then_let_the_answer_arrive(message):  # the constructor resumes only once the reader has the reply
+        send(message)
+        answered.wait(60)
+
+    spawned.control.send = send_then_let_the_answer_arrive
+    with pytest.raises(UserError) as refused:
+        EngineProcess(_spec(model=str(bad)), spawned=spawned)
+    assert answered.is_set() and str(bad) in str(refused.value) and "\n" not in str(refused.value)
 
 
 def test_an_orphaned_child_ends_by_itself(tmp_path):
