@@ -56,15 +56,26 @@ def _write_long_take(path: Path) -> list[float]:
     return starts
 
 
+# Linux starts a child's peak RSS (wait4's ru_maxrss) at its parent's, kept across fork and exec, and this
+# test process may hold over a gigabyte after other tests: a small Python process in between starts the
+# command and reports the command's own peak.
+_MEASURE = (
+    "import os, subprocess, sys\n"
+    "with open(sys.argv[1], 'w') as o, open(sys.argv[2], 'w') as e:\n"
+    "    child = subprocess.Popen(sys.argv[3:], stdout=o, stderr=e)\n"
+    "    _, status, usage = os.wait4(child.pid, 0)\n"
+    "print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)\n"
+)
+
+
 def _run_measured(args: list[str], cwd: Path) -> tuple[int, str, str, int]:
     """(exit code, stdout, stderr, peak RSS in bytes) of one child process, measured by wait4."""
     out, err = cwd / "stdout.txt", cwd / "stderr.txt"
-    with open(out, "w") as o, open(err, "w") as e:
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one core, as the other tests use
-        child = subprocess.Popen(args, cwd=REPO, stdout=o, stderr=e, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
-    return child.returncode, out.read_text(), err.read_text(), usage.ru_maxrss * 1024  # Linux: kB
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one core, as the other tests use
+    report = subprocess.run([sys.executable, "-c", _MEASURE, str(out), str(err), *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, check=True)
+    code, peak_kb = map(int, report.stdout.split())
+    return code, out.read_text(), err.read_text(), peak_kb * 1024  # Linux: kB
 
 
 @pytest.fixture(scope="module")
