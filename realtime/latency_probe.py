@@ -251,6 +251,7 @@ def _measure(loading: _EngineLoading, spec, probe: ProbeStream, wiring: _Wiring,
                     "preset": spec.preset.name}
     wiring.before_open()
     probe.open()
+    failed = True  # after a failure (the engine's device lost, say) the probe's stream may be on a dead server too
     try:
         probe_ports = wiring.opened()
         if jack:
@@ -292,8 +293,9 @@ def _measure(loading: _EngineLoading, spec, probe: ProbeStream, wiring: _Wiring,
             raise                                       # than its consequence (its ports gone, say)
         finally:
             engine.stop()
+        failed = False
     finally:
-        probe.close()
+        probe.close(abandon=failed)
     _derive(result)
     return result
 

@@ -14,6 +14,8 @@ import numpy as np
 
 from core.errors import UserError
 
+_LEFT_OPEN: list = []  # probe streams left to the end of the process (ProbeStream.close)
+
 
 class ProbeStream:
     def __init__(self, input_device, output_device, samplerate: int, blocksize: int) -> None:
@@ -77,11 +79,17 @@ class ProbeStream:
         self._take = None
         return recorded
 
-    def close(self) -> None:
-        """Stop and close the stream; one whose JACK server went away is left to the end of the process (stopping it
-        would hang)."""
-        from realtime.device_query import close_streams
+    def close(self, abandon: bool = False) -> None:
+        """Stop and close the stream. One that is no longer active (its JACK server went away, a device was
+        unplugged) or that the caller `abandon`s after a failure is left to the end of the process instead:
+        PortAudio's JACK host hangs or aborts the process when it stops or closes a stream whose server is gone."""
+        from realtime.device_query import abandon_portaudio, close_streams
 
         stream, self._stream = self._stream, None
-        if stream is not None:
-            close_streams([stream])
+        if stream is None:
+            return
+        if abandon or not stream.active:
+            abandon_portaudio()
+            _LEFT_OPEN.append(stream)  # still referenced: freeing it would close it
+            return
+        close_streams([stream])
