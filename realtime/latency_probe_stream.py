@@ -90,6 +90,6 @@ class ProbeStream:
             return
         if abandon or not stream.active:
             abandon_portaudio()
-            _LEFT_OPEN.append(stream)  # still referenced: freeing it would close it
+            _LEFT_OPEN.append(stream)  # still referenced: PortAudio may yet call the callback the object owns
             return
         close_streams([stream])

@@ -1,5 +1,8 @@
 """bench/bench_realtime.py: runs too short for its memory samples, looped recordings, bad input."""
 
+import subprocess
+import sys
+
 import numpy as np
 import soundfile as sf
 
@@ -36,9 +39,6 @@ def test_recordings_are_looped_at_the_device_rate_with_a_pause_after_each(tmp_pa
 
 
 def test_a_bad_recording_or_singer_is_one_clear_message(tmp_path):
-    import subprocess
-    import sys
-
     bench_file = str(BENCH / "bench_realtime.py")
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")

@@ -41,7 +41,7 @@ def test_a_stream_whose_server_went_away_is_left_to_the_end_of_the_process(monke
     probe = _probe_with(stream)
     probe.close()
     assert stream.calls == [] and abandoned == [True]
-    assert stream in probe_stream._LEFT_OPEN  # kept referenced: freeing a stream closes it
+    assert stream in probe_stream._LEFT_OPEN  # kept referenced: its object owns the callback PortAudio calls
     probe.close()  # a second close has nothing left to do
     assert abandoned == [True]
 
